@@ -1,0 +1,63 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "airlock",
+    products: [
+        .executable(name: "airlock", targets: ["airlock"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // libseccomp, from Debian's libseccomp-dev.
+        .systemLibrary(
+            name: "CSeccomp",
+            pkgConfig: "libseccomp",
+            providers: [.apt(["libseccomp-dev"])]
+        ),
+        // The few C helpers Swift cannot express safely: raw syscalls without glibc wrappers and
+        // everything that runs between fork and exec.
+        .target(name: "CAirlockShim"),
+        // Profiles, rules and matchers: pure, no syscalls.
+        .target(
+            name: "AirlockPolicy",
+            dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]
+        ),
+        // Namespaces, mounts, Landlock, the seccomp filter, spawning the sandbox.
+        .target(
+            name: "AirlockSandbox",
+            dependencies: [
+                "AirlockPolicy", "CAirlockShim", "CSeccomp",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The sign-off queue file, SSH signatures, approvers, quorum.
+        .target(
+            name: "AirlockSignOff",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .executableTarget(
+            name: "airlock",
+            dependencies: [
+                "AirlockPolicy", "AirlockSandbox", "AirlockSignOff",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A small C program the end-to-end tests run inside the sandbox to try what an agent may try.
+        .executableTarget(name: "airlock-probe", path: "Tests/Probe"),
+        .testTarget(name: "AirlockPolicyTests", dependencies: ["AirlockPolicy"]),
+        .testTarget(name: "AirlockSignOffTests", dependencies: ["AirlockSignOff"]),
+        .testTarget(
+            name: "AirlockSandboxTests",
+            dependencies: ["AirlockSandbox", "AirlockPolicy", "airlock", "airlock-probe"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

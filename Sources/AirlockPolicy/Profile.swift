@@ -1,0 +1,144 @@
+/// Which kernel mechanism builds the agent's filesystem view.
+public enum Backend: String, Sendable, CaseIterable {
+    /// Namespaces where the kernel allows them, else Landlock alone.
+    case auto
+    /// User and mount namespaces with bind mounts (plus Landlock as a second layer).
+    case namespaces
+    /// Landlock alone: works in containers without user namespaces or CAP_SYS_ADMIN.
+    case landlock
+}
+
+/// What the seccomp filter does to a syscall no agent needs.
+public enum DenyAction: String, Sendable, CaseIterable {
+    /// Fail the call with EPERM: tools degrade gracefully.
+    case errno
+    /// Kill the process: louder, for when any attempt should stop the run.
+    case kill
+}
+
+/// What happens to a destructive operation on a protected path.
+public enum ProtectAction: String, Sendable, CaseIterable {
+    /// Block the syscall and ask for sign-off; go ahead only after a quorum approves.
+    case hold
+    /// Fail with EPERM at once.
+    case deny
+    /// Let it through (an exception carved out of a broader rule).
+    case allow
+    /// Let it through and record it in the queue file.
+    case audit
+}
+
+/// The destructive file operations a protect rule can guard.
+public enum FileOperation: String, Sendable, CaseIterable, Comparable {
+    /// unlink, unlinkat, rmdir.
+    case delete
+    /// rename, renameat, renameat2 (either end).
+    case rename
+    /// truncate, ftruncate, and opens with O_TRUNC.
+    case truncate
+    /// Opens for writing and anything else that changes the file's bytes.
+    case write
+
+    /// Declaration order, so sets print the same way every time.
+    public static func < (a: FileOperation, b: FileOperation) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// One `[[protect]]` table as written in a profile: patterns are still relative to the workspace
+/// (or `~`), see `resolvedProtectRules(profile:workspace:home:)`.
+public struct ProtectRule: Sendable, Equatable {
+    public var name: String?
+    /// Path globs (`*`, `**`, `?`; see `PathGlob`). Relative ones are relative to the workspace.
+    public var paths: [String]
+    public var operations: Set<FileOperation>
+    public var action: ProtectAction
+
+    public init(
+        name: String? = nil, paths: [String],
+        operations: Set<FileOperation> = Set(FileOperation.allCases), action: ProtectAction = .hold
+    ) {
+        self.name = name
+        self.paths = paths
+        self.operations = operations
+        self.action = action
+    }
+}
+
+/// The effective policy for one sandbox run: every file of an `extends` chain merged.
+///
+/// Paths are kept as written (`~/.ssh`, `.git`, `/run/secrets`): relative filesystem and protect
+/// paths are relative to the workspace, which is only known when the sandbox starts; expand them
+/// with `expandPath(_:home:relativeTo:)`. Only `approvers` and `queue`, which describe Airlock's
+/// own files rather than the agent's view, are resolved against the profile file when loaded.
+public struct Profile: Sendable, Equatable {
+    /// The profile name (`default`) or file path it was loaded by.
+    public var name: String
+    /// The files merged, base first.
+    public var sources: [String]
+    /// The top-level `description` (named so as not to clash with `CustomStringConvertible`).
+    public var summary: String?
+
+    // [sandbox]
+    public var backend: Backend
+    /// false: no network at all (new network namespace, Landlock TCP deny, seccomp denies
+    /// AF_INET/AF_INET6 sockets).
+    public var network: Bool
+    /// Run even when no confinement layer is available. Never the default.
+    public var allowUnconfined: Bool
+    // [seccomp]
+    public var denyAction: DenyAction
+
+    // [filesystem]
+    /// Writable paths besides the workspace.
+    public var readWrite: [String]
+    /// Paths forced read-only, even inside the workspace or a `readWrite` path.
+    public var readOnly: [String]
+    /// Paths replaced by empty read-only stand-ins.
+    public var hide: [String]
+
+    // [environment]
+    /// Names (exact or `*`/`?` globs) always passed, even when they match `envDrop`.
+    public var envPass: [String]
+    /// Name globs to drop from the agent's environment.
+    public var envDrop: [String]
+    /// Variables set in the agent's environment, after dropping.
+    public var envSet: [String: String]
+
+    // [signoff]
+    /// Distinct approvers needed to let a held operation go ahead.
+    public var quorum: Int
+    /// How long a held request waits for a quorum before it expires (and the call fails).
+    public var timeoutSeconds: Int
+    /// How long a granted approval stays usable.
+    public var grantWindowSeconds: Int
+    /// Path of an OpenSSH `allowed_signers` file (absolute, or starting with `~`).
+    public var approvers: String?
+    /// Path of the sign-off queue file (absolute, or starting with `~`).
+    public var queue: String?
+    /// Protect rules, parent profiles' first.
+    public var protect: [ProtectRule]
+
+    /// A profile with every setting at its default: what an empty profile file means.
+    public init(name: String = "", sources: [String] = []) {
+        self.name = name
+        self.sources = sources
+        self.summary = nil
+        self.backend = .auto
+        self.network = true
+        self.allowUnconfined = false
+        self.denyAction = .errno
+        self.readWrite = []
+        self.readOnly = []
+        self.hide = []
+        self.envPass = []
+        self.envDrop = []
+        self.envSet = [:]
+        self.quorum = 2
+        self.timeoutSeconds = 15 * 60
+        self.grantWindowSeconds = 10 * 60
+        self.approvers = nil
+        self.queue = nil
+        self.protect = []
+    }
+}

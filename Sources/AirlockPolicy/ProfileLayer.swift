@@ -1,0 +1,59 @@
+/// The settings one profile file makes, before merging: a scalar is nil when the file leaves it
+/// to its parent, so a child that is silent about `network` keeps its parent's `false`.
+struct ProfileLayer {
+    /// The parent's name or path, and the line that names it (for errors about it).
+    var extends: (value: String, line: Int?)?
+    var summary: String?
+    var backend: Backend?
+    var network: Bool?
+    var allowUnconfined: Bool?
+    var denyAction: DenyAction?
+    var readWrite: [String] = []
+    var readOnly: [String] = []
+    var hide: [String] = []
+    var envPass: [String] = []
+    var envDrop: [String] = []
+    var envSet: [String: String] = [:]
+    var quorum: Int?
+    var timeoutSeconds: Int?
+    var grantWindowSeconds: Int?
+    var approvers: String?
+    var queue: String?
+    var protect: [ProtectRule] = []
+}
+
+extension Profile {
+    /// Lays `layer` (a child) over this profile (its parent): scalars the child sets win, arrays
+    /// concatenate parent-first without duplicates, `envSet` merges key-wise, protect rules
+    /// concatenate. A child can therefore add paths to hide but never un-hide its parent's — to
+    /// loosen a profile, write one that does not extend it.
+    mutating func apply(_ layer: ProfileLayer) {
+        summary = layer.summary ?? summary
+        backend = layer.backend ?? backend
+        network = layer.network ?? network
+        allowUnconfined = layer.allowUnconfined ?? allowUnconfined
+        denyAction = layer.denyAction ?? denyAction
+        readWrite = readWrite.appendingUnique(layer.readWrite)
+        readOnly = readOnly.appendingUnique(layer.readOnly)
+        hide = hide.appendingUnique(layer.hide)
+        envPass = envPass.appendingUnique(layer.envPass)
+        envDrop = envDrop.appendingUnique(layer.envDrop)
+        envSet.merge(layer.envSet) { _, child in child }
+        quorum = layer.quorum ?? quorum
+        timeoutSeconds = layer.timeoutSeconds ?? timeoutSeconds
+        grantWindowSeconds = layer.grantWindowSeconds ?? grantWindowSeconds
+        approvers = layer.approvers ?? approvers
+        queue = layer.queue ?? queue
+        protect += layer.protect
+    }
+}
+
+extension Array where Element == String {
+    /// `self` followed by the elements of `more` not already present, first occurrence kept.
+    func appendingUnique(_ more: [String]) -> [String] {
+        var seen = Set(self)
+        var result = self
+        for item in more where seen.insert(item).inserted { result.append(item) }
+        return result
+    }
+}

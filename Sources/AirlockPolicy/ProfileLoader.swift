@@ -1,0 +1,168 @@
+import Foundation
+import TOMLKit
+
+/// Finds profile files by name, reads them, follows `extends` and merges the chain.
+public struct ProfileLoader: Sendable {
+    /// The longest `extends` chain, counting the profile asked for: deep enough for any sensible
+    /// layering, short enough that a mistake is reported rather than followed.
+    public static let maximumDepth = 8
+
+    /// Directories searched, in order, for `NAME.toml`.
+    public var searchPaths: [String]
+
+    public init(searchPaths: [String]) {
+        self.searchPaths = searchPaths
+    }
+
+    /// Where profiles are looked for, in order:
+    /// 1. the user's own, `$XDG_CONFIG_HOME/airlock/profiles` (default `~/.config/airlock/profiles`);
+    /// 2. each directory of `$AIRLOCK_PROFILE_PATH` (colon-separated);
+    /// 3. the installed ones, `<executable dir>/../share/airlock/profiles`;
+    /// 4. in a source checkout (`.build/debug/airlock`), the `profiles/` next to `Package.swift`
+    ///    in the nearest directory above the executable that has both.
+    ///
+    /// The user's directory comes first so that a user can replace a shipped profile by name; such
+    /// a file may itself say `extends = "default"` to build on the shipped one (see `load`).
+    public static func defaultSearchPaths(environment: [String: String], executablePath: String) -> [String] {
+        var paths: [String] = []
+        if let config = environment["XDG_CONFIG_HOME"], config.hasPrefix("/") {
+            paths.append(normalised(config + "/airlock/profiles"))
+        } else if let home = environment["HOME"], home.hasPrefix("/") {
+            paths.append(normalised(home + "/.config/airlock/profiles"))
+        }
+        for dir in (environment["AIRLOCK_PROFILE_PATH"] ?? "").split(separator: ":") {
+            paths.append(normalised(String(dir)))
+        }
+        let exeDir = normalised(absolute(executablePath) + "/..")
+        paths.append(normalised(exeDir + "/../share/airlock/profiles"))
+        var dir = exeDir
+        while true {
+            if isFile(dir + "/Package.swift") && isDirectory(dir + "/profiles") {
+                paths.append(normalised(dir + "/profiles"))
+                break
+            }
+            if dir == "/" { break }
+            dir = normalised(dir + "/..")
+        }
+        return [].appendingUnique(paths)
+    }
+
+    /// Loads the profile `nameOrPath` with everything it extends, merged.
+    ///
+    /// A string containing `/` or ending in `.toml` is a file path (relative to the current
+    /// directory); anything else is a name looked up in `searchPaths`. `extends` works the same
+    /// way, except that a relative path is relative to the file that says it, and that a name
+    /// never resolves to the file that says it: a user's `default.toml` with
+    /// `extends = "default"` builds on the next `default.toml` in the search path.
+    public func load(_ nameOrPath: String) throws(ProfileError) -> Profile {
+        var file = try locate(nameOrPath, from: nil)
+        var chain: [String] = []
+        var layers: [ProfileLayer] = []
+        while true {
+            chain.append(file)
+            let layer = try Self.read(file)
+            layers.append(layer)
+            guard let parent = layer.extends else { break }
+            let next = try locate(parent.value, from: (file, parent.line))
+            func fail(_ message: String) -> ProfileError {
+                ProfileError(file: file, line: parent.line, key: "extends", message: message)
+            }
+            if let start = chain.firstIndex(of: next) {
+                throw fail("extends cycle: " + (chain[start...] + [next]).joined(separator: " → "))
+            }
+            if chain.count == Self.maximumDepth {
+                throw fail("extends chain is longer than \(Self.maximumDepth) profiles: " + (chain + [next]).joined(separator: " → "))
+            }
+            file = next
+        }
+        var profile = Profile(name: nameOrPath, sources: chain.reversed())
+        for layer in layers.reversed() { profile.apply(layer) }
+        return profile
+    }
+
+    /// The profiles that `load` finds by name, each with the file a name resolves to.
+    public func availableProfiles() -> [(name: String, path: String)] {
+        var found: [String: String] = [:]
+        for dir in searchPaths {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            for entry in names.sorted() where entry.hasSuffix(".toml") && isFile(dir + "/" + entry) {
+                let name = String(entry.dropLast(".toml".count))
+                if found[name] == nil { found[name] = normalised(dir + "/" + entry) }
+            }
+        }
+        return found.sorted { $0.key < $1.key }.map { (name: $0.key, path: $0.value) }
+    }
+
+    /// The absolute path of the file `nameOrPath` means; `from` is the file naming it in an
+    /// `extends` (and the line), or nil for the profile asked for on the command line.
+    private func locate(_ nameOrPath: String, from: (file: String, line: Int?)?) throws(ProfileError) -> String {
+        func fail(_ message: String) -> ProfileError {
+            ProfileError(file: from?.file ?? nameOrPath, line: from?.line, key: from == nil ? nil : "extends", message: message)
+        }
+        if let problem = pathProblem(nameOrPath) { throw fail(problem) }
+        if nameOrPath.contains("/") || nameOrPath.hasSuffix(".toml") {
+            let base = from.map { normalised($0.file + "/..") } ?? FileManager.default.currentDirectoryPath
+            let home = ProcessInfo.processInfo.environment["HOME"] ?? "/"
+            let path = expandPath(nameOrPath, home: home, relativeTo: base)
+            guard isFile(path) else { throw fail("no profile file at \(path)") }
+            return path
+        }
+        for dir in searchPaths {
+            let candidate = normalised(absolute(dir) + "/" + nameOrPath + ".toml")
+            if candidate != from?.file && isFile(candidate) { return candidate }
+        }
+        let looked = searchPaths.isEmpty ? "no search paths" : "looked in " + searchPaths.joined(separator: ", ")
+        throw fail("no profile named \"\(nameOrPath)\" (\(looked))")
+    }
+
+    /// Reads and decodes one file, without following `extends`.
+    static func read(_ file: String) throws(ProfileError) -> ProfileLayer {
+        func fail(_ message: String, line: Int? = nil) -> ProfileError {
+            ProfileError(file: file, line: line, message: message)
+        }
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: file))
+        } catch {
+            throw fail("cannot read: \(error.localizedDescription)")
+        }
+        // TOMLKit takes the document as a C string: a NUL byte would silently end it early.
+        if let nul = data.firstIndex(of: 0) {
+            throw fail("contains a NUL byte", line: data[..<nul].count(where: { $0 == UInt8(ascii: "\n") }) + 1)
+        }
+        guard let text = String(validating: data, as: UTF8.self) else {
+            throw fail("is not valid UTF-8 (TOML files must be)")
+        }
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw fail(error.description, line: error.source.begin.line)
+        } catch {
+            throw fail("\(error)")
+        }
+        let source = TOMLSourceMap(text: text)
+        if let line = source.nulEscapeLines.first {
+            throw fail("a string contains an escaped NUL character, which no path, name or value may hold", line: line)
+        }
+        return try ProfileDecoder(file: file, directory: normalised(file + "/.."), source: source).decode(table)
+    }
+}
+
+private func normalised(_ path: String) -> String {
+    String(decoding: normalisePath(Array(path.utf8)), as: UTF8.self)
+}
+
+private func absolute(_ path: String) -> String {
+    path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+}
+
+private func isFile(_ path: String) -> Bool {
+    var isDirectory: ObjCBool = false
+    return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
+}
+
+private func isDirectory(_ path: String) -> Bool {
+    var isDirectory: ObjCBool = false
+    return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+}

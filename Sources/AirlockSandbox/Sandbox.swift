@@ -1,0 +1,299 @@
+import AirlockPolicy
+import CAirlockShim
+import Glibc
+import Logging
+import SystemPackage
+
+/// Starting a sandbox and staying with it until the agent ends.
+public enum Sandbox {
+    /// The signals airlock passes on to the agent (through the sandbox's init).
+    public static let forwardedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH]
+
+    /// Blocks the forwarded signals and SIGCHLD in the calling thread, so that they wait for
+    /// `run`'s sigwaitinfo loop. Call it first thing, before any other thread exists, so every
+    /// thread inherits the mask.
+    public static func blockSignals() {
+        var set = signalSet()
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    static func signalSet() -> sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in forwardedSignals + [SIGCHLD] { sigaddset(&set, sig) }
+        return set
+    }
+
+    /// What actually confines a running sandbox, for -v and `doctor`.
+    public struct Layers: Sendable, CustomStringConvertible {
+        public var confinement: Confinement
+        public var landlockABI: Int?
+        public var network: Bool
+        public var description: String {
+            var parts = [confinement == .namespaces ? "namespaces (user, mount, pid, ipc, uts, cgroup\(network ? "" : ", net"))"
+                         : confinement == .landlock ? "landlock-only filesystem view" : "NO filesystem confinement"]
+            parts.append(landlockABI.map { "landlock ABI \($0)" } ?? "no landlock")
+            parts.append("seccomp filter")
+            if !network { parts.append("no network") }
+            return parts.joined(separator: " + ")
+        }
+    }
+
+    /// Runs the plan's command in a sandbox and returns the exit status `airlock run` should exit
+    /// with: the agent's, 128+N for a death by signal N.
+    public static func run(_ plan: SandboxPlan, logger: Logger) throws(SandboxError) -> Int32 {
+        let filter = try SeccompFilter(denyAction: plan.denyAction, network: plan.network)
+        let abi = try? plan.landlockABI.get()
+
+        var choices: [Confinement]
+        switch plan.backend {
+        case .namespaces: choices = [.namespaces]
+        case .landlock: choices = [.landlock]
+        case .auto: choices = [.namespaces, .landlock]
+        }
+        if abi == nil {
+            choices.removeAll { $0 == .landlock }
+            if plan.backend == .landlock {
+                guard plan.allowUnconfined else {
+                    throw SandboxError("the landlock backend was asked for but Landlock is unavailable (\(plan.landlockABI)); refusing to run unconfined without --allow-unconfined")
+                }
+            }
+        }
+        if plan.allowUnconfined { choices.append(.unconfined) }
+
+        var lastError: SandboxError?
+        for (index, confinement) in choices.enumerated() {
+            let layers = Layers(confinement: confinement, landlockABI: confinement == .unconfined ? nil : abi,
+                                network: plan.network)
+            do {
+                let started = try start(plan, confinement: confinement, landlockABI: layers.landlockABI, filter: filter)
+                if index > 0 || confinement == .unconfined {
+                    // Never silently weaker: say what is in force when it is not the first choice.
+                    logger.warning("\(lastError.map { "\($0.message); " } ?? "")running with \(layers)")
+                } else {
+                    logger.info("sandbox: \(layers); workspace \(plan.workspace) writable")
+                }
+                return started.wait()
+            } catch {
+                lastError = error.error
+                guard error.namespacesUnavailable, index + 1 < choices.count else { throw error.error }
+            }
+        }
+        throw lastError ?? SandboxError("no confinement is available here (user namespaces and Landlock are both unavailable); refusing to run without --allow-unconfined")
+    }
+
+    struct StartError: Error {
+        var error: SandboxError
+        /// The kernel refused the namespaces themselves (not the plan): another backend may do.
+        var namespacesUnavailable: Bool
+    }
+
+    struct Started {
+        var sandbox: airlock_sandbox
+        var privateTmp: String?
+
+        /// Forwards signals to init until the agent's status arrives; returns airlock's exit status.
+        func wait() -> Int32 {
+            var set = signalSet()
+            var info = siginfo_t()
+            while true {
+                let sig = sigwaitinfo(&set, &info)
+                if sig == SIGCHLD {
+                    var status: Int32 = 0
+                    let reaped = waitpid(sandbox.init_pid, &status, WNOHANG)
+                    guard reaped == sandbox.init_pid else { continue }
+                    if let privateTmp { removeTree(privateTmp) }
+                    return Self.agentStatus(statusFD: sandbox.status_fd, initStatus: status)
+                } else if sig > 0 {
+                    kill(sandbox.init_pid, sig)
+                }
+            }
+        }
+
+        static func agentStatus(statusFD: Int32, initStatus: Int32) -> Int32 {
+            var status: Int32 = 0
+            let n = read(statusFD, &status, MemoryLayout<Int32>.size)
+            close(statusFD)
+            guard n == MemoryLayout<Int32>.size else {
+                // init ended without reporting (killed from outside): airlock failed to keep it.
+                let how = initStatus & 0x7f != 0 ? "was killed by signal \(initStatus & 0x7f)" : "exited with \((initStatus >> 8) & 0xff)"
+                printError("the sandbox init \(how) before the agent ended")
+                return 125
+            }
+            let signal = status & 0x7f
+            return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+        }
+    }
+
+    static func start(_ plan: SandboxPlan, confinement: Confinement, landlockABI: Int?,
+                      filter: SeccompFilter) throws(StartError) -> Started {
+        var privateTmp: String?
+        if confinement != .namespaces {
+            do { privateTmp = try makePrivateTmp() } catch { throw StartError(error: error, namespacesUnavailable: false) }
+        }
+        var environment = plan.environment
+        if let privateTmp { environment["TMPDIR"] = privateTmp }
+        let rules = plan.landlockRules(confinement, privateTmp: privateTmp)
+
+        let strings = CStrings()
+        defer { strings.free() }
+        let writable = strings.array(plan.writable)
+        let readOnly = strings.array(plan.readOnly)
+        let hidden = strings.array(plan.hidden.map(\.path))
+        let hiddenIsDir = plan.hidden.map { UInt8($0.isDirectory ? 1 : 0) }
+        let llRules = rules.map { airlock_landlock_rule(path: strings.string($0.path), access: $0.access) }
+        let argv = strings.array(plan.argv)
+        let envp = strings.array(environment.map { "\($0.key)=\($0.value)" }.sorted())
+
+        var cfg = airlock_spawn_config()
+        cfg.use_namespaces = confinement == .namespaces ? 1 : 0
+        cfg.new_network = plan.network ? 0 : 1
+        cfg.outside_uid = geteuid()
+        cfg.outside_gid = getegid()
+        cfg.n_writable = plan.writable.count
+        cfg.n_readonly = plan.readOnly.count
+        cfg.n_hidden = plan.hidden.count
+        if let abi = landlockABI {
+            cfg.landlock_abi = Int32(abi)
+            cfg.ll_handled_fs = Landlock.handledFS(abi: abi)
+            cfg.ll_handled_net = Landlock.handledNet(abi: abi, network: plan.network)
+            cfg.ll_scoped = Landlock.scoped(abi: abi)
+            cfg.n_ll_rules = llRules.count
+        }
+        cfg.filter_len = UInt16(filter.program.count)
+        cfg.seccomp_flags = 0
+        cfg.listener_socket = -1
+        cfg.init_death_signal = confinement == .namespaces ? SIGKILL : SIGTERM
+
+        var sandbox = airlock_sandbox()
+        var err = airlock_spawn_error()
+        let rc = plan.cwd.withCString { cwd in
+            plan.executable.withCString { path in
+                hiddenIsDir.withUnsafeBufferPointer { hiddenIsDir in
+                    llRules.withUnsafeBufferPointer { llRules in
+                        filter.program.withUnsafeBytes { program in
+                            cfg.writable = CStrings.constant(writable)
+                            cfg.readonly = CStrings.constant(readOnly)
+                            cfg.hidden = CStrings.constant(hidden)
+                            cfg.hidden_is_dir = hiddenIsDir.baseAddress
+                            cfg.ll_rules = llRules.baseAddress
+                            cfg.filter = OpaquePointer(program.baseAddress)
+                            cfg.cwd = cwd
+                            cfg.path = path
+                            cfg.argv = UnsafePointer(argv)
+                            cfg.envp = UnsafePointer(envp)
+                            guard airlock_spawn(&cfg, &sandbox, &err) == 0 else { return Int32(-1) }
+                            return airlock_spawn_wait_exec(sandbox.error_fd, &err)
+                        }
+                    }
+                }
+            }
+        }
+        if rc != 0 {
+            if sandbox.init_pid > 0 {
+                kill(sandbox.init_pid, SIGKILL)
+                var status: Int32 = 0
+                waitpid(sandbox.init_pid, &status, 0)
+                close(sandbox.status_fd)
+                close(sandbox.error_fd)
+            }
+            if let privateTmp { removeTree(privateTmp) }
+            throw StartError(error: describe(err, plan: plan), namespacesUnavailable: namespaceSteps.contains(err.step))
+        }
+        close(sandbox.error_fd)
+        return Started(sandbox: sandbox, privateTmp: privateTmp)
+    }
+
+    /// Steps whose failure means this kernel or container does not give us the namespaces at all.
+    static let namespaceSteps: Set<Int32> = [
+        Int32(AIRLOCK_STEP_CLONE.rawValue), Int32(AIRLOCK_STEP_UID_MAP.rawValue),
+        Int32(AIRLOCK_STEP_MOUNT_PRIVATE.rawValue), Int32(AIRLOCK_STEP_READONLY_ROOT.rawValue),
+        Int32(AIRLOCK_STEP_PROC.rawValue),
+    ]
+
+    static func describe(_ err: airlock_spawn_error, plan: SandboxPlan) -> SandboxError {
+        let detail = withUnsafeBytes(of: err.detail) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let reason = Errno(err.err)
+        let step: String
+        switch airlock_spawn_step(rawValue: UInt32(err.step)) {
+        case AIRLOCK_STEP_EXEC:
+            let code: Int32 = err.err == ENOENT ? 127 : 126
+            return SandboxError("\(plan.argv[0]): \(reason)", exitCode: code)
+        case AIRLOCK_STEP_CLONE: step = "creating the sandbox's namespaces"
+        case AIRLOCK_STEP_UID_MAP: step = "mapping user ids in the user namespace"
+        case AIRLOCK_STEP_MOUNT_PRIVATE, AIRLOCK_STEP_READONLY_ROOT: step = "making the host read-only"
+        case AIRLOCK_STEP_CLONE_TREE, AIRLOCK_STEP_BIND_WRITABLE: step = "binding a writable path"
+        case AIRLOCK_STEP_BIND_READONLY: step = "binding a read-only path"
+        case AIRLOCK_STEP_PROC: step = "mounting /proc"
+        case AIRLOCK_STEP_DEV: step = "building /dev"
+        case AIRLOCK_STEP_TMP: step = "mounting the private /tmp"
+        case AIRLOCK_STEP_HIDE: step = "hiding a path"
+        case AIRLOCK_STEP_LANDLOCK: step = "applying Landlock"
+        case AIRLOCK_STEP_SECCOMP: step = "loading the seccomp filter"
+        case AIRLOCK_STEP_CAPS: step = "dropping capabilities"
+        case AIRLOCK_STEP_CHDIR: step = "entering the working directory"
+        default: step = "starting the sandbox (step \(err.step))"
+        }
+        return SandboxError("\(step): \(detail): \(reason)")
+    }
+
+    static func makePrivateTmp() throws(SandboxError) -> String {
+        var template = Array("/tmp/airlock-XXXXXX".utf8CString)
+        guard let dir = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw SandboxError("creating a private temporary directory in /tmp: \(Errno(errno))")
+        }
+        return String(cString: dir)
+    }
+
+    static func removeTree(_ path: String) {
+        // nftw is not callable with a Swift closure capturing state; a plain recursive walk suffices.
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        if st.st_mode & S_IFMT == S_IFDIR {
+            for name in Landlock.directoryEntries(path) { removeTree(path + "/" + name) }
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
+    }
+}
+
+/// C strings that live until `free()`: the spawn configuration points into them.
+final class CStrings {
+    private var owned: [UnsafeMutablePointer<CChar>] = []
+    private var arrays: [UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>] = []
+
+    func string(_ s: String) -> UnsafePointer<CChar> {
+        let p = strdup(s)!
+        owned.append(p)
+        return UnsafePointer(p)
+    }
+
+    /// A NULL-terminated array of C strings.
+    func array(_ strings: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
+        let a = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: strings.count + 1)
+        for (i, s) in strings.enumerated() {
+            let p = strdup(s)!
+            owned.append(p)
+            a[i] = p
+        }
+        a[strings.count] = nil
+        arrays.append(a)
+        return a
+    }
+
+    static func constant(_ a: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> UnsafePointer<UnsafePointer<CChar>?> {
+        UnsafeRawPointer(a).assumingMemoryBound(to: UnsafePointer<CChar>?.self)
+    }
+
+    func free() {
+        owned.forEach { Glibc.free($0) }
+        arrays.forEach { $0.deallocate() }
+    }
+}
+
+/// One line on stderr, as airlock prints everything it says to the operator.
+public func printError(_ message: String) {
+    let line = Array("airlock: \(message)\n".utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}

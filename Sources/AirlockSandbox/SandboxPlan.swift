@@ -1,0 +1,212 @@
+import AirlockPolicy
+import Glibc
+import SystemPackage
+
+/// What the operator asked for: a profile, the command line's overrides, and the command.
+public struct SandboxRequest: Sendable {
+    public var profile: Profile
+    public var command: [String]
+    public var workspace: String?
+    /// `--rw`, `--ro`, `--hide`: relative to the current directory, like any path on a command line.
+    public var readWrite: [String] = []
+    public var readOnly: [String] = []
+    public var hide: [String] = []
+    public var envPass: [String] = []
+    public var backend: Backend?
+    public var allowUnconfined = false
+    public var environment: [String: String]
+    public var currentDirectory: String
+
+    public init(profile: Profile, command: [String], environment: [String: String], currentDirectory: String) {
+        self.profile = profile
+        self.command = command
+        self.environment = environment
+        self.currentDirectory = currentDirectory
+    }
+}
+
+/// How the filesystem view is enforced.
+public enum Confinement: String, Sendable {
+    /// User, mount, PID, IPC, UTS and cgroup namespaces build the view; Landlock adds a second layer.
+    case namespaces
+    /// Landlock alone (containers without CAP_SYS_ADMIN, user namespaces disabled).
+    case landlock
+    /// No filesystem confinement (only with --allow-unconfined); the seccomp filter still applies.
+    case unconfined
+}
+
+/// A validated, fully resolved sandbox: every path absolute, real and existing, every conflict
+/// refused. Building one starts nothing.
+public struct SandboxPlan: Sendable {
+    public var backend: Backend
+    public var allowUnconfined: Bool
+    public var landlockABI: Result<Int, Errno>
+    public var workspace: String
+    public var cwd: String
+    /// Writable trees, workspace included, parents before children.
+    public var writable: [String]
+    public var readOnly: [String]
+    /// Existing hidden paths (resolved), and whether each is a directory.
+    public var hidden: [(path: String, isDirectory: Bool)]
+    public var executable: String
+    public var argv: [String]
+    public var environment: [String: String]
+    public var network: Bool
+    public var denyAction: DenyAction
+    public var home: String
+
+    public init(_ request: SandboxRequest) throws(SandboxError) {
+        let profile = request.profile
+        let env = request.environment
+        let home = env["HOME"] ?? "/"
+        self.home = home
+        let here = request.currentDirectory
+        guard let command = request.command.first, !command.isEmpty else {
+            throw SandboxError("no command given: usage is airlock run [options] -- COMMAND [ARGS...]")
+        }
+
+        let workspacePath = expandPath(request.workspace ?? here, home: home, relativeTo: here)
+        let workspace = try Self.existingDirectory(workspacePath, what: "workspace")
+        self.workspace = workspace
+        let cwd = (here + "/").hasPrefix(workspace + "/") ? (Self.realPath(here) ?? workspace) : workspace
+        self.cwd = cwd
+
+        func resolve(_ paths: [String], base: String, origin: String) throws(SandboxError) -> [String] {
+            var out: [String] = []
+            for path in paths {
+                let absolute = expandPath(path, home: home, relativeTo: base)
+                guard let real = Self.realPath(absolute) else {
+                    throw SandboxError("\(origin) \(path): \(Errno(errno))")
+                }
+                out.append(real)
+            }
+            return out
+        }
+        let profileOrigin = "profile \(profile.name):"
+        let rw = try resolve(profile.readWrite, base: workspace, origin: "\(profileOrigin) filesystem.read_write")
+            + resolve(request.readWrite, base: here, origin: "--rw")
+        let ro = try resolve(profile.readOnly, base: workspace, origin: "\(profileOrigin) filesystem.read_only")
+            + resolve(request.readOnly, base: here, origin: "--ro")
+        // A hidden path that does not exist has nothing to hide.
+        let hide = (profile.hide.map { expandPath($0, home: home, relativeTo: workspace) }
+            + request.hide.map { expandPath($0, home: home, relativeTo: here) }).compactMap(Self.realPath)
+
+        for path in rw where ro.contains(path) {
+            throw SandboxError("\(path) is named both writable (--rw/read_write) and read-only (--ro/read_only)")
+        }
+        if rw.contains("/") || workspace == "/" {
+            throw SandboxError("refusing to make / writable: name the directories the agent may change")
+        }
+        for path in [workspace] + rw {
+            if let h = hide.first(where: { Self.isWithin(path, $0) }) {
+                throw SandboxError("\(path) is writable but lies in the hidden path \(h)")
+            }
+        }
+        let writable = Self.unique([workspace] + rw).sorted { $0.count < $1.count }
+        self.writable = writable
+        readOnly = Self.unique(ro).filter { path in writable.contains { Self.isWithin(path, $0) } }
+        hidden = Self.unique(hide).map { path in
+            var st = stat()
+            return (path, stat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFDIR)
+        }
+
+        backend = request.backend ?? profile.backend
+        allowUnconfined = request.allowUnconfined || profile.allowUnconfined
+        landlockABI = Landlock.abi()
+        network = profile.network
+        denyAction = profile.denyAction
+        var environment = EnvironmentFilter.filter(env, profile: profile, extraPass: request.envPass)
+        environment["AIRLOCK_SANDBOX"] = "1"
+        self.environment = environment
+        executable = try Self.resolveCommand(command, path: environment["PATH"], cwd: cwd)
+        argv = request.command
+    }
+
+    /// The Landlock rules for this view under `confinement`; `privateTmp` is the landlock backend's
+    /// stand-in for a private /tmp.
+    func landlockRules(_ confinement: Confinement, privateTmp: String?) -> [Landlock.Rule] {
+        let device = Landlock.read | Landlock.writeFile | Landlock.truncate | Landlock.ioctlDev
+        switch confinement {
+        case .unconfined:
+            return []
+        case .namespaces:
+            // The mounts already make everything outside the writable trees read-only and hidden
+            // paths empty; Landlock repeats the first half of that in a second, independent layer.
+            return [Landlock.Rule(path: "/", access: Landlock.read)]
+                + writable.map { Landlock.Rule(path: $0, access: Landlock.everything) }
+                + [Landlock.Rule(path: "/tmp", access: Landlock.everything),
+                   Landlock.Rule(path: "/dev/shm", access: Landlock.everything),
+                   Landlock.Rule(path: "/dev", access: device)]
+        case .landlock:
+            let hiddenPaths = hidden.map(\.path)
+            var rules = Landlock.carve("/", access: Landlock.read, excluding: hiddenPaths, onTheWay: Landlock.readDir)
+            for tree in writable {
+                rules += Landlock.carve(tree, access: Landlock.everything, excluding: hiddenPaths + readOnly,
+                                        onTheWay: Landlock.readDir | Landlock.makeAll | Landlock.refer)
+            }
+            for node in ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty",
+                         "/dev/ptmx", "/dev/pts"] {
+                rules.append(Landlock.Rule(path: node, access: device))
+            }
+            rules.append(Landlock.Rule(path: "/dev/shm", access: Landlock.everything))
+            if let privateTmp { rules.append(Landlock.Rule(path: privateTmp, access: Landlock.everything)) }
+            return rules
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    static func existingDirectory(_ path: String, what: String) throws(SandboxError) -> String {
+        guard let real = realPath(path) else { throw SandboxError("\(what) \(path): \(Errno(errno))") }
+        var st = stat()
+        guard stat(real, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+            throw SandboxError("\(what) \(path): not a directory")
+        }
+        guard access(real, R_OK | X_OK) == 0 else { throw SandboxError("\(what) \(path): \(Errno(errno))") }
+        return real
+    }
+
+    static func isWithin(_ path: String, _ dir: String) -> Bool {
+        path == dir || dir == "/" || path.hasPrefix(dir + "/")
+    }
+
+    static func unique(_ paths: [String]) -> [String] {
+        var seen = Set<String>()
+        return paths.filter { seen.insert($0).inserted }
+    }
+
+    /// Finds COMMAND as execvp(3) would, failing like env(1): 127 when not found, 126 when found but
+    /// not executable.
+    static func resolveCommand(_ name: String, path: String?, cwd: String) throws(SandboxError) -> String {
+        func check(_ candidate: String) -> Int32? {
+            var st = stat()
+            guard stat(candidate, &st) == 0 else { return nil }
+            return st.st_mode & S_IFMT == S_IFREG && access(candidate, X_OK) == 0 ? 0 : 126
+        }
+        if name.contains("/") {
+            let full = name.hasPrefix("/") ? name : cwd + "/" + name
+            switch check(full) {
+            case 0: return full
+            case nil: throw SandboxError("\(name): no such file or directory", exitCode: 127)
+            default: throw SandboxError("\(name): not an executable file", exitCode: 126)
+            }
+        }
+        var denied: String?
+        for dir in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (dir.isEmpty ? cwd : String(dir)) + "/" + name
+            switch check(candidate) {
+            case 0: return candidate
+            case nil: continue
+            default: denied = denied ?? candidate
+            }
+        }
+        if let denied { throw SandboxError("\(denied): not an executable file", exitCode: 126) }
+        throw SandboxError("\(name): command not found", exitCode: 127)
+    }
+}

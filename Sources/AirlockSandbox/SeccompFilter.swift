@@ -1,0 +1,120 @@
+import AirlockPolicy
+import CAirlockShim
+import CSeccomp
+import Glibc
+import SystemPackage
+
+/// The seccomp filter the agent runs under, built with libseccomp for the native architecture only and
+/// exported as classic BPF so the sandbox child can load it with a raw seccomp(2) (flags libseccomp
+/// 2.5.4 cannot set, such as SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, stay in our hands).
+public struct SeccompFilter: Sendable {
+    /// The filter program: `struct sock_filter` instructions, 8 bytes each.
+    public let program: [UInt64]
+
+    /// What the filter denies, by syscall name. Each entry is checked at build time: a name libseccomp
+    /// does not know is an error, never a silently missing rule.
+    static let deniedSyscalls = [
+        "ptrace", "process_vm_readv", "process_vm_writev", "bpf", "perf_event_open", "userfaultfd",
+        "io_uring_setup", "io_uring_enter", "io_uring_register", "kexec_load", "kexec_file_load",
+        "init_module", "finit_module", "delete_module", "keyctl", "add_key", "request_key",
+        "name_to_handle_at", "open_by_handle_at", "mount", "umount2", "pivot_root", "open_tree",
+        "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "chroot", "setns",
+        "acct", "swapon", "swapoff", "reboot",
+    ]
+
+    /// Namespace flags refused to clone and unshare (CLONE_NEW*).
+    static let namespaceFlags: [UInt64] = [
+        0x0000_0080, // CLONE_NEWTIME
+        0x0002_0000, // CLONE_NEWNS
+        0x0200_0000, // CLONE_NEWCGROUP
+        0x0400_0000, // CLONE_NEWUTS
+        0x0800_0000, // CLONE_NEWIPC
+        0x1000_0000, // CLONE_NEWUSER
+        0x2000_0000, // CLONE_NEWPID
+        0x4000_0000, // CLONE_NEWNET
+    ]
+
+    /// Terminal ioctls that inject input or hijack the console (CVE-2019-10063: compared on the low 32
+    /// bits, since the kernel truncates the request to an unsigned int).
+    static let deniedIoctls: [UInt64] = [0x5412 /* TIOCSTI */, 0x541C /* TIOCLINUX */]
+
+    public init(denyAction: DenyAction, network: Bool) throws(SandboxError) {
+        let deny: UInt32 = denyAction == .kill ? 0x8000_0000 /* KILL_PROCESS */ : Self.errnoAction(EPERM)
+        guard let ctx = seccomp_init(0x7fff_0000 /* ALLOW */) else {
+            throw SandboxError("libseccomp: seccomp_init failed")
+        }
+        defer { seccomp_release(ctx) }
+        // Only the native ABI: x32 and i386 system calls hit the bad-architecture action.
+        try Self.check(seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, deny), "setting the bad-architecture action")
+        try Self.check(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0), "clearing the no_new_privs attribute")
+
+        for name in Self.deniedSyscalls {
+            try Self.add(ctx, deny, name, [])
+        }
+        // clone3 passes its flags in memory a filter cannot read: ENOSYS makes libc fall back to clone.
+        try Self.add(ctx, Self.errnoAction(ENOSYS), "clone3", [])
+        for flag in Self.namespaceFlags {
+            try Self.add(ctx, deny, "clone", [Self.masked(0, flag, flag)])
+            try Self.add(ctx, deny, "unshare", [Self.masked(0, flag, flag)])
+        }
+        // personality: PER_LINUX only. (libseccomp cannot compare one argument twice in a rule, so
+        // the query value 0xffffffff is refused too; nothing common asks it.)
+        try Self.add(ctx, deny, "personality", [scmp_arg_cmp(arg: 0, op: SCMP_CMP_NE, datum_a: 0, datum_b: 0)])
+        for request in Self.deniedIoctls {
+            try Self.add(ctx, deny, "ioctl", [Self.masked(1, 0xffff_ffff, request)])
+        }
+        // A second notify listener in the tree would let the agent answer for itself (and fail ours).
+        try Self.add(ctx, deny, "seccomp", [
+            scmp_arg_cmp(arg: 0, op: SCMP_CMP_EQ, datum_a: 1 /* SECCOMP_SET_MODE_FILTER */, datum_b: 0),
+            Self.masked(1, 8, 8), // SECCOMP_FILTER_FLAG_NEW_LISTENER
+        ])
+        if !network {
+            for family: UInt64 in [2 /* AF_INET */, 10 /* AF_INET6 */, 17 /* AF_PACKET */] {
+                try Self.add(ctx, deny, "socket", [scmp_arg_cmp(arg: 0, op: SCMP_CMP_EQ, datum_a: family, datum_b: 0)])
+            }
+        }
+        program = try Self.export(ctx)
+    }
+
+    static func errnoAction(_ code: Int32) -> UInt32 { 0x0005_0000 | (UInt32(code) & 0xffff) }
+
+    static func masked(_ arg: UInt32, _ mask: UInt64, _ value: UInt64) -> scmp_arg_cmp {
+        scmp_arg_cmp(arg: arg, op: SCMP_CMP_MASKED_EQ, datum_a: mask, datum_b: value)
+    }
+
+    static func check(_ rc: Int32, _ what: String) throws(SandboxError) {
+        if rc < 0 { throw SandboxError("libseccomp: \(what): \(Errno(-rc))") }
+    }
+
+    static func add(_ ctx: scmp_filter_ctx, _ action: UInt32, _ name: String, _ args: [scmp_arg_cmp]) throws(SandboxError) {
+        let nr = seccomp_syscall_resolve_name(name)
+        guard nr != __NR_SCMP_ERROR else {
+            throw SandboxError("libseccomp \(libseccompVersion) does not know the system call \(name)")
+        }
+        let rc = args.withUnsafeBufferPointer {
+            seccomp_rule_add_exact_array(ctx, action, nr, UInt32($0.count), $0.baseAddress)
+        }
+        try check(rc, "adding the rule for \(name)")
+    }
+
+    static func export(_ ctx: scmp_filter_ctx) throws(SandboxError) -> [UInt64] {
+        let fd = airlock_memfd("airlock-seccomp")
+        guard fd >= 0 else { throw SandboxError("memfd_create: \(Errno(errno))") }
+        defer { close(fd) }
+        try check(seccomp_export_bpf(ctx, fd), "exporting the filter")
+        let size = lseek(fd, 0, SEEK_END)
+        guard size > 0, size % 8 == 0, size / 8 <= 4096 else {
+            throw SandboxError("libseccomp exported a filter of \(size) bytes")
+        }
+        var program = [UInt64](repeating: 0, count: Int(size / 8))
+        let got = program.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        guard got == size else { throw SandboxError("reading the exported filter: \(Errno(errno))") }
+        return program
+    }
+}
+
+/// The libseccomp library version in use, e.g. "2.5.4".
+public var libseccompVersion: String {
+    guard let v = seccomp_version() else { return "unknown" }
+    return "\(v.pointee.major).\(v.pointee.minor).\(v.pointee.micro)"
+}

@@ -1,0 +1,85 @@
+import Crypto
+import Foundation
+
+/// What a held operation does, for the digest approvers sign.
+public enum OperationKind: String, Codable, Sendable, CaseIterable {
+    case delete, rename, truncate, write, exec
+}
+
+/// A held operation, exactly: what the approvers are asked to allow.
+///
+/// Its `digest` is what every approval signs, so an approval can never be carried over to another
+/// operation — another path, another command line, another sandbox, another rule or the same
+/// operation asked again later (the expiry differs).
+public struct Operation: Equatable, Sendable {
+    public var kind: OperationKind
+    /// The target path; for `rename`, the source then the target. Empty for `exec`.
+    public var paths: [[UInt8]]
+    /// The command line, for `exec`; nil otherwise.
+    public var argv: [[UInt8]]?
+    public var cwd: [UInt8]
+    /// The executable's identity as the supervisor established it (path, device and inode, hash…).
+    public var exe: String
+    /// The sandbox that asked.
+    public var sandbox: String
+    /// The policy rule that held it.
+    public var rule: String
+    /// When the request expires; kept at millisecond precision.
+    public var expires: Date
+
+    public init(kind: OperationKind, paths: [[UInt8]] = [], argv: [[UInt8]]? = nil, cwd: [UInt8],
+                exe: String, sandbox: String, rule: String, expires: Date) {
+        self.kind = kind
+        self.paths = paths
+        self.argv = argv
+        self.cwd = cwd
+        self.exe = exe
+        self.sandbox = sandbox
+        self.rule = rule
+        self.expires = expires
+    }
+
+    /// Checks the shape the queue can carry: one path for delete, truncate and write; two for
+    /// rename; argv (and no path) for exec.
+    public func validate() throws {
+        let ok: Bool
+        switch kind {
+        case .delete, .truncate, .write: ok = paths.count == 1 && argv == nil
+        case .rename: ok = paths.count == 2 && argv == nil
+        case .exec: ok = paths.isEmpty && !(argv ?? []).isEmpty
+        }
+        guard ok else {
+            throw SignOffError(.invalidOperation, "a \(kind.rawValue) operation needs \(kind == .exec ? "argv and no path" : kind == .rename ? "two paths" : "one path"), got \(paths.count) path(s) and \(argv.map { "\($0.count) argv element(s)" } ?? "no argv")")
+        }
+    }
+
+    /// SHA-256, lowercase hex, of the canonical encoding:
+    ///
+    ///     string("airlock-op-v1") string(kind)
+    ///     uint32(count(paths)) string(path)…
+    ///     byte(0) | byte(1) uint32(count(argv)) string(arg)…
+    ///     string(cwd) string(exe) string(sandbox) string(rule) string(RFC 3339 of expires, ms, UTC)
+    ///
+    /// where `string(x)` is a big-endian uint32 length then the bytes (the SSH wire encoding), so
+    /// no two different operations share an encoding, whatever bytes their paths hold.
+    public var digest: String {
+        var writer = SSHWireWriter()
+        writer.write(text: "airlock-op-v1")
+        writer.write(text: kind.rawValue)
+        writer.write(uint32: UInt32(paths.count))
+        for path in paths { writer.write(string: path) }
+        if let argv {
+            writer.write(byte: 1)
+            writer.write(uint32: UInt32(argv.count))
+            for argument in argv { writer.write(string: argument) }
+        } else {
+            writer.write(byte: 0)
+        }
+        writer.write(string: cwd)
+        writer.write(text: exe)
+        writer.write(text: sandbox)
+        writer.write(text: rule)
+        writer.write(text: RFC3339.format(expires))
+        return Hex.encode(SHA256.hash(data: writer.bytes))
+    }
+}

@@ -1,0 +1,125 @@
+// The C surface of Airlock: raw syscalls glibc does not wrap (or wraps as variadic functions Swift
+// cannot call), and the code that runs between fork and exec, where a multithreaded Swift process may
+// only make async-signal-safe system calls. Everything else lives in Swift.
+#ifndef AIRLOCK_SHIM_H
+#define AIRLOCK_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct sock_filter;
+
+// ---- Landlock (uapi constants, defined here because Debian 12's headers predate ABI 4-7) ----
+#define AIRLOCK_LL_FS_EXECUTE      (1ULL << 0)
+#define AIRLOCK_LL_FS_WRITE_FILE   (1ULL << 1)
+#define AIRLOCK_LL_FS_READ_FILE    (1ULL << 2)
+#define AIRLOCK_LL_FS_READ_DIR     (1ULL << 3)
+#define AIRLOCK_LL_FS_REMOVE_DIR   (1ULL << 4)
+#define AIRLOCK_LL_FS_REMOVE_FILE  (1ULL << 5)
+#define AIRLOCK_LL_FS_MAKE_CHAR    (1ULL << 6)
+#define AIRLOCK_LL_FS_MAKE_DIR     (1ULL << 7)
+#define AIRLOCK_LL_FS_MAKE_REG     (1ULL << 8)
+#define AIRLOCK_LL_FS_MAKE_SOCK    (1ULL << 9)
+#define AIRLOCK_LL_FS_MAKE_FIFO    (1ULL << 10)
+#define AIRLOCK_LL_FS_MAKE_BLOCK   (1ULL << 11)
+#define AIRLOCK_LL_FS_MAKE_SYM     (1ULL << 12)
+#define AIRLOCK_LL_FS_REFER        (1ULL << 13) // ABI 2
+#define AIRLOCK_LL_FS_TRUNCATE     (1ULL << 14) // ABI 3
+#define AIRLOCK_LL_FS_IOCTL_DEV    (1ULL << 15) // ABI 5
+#define AIRLOCK_LL_NET_BIND_TCP    (1ULL << 0)  // ABI 4
+#define AIRLOCK_LL_NET_CONNECT_TCP (1ULL << 1)  // ABI 4
+#define AIRLOCK_LL_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0) // ABI 6
+#define AIRLOCK_LL_SCOPE_SIGNAL    (1ULL << 1)  // ABI 6
+
+/// The Landlock ABI version the running kernel offers, or -errno (-EOPNOTSUPP: disabled at boot,
+/// -ENOSYS: not built in).
+int airlock_landlock_abi(void);
+
+// ---- seccomp ----
+/// seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) on the calling thread. Returns the listener fd when
+/// flags ask for one, 0 otherwise, -errno on failure. The caller must have set no_new_privs.
+int airlock_seccomp_load(const struct sock_filter *filter, unsigned short len, unsigned int flags);
+
+// ---- small wrappers Swift cannot call directly (variadic in glibc) ----
+int airlock_prctl_no_new_privs(void);
+int airlock_pidfd_open(pid_t pid);
+int airlock_pidfd_send_signal(int pidfd, int sig);
+int airlock_clone3_probe(void);
+int airlock_memfd(const char *name); // memfd_create(name, MFD_CLOEXEC), or -1 with errno // returns -errno of an invalid clone3 call (ENOSYS when filtered)
+
+// ---- spawning the sandbox ----
+
+/// One Landlock path rule: `access` is granted beneath `path`. A path that does not exist is skipped.
+struct airlock_landlock_rule {
+    const char *path;
+    uint64_t access;
+};
+
+/// Everything the child needs, prepared by the parent (Swift) before the clone. All memory is owned by
+/// the parent and stays valid until airlock_spawn returns.
+struct airlock_spawn_config {
+    // Namespaces. 0: no namespaces (the Landlock-only backend).
+    int use_namespaces;
+    int new_network;          // also a new network namespace (no network at all)
+    uint32_t outside_uid;     // the operator's ids, mapped to themselves inside
+    uint32_t outside_gid;
+
+    // The mount plan (namespaces only). Paths are absolute, normalised, and exist on the host.
+    const char *const *writable; size_t n_writable; // bound read-write, parents before children
+    const char *const *readonly; size_t n_readonly; // forced read-only inside writable paths
+    const char *const *hidden;   size_t n_hidden;   // replaced by empty read-only stand-ins
+    const uint8_t *hidden_is_dir;
+
+    // Landlock: ABI 0 means "do not apply" (the caller decided that is acceptable).
+    int landlock_abi;
+    uint64_t ll_handled_fs, ll_handled_net, ll_scoped;
+    const struct airlock_landlock_rule *ll_rules; size_t n_ll_rules;
+
+    // seccomp, loaded last before exec.
+    const struct sock_filter *filter; unsigned short filter_len;
+    unsigned int seccomp_flags;
+    int listener_socket;      // with SECCOMP_FILTER_FLAG_NEW_LISTENER: the listener is sent here (SCM_RIGHTS)
+
+    // The agent.
+    const char *cwd;
+    const char *path;         // resolved executable
+    char *const *argv;
+    char *const *envp;
+    int init_death_signal;    // delivered to the sandbox init when airlock dies
+};
+
+/// Why the sandbox could not be started: the step that failed, errno, and the path or detail involved.
+struct airlock_spawn_error {
+    int32_t step;
+    int32_t err;
+    char detail[512];
+};
+
+enum airlock_spawn_step {
+    AIRLOCK_STEP_NONE = 0,
+    AIRLOCK_STEP_PIPE, AIRLOCK_STEP_CLONE, AIRLOCK_STEP_PARENT_GONE, AIRLOCK_STEP_UID_MAP,
+    AIRLOCK_STEP_MOUNT_PRIVATE, AIRLOCK_STEP_CLONE_TREE, AIRLOCK_STEP_READONLY_ROOT, AIRLOCK_STEP_PROC,
+    AIRLOCK_STEP_DEV, AIRLOCK_STEP_TMP, AIRLOCK_STEP_BIND_WRITABLE, AIRLOCK_STEP_BIND_READONLY,
+    AIRLOCK_STEP_HIDE, AIRLOCK_STEP_FORK_AGENT, AIRLOCK_STEP_SETSID, AIRLOCK_STEP_CHDIR,
+    AIRLOCK_STEP_LANDLOCK, AIRLOCK_STEP_CAPS, AIRLOCK_STEP_NO_NEW_PRIVS, AIRLOCK_STEP_SECCOMP,
+    AIRLOCK_STEP_SEND_LISTENER, AIRLOCK_STEP_CLOSE_FDS, AIRLOCK_STEP_EXEC,
+};
+
+/// A started sandbox: its init process (outside pid), the pipe that reports a failed start (EOF once
+/// the agent has exec'd) and the pipe on which init reports the agent's wait status when it ends.
+struct airlock_sandbox {
+    pid_t init_pid;
+    int error_fd;
+    int status_fd;
+};
+
+/// Clones the sandbox init, which builds the view and starts the agent. Returns 0, or -1 with `err`
+/// filled when the clone itself failed. Failures inside the child arrive on `error_fd`.
+int airlock_spawn(const struct airlock_spawn_config *cfg, struct airlock_sandbox *out,
+                  struct airlock_spawn_error *err);
+
+/// Blocks until the agent has exec'd (returns 0) or the start failed (returns -1, `err` filled).
+int airlock_spawn_wait_exec(int error_fd, struct airlock_spawn_error *err);
+
+#endif

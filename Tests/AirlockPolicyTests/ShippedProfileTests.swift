@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+
+@testable import AirlockPolicy
+
+@Suite struct ShippedProfileTests {
+    @Test(arguments: shippedProfileNames)
+    func everyShippedProfileLoads(name: String) throws {
+        let profile = try shippedLoader.load(name)
+        #expect(profile.name == name)
+        #expect(profile.sources.last?.hasSuffix("/profiles/\(name).toml") == true)
+        #expect(profile.summary != nil)
+    }
+
+    @Test func theExampleInTheDocumentationLoads() throws {
+        let doc = try String(contentsOfFile: shippedProfilesDirectory + "/../docs/profiles.md", encoding: .utf8)
+        let example = try #require(doc.components(separatedBy: "## Example\n\n```toml\n").last?.components(separatedBy: "```").first)
+        let dir = ProfileDirectory()
+        let profile = try shippedLoader.load(dir.write("example.toml", example))
+        #expect(profile.readOnly == ["deploy"])
+        #expect(profile.envPass.contains("ANTHROPIC_API_KEY"))
+        #expect(profile.protect.last?.operations == [.delete, .rename])
+    }
+
+    @Test func defaultHidesCredentialsAndAirlocksOwnState() throws {
+        let profile = try shippedLoader.load("default")
+        for path in ["~/.ssh", "~/.aws", "~/.kube", "~/.config/gcloud", "~/.azure", "~/.docker", "~/.netrc", "~/.gnupg",
+                     "~/.git-credentials", "/run/secrets", "~/.local/state/airlock", "~/.config/airlock", "/var/lib/airlock"] {
+            #expect(profile.hide.contains(path), "default should hide \(path)")
+        }
+        #expect(profile.backend == .auto)
+        #expect(profile.network)
+        #expect(!profile.allowUnconfined)
+        #expect(profile.quorum == 2)
+        #expect(profile.timeoutSeconds == 15 * 60)
+        #expect(profile.grantWindowSeconds == 10 * 60)
+    }
+
+    @Test func defaultHoldsEveryDestructiveOperationOnWhatMatters() throws {
+        let profile = try shippedLoader.load("default")
+        let rules = try resolvedProtectRules(profile: profile, workspace: "/w", home: "/home/u")
+        for path in ["/w", "/w/.git", "/w/.git/config", "/w/.git/refs/heads/main", "/w/infra/prod.tfstate",
+                     "/w/prod.tfstate.backup", "/w/.env", "/w/services/api/.env"] {
+            for operation in FileOperation.allCases {
+                let rule = rules.firstMatch(Array(path.utf8), operation: operation)
+                #expect(rule?.action == .hold, "\(operation) on \(path)")
+            }
+        }
+        for path in ["/w/src/main.swift", "/w/.envrc", "/w/.gitignore", "/other/.git/config"] {
+            #expect(rules.firstMatch(Array(path.utf8), operation: .delete) == nil, "\(path) should not be protected")
+        }
+        #expect(profile.protect.allSatisfy { $0.name != nil })
+    }
+
+    @Test func strictHasNoNetworkAndNothingWritableButTheWorkspace() throws {
+        let profile = try shippedLoader.load("strict")
+        #expect(!profile.network)
+        #expect(profile.readWrite.isEmpty)
+        #expect(profile.backend == .auto)
+        #expect(profile.hide == (try shippedLoader.load("default")).hide)
+    }
+
+    @Test func containerUsesLandlockAlone() throws {
+        #expect(try shippedLoader.load("container").backend == .landlock)
+    }
+
+    @Test func soloNeedsOneApproval() throws {
+        #expect(try shippedLoader.load("solo").quorum == 1)
+    }
+
+    @Test func agentProfilesCanWriteTheirOwnState() throws {
+        #expect(try shippedLoader.load("claude-code").readWrite == ["~/.claude", "~/.claude.json"])
+        #expect(try shippedLoader.load("codex").readWrite == ["~/.codex"])
+    }
+
+    @Test(arguments: [
+        ("claude-code", "ANTHROPIC_API_KEY"), ("claude-code", "ANTHROPIC_AUTH_TOKEN"),
+        ("claude-code", "CLAUDE_CODE_OAUTH_TOKEN"), ("codex", "OPENAI_API_KEY"), ("codex", "CODEX_API_KEY"),
+    ])
+    func agentProfilesPassTheirCredentialWhichDefaultDrops(profileName: String, variable: String) throws {
+        let env = [variable: "secret", "GITHUB_TOKEN": "other secret", "PATH": "/usr/bin"]
+        let passed = EnvironmentFilter.filter(env, profile: try shippedLoader.load(profileName), extraPass: [])
+        #expect(passed == [variable: "secret", "PATH": "/usr/bin"])
+        let dropped = EnvironmentFilter.filter(env, profile: try shippedLoader.load("default"), extraPass: [])
+        #expect(dropped == ["PATH": "/usr/bin"])
+    }
+
+    @Test(arguments: [
+        "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AZURE_CLIENT_SECRET", "GOOGLE_APPLICATION_CREDENTIALS", "KUBECONFIG",
+        "GITHUB_TOKEN", "NPM_TOKEN", "MY_SECRET", "DB_PASSWORD", "OPENAI_API_KEY", "DOCKER_CREDENTIALS",
+    ])
+    func defaultDropsCredentials(variable: String) throws {
+        let env = EnvironmentFilter.filter([variable: "x"], profile: try shippedLoader.load("default"), extraPass: [])
+        #expect(env.isEmpty)
+    }
+
+    @Test(arguments: ["PATH", "HOME", "TERM", "LANG", "EDITOR", "SSH_AUTH_SOCK_NOT"])
+    func defaultKeepsOrdinaryVariables(variable: String) throws {
+        let env = EnvironmentFilter.filter([variable: "x"], profile: try shippedLoader.load("default"), extraPass: [])
+        #expect(env == [variable: "x"])
+    }
+}

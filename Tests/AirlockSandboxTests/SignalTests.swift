@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Ending airlock ends the sandbox: nothing the agent started outlives it.
+@Suite struct SignalTests {
+    /// An agent of two tagged sleepers: one in the background, one in the foreground.
+    static func sleepers(_ tag: String) throws -> [String] {
+        ["/bin/sh", "-c", "\"$0\" sleep 30 \(tag) & exec \"$0\" sleep 30 \(tag)", try Binaries.probe()]
+    }
+
+    @Test("SIGTERM to airlock makes it exit 143 at once and leaves no agent process behind", arguments: SandboxConfig.all)
+    func sigtermEndsEverything(config: SandboxConfig) throws {
+        let s = try Sandbox(config)
+        let tag = "airlock-e2e-tag-\(s.unique)"
+        defer { killTagged(tag) }
+        let process = try startAirlock(s.runArguments(try Self.sleepers(tag)), env: s.environment(),
+                                       cwd: s.workspace, user: config.user)
+        guard waitUntil(timeout: 10, { taggedProcesses(tag).count == 2 || process.poll() != nil }),
+              process.poll() == nil else {
+            Issue.record("the agent did not start\n\(process.wait(timeout: 1))")
+            return
+        }
+        let start = Date()
+        process.send(SIGTERM)
+        let outcome = process.wait(timeout: 10)
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(outcome.status == 143, "\(outcome)")
+        #expect(elapsed < 3, "airlock took \(elapsed)s to exit after SIGTERM\n\(outcome)")
+        let gone = waitUntil(timeout: 3) { taggedProcesses(tag).isEmpty }
+        #expect(gone, "agent processes outlived airlock: \(describeProcesses(taggedProcesses(tag)))")
+    }
+
+    @Test("If airlock is killed, the agent's processes die too", arguments: SandboxConfig.all)
+    func sigkillEndsEverything(config: SandboxConfig) throws {
+        let s = try Sandbox(config)
+        let tag = "airlock-e2e-tag-\(s.unique)"
+        defer { killTagged(tag) }
+        let process = try startAirlock(s.runArguments(try Self.sleepers(tag)), env: s.environment(),
+                                       cwd: s.workspace, user: config.user)
+        guard waitUntil(timeout: 10, { taggedProcesses(tag).count == 2 || process.poll() != nil }),
+              process.poll() == nil else {
+            Issue.record("the agent did not start\n\(process.wait(timeout: 1))")
+            return
+        }
+        process.send(SIGKILL)
+        let outcome = process.wait(timeout: 10)
+        #expect(outcome.signal == SIGKILL, "\(outcome)")
+        let gone = waitUntil(timeout: 3) { taggedProcesses(tag).isEmpty }
+        #expect(gone, "agent processes outlived airlock: \(describeProcesses(taggedProcesses(tag)))")
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` seconds pass; whether it held.
+func waitUntil(timeout: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    repeat {
+        if condition() { return true }
+        usleep(20_000)
+    } while Date() < deadline
+    return condition()
+}
+
+/// Live airlock-probe processes (anywhere on the host) whose command line contains `tag`.
+func taggedProcesses(_ tag: String) -> [pid_t] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { name -> pid_t? in
+        guard let pid = pid_t(name), let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline") else { return nil }
+        let argv = data.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        guard let first = argv.first, first.hasSuffix("/airlock-probe") || first == "airlock-probe",
+              argv.contains(tag) else { return nil }
+        return pid
+    }
+}
+
+func describeProcesses(_ pids: [pid_t]) -> String {
+    pids.map { pid in
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "?"
+        return "[\(stat.trimmingCharacters(in: .whitespacesAndNewlines))]"
+    }.joined(separator: ", ")
+}
+
+/// Cleans up after a failed test: SIGKILL every tagged process.
+func killTagged(_ tag: String) {
+    for pid in taggedProcesses(tag) { kill(pid, SIGKILL) }
+}
