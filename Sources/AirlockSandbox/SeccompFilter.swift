@@ -76,6 +76,19 @@ public struct SeccompFilter: Sendable {
         program = try Self.export(ctx)
     }
 
+    /// A filter that only sends getppid to a notify listener: what `doctor` installs to prove that
+    /// user notification works here.
+    public static func userNotificationProbe() throws(SandboxError) -> SeccompFilter {
+        guard let ctx = seccomp_init(0x7fff_0000 /* ALLOW */) else {
+            throw SandboxError("libseccomp: seccomp_init failed")
+        }
+        defer { seccomp_release(ctx) }
+        try add(ctx, 0x7fc0_0000 /* NOTIFY */, "getppid", [])
+        return SeccompFilter(program: try export(ctx))
+    }
+
+    private init(program: [UInt64]) { self.program = program }
+
     static func errnoAction(_ code: Int32) -> UInt32 { 0x0005_0000 | (UInt32(code) & 0xffff) }
 
     static func masked(_ arg: UInt32, _ mask: UInt64, _ value: UInt64) -> scmp_arg_cmp {

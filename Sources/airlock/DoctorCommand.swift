@@ -3,10 +3,30 @@ import ArgumentParser
 import Foundation
 
 struct Doctor: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Report what this kernel and environment allow, and what airlock run will use.")
+    static let configuration = CommandConfiguration(
+        abstract: "Report what this kernel and environment allow, and what airlock run will use.",
+        discussion: "Every check is made for real: a seccomp listener installed and answered, sandboxes started with each backend."
+    )
     @Flag(help: "Print the report as JSON.") var json = false
 
     func run() throws {
-        print("libseccomp \(libseccompVersion)")
+        Sandbox.blockSignals()
+        let report = KernelReport.probe(workspace: FileManager.default.temporaryDirectory.path)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            return
+        }
+        func line(_ name: String, _ check: KernelReport.Check) {
+            print("\(name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(check.ok ? "ok  " : "FAIL") \(check.detail)")
+        }
+        print("\("kernel".padding(toLength: 28, withPad: " ", startingAt: 0)) \(report.kernel)")
+        print("\("libseccomp".padding(toLength: 28, withPad: " ", startingAt: 0)) \(report.libseccomp)")
+        line("seccomp user notification", report.seccompUserNotification)
+        line("landlock", report.landlock)
+        line("namespaces backend", report.namespacesBackend)
+        line("landlock-only backend", report.landlockBackend)
+        print("\nairlock run will use: \(report.verdict)")
     }
 }

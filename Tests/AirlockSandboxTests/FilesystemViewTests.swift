@@ -123,8 +123,10 @@ import Glibc
             s.workspace + "/ssh-link/id_ed25519",
             "/proc/1/root" + s.sshKey,
         ]
-        // As uid 65534, /proc/1/root (the host's init) is off limits even unconfined.
-        let bareChecks = paths.filter { !(config.asNobody && $0.hasPrefix("/proc/1/")) }.map { "read \($0)" }
+        // Unconfined, /proc/1 is the host's init, whose root may be off limits even to root (it is on the
+        // development VM); inside the namespaces backend it is the sandbox's own init. So that path is
+        // only tried inside.
+        let bareChecks = paths.filter { !$0.hasPrefix("/proc/1/") }.map { "read \($0)" }
         let bare = try s.bare(bareChecks)
         for check in bareChecks {
             #expect(bare[check].isOK, "bare \(check) → \(bare[check]); the test cannot tell anything from this path")

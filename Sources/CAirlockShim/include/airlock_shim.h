@@ -48,6 +48,12 @@ int airlock_pidfd_send_signal(int pidfd, int sig);
 int airlock_clone3_probe(void);
 int airlock_memfd(const char *name); // memfd_create(name, MFD_CLOEXEC), or -1 with errno // returns -errno of an invalid clone3 call (ENOSYS when filtered)
 
+/// Proves seccomp user notification works here: a child installs `filter` (which must notify on
+/// getppid) with a new listener and calls getppid; this process answers 4242 through the listener.
+/// Returns 0 when the child saw the answer, -errno of the step that failed (-EBUSY: a listener
+/// already exists in this process tree, so airlock cannot add its own).
+int airlock_probe_user_notification(const struct sock_filter *filter, unsigned short len);
+
 // ---- spawning the sandbox ----
 
 /// One Landlock path rule: `access` is granted beneath `path`. A path that does not exist is skipped.

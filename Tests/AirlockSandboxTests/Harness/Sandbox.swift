@@ -162,10 +162,19 @@ final class Sandbox: @unchecked Sendable {
         return ProbeRun(checks: checks, outcome: process.wait(timeout: 30))
     }
 
-    /// Creates `path` (and its parents) with `contents`, owned by the configuration's user.
+    /// Creates `path` (and any missing parents, mode 0755) with `contents`, owned by the configuration's user.
     func write(_ path: String, _ contents: String, mode: mode_t = 0o644) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var missing: [String] = []
+        var dir = (path as NSString).deletingLastPathComponent
+        while !FileManager.default.fileExists(atPath: dir) {
+            missing.append(dir)
+            dir = (dir as NSString).deletingLastPathComponent
+        }
+        for dir in missing.reversed() {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+            chmod(dir, 0o755)
+            if let user = config.user { chown(dir, user, user) }
+        }
         try contents.write(toFile: path, atomically: false, encoding: .utf8)
         chmod(path, mode)
         if let user = config.user { chown(path, user, user) }

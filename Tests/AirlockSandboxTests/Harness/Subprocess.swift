@@ -17,14 +17,13 @@ struct Outcome: CustomStringConvertible, Sendable {
 
     /// Lines of standard output, without a terminal's carriage returns.
     var lines: [String] {
-        stdout.split(separator: "\n", omittingEmptySubsequences: true).map {
-            String($0).trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
-        }
+        // \r\n (a terminal's line end) is one Character in Swift, so split on any newline.
+        stdout.split(whereSeparator: \.isNewline).map(String.init)
     }
 
     /// Non-empty lines of standard error.
     var stderrLines: [String] {
-        stderr.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+        stderr.split(whereSeparator: \.isNewline).map(String.init)
             .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
     }
 

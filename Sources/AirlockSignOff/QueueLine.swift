@@ -1,0 +1,153 @@
+import Foundation
+
+/// A queue line as JSON: every field any event uses, all optional, so one decode reads any line and
+/// the conversion to `QueueEvent` says precisely what a line lacks.
+///
+/// Keys are written sorted (JSONEncoder does not keep declaration order), so the same event always
+/// becomes the same bytes.
+struct QueueLine: Codable {
+    var seq: UInt64?
+    var ts: String?
+    var prev: String?
+    var torn: String?
+    var event: String?
+    var id: String?
+    var digest: String?
+    // request, audit
+    var kind: OperationKind?
+    var path: QueueBytes?
+    var path2: QueueBytes?
+    var argv: [QueueBytes]?
+    var cwd: QueueBytes?
+    var pid: Int32?
+    var exe: String?
+    var sandbox: String?
+    var rule: String?
+    var requester: String?
+    var quorum: Int?
+    var expires: String?
+    var scope: JSONValue?
+    // approve, deny
+    var decision: Decision?
+    var signer: String?
+    var principal: String?
+    var reason: String?
+    var sigExpires: String?
+    var signature: String?
+    // resolve
+    var outcome: Resolution.Outcome?
+    var errno: Int32?
+    var detail: String?
+
+    enum CodingKeys: String, CodingKey {
+        case seq, ts, prev, torn, event, id, digest, kind, path, path2, argv, cwd, pid, exe, sandbox, rule,
+             requester, quorum, expires, scope, decision, signer, principal, reason,
+             sigExpires = "sig_expires", signature, outcome, errno, detail
+    }
+
+    static let zeroHash = String(repeating: "0", count: 64)
+
+    /// The JSON text of a line, without its newline.
+    static func encode(_ line: QueueLine) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return [UInt8](try encoder.encode(line))
+    }
+
+    init(seq: UInt64, ts: Date, prev: String, torn: String?, event: QueueEvent) {
+        self.seq = seq
+        self.ts = RFC3339.format(ts)
+        self.prev = prev
+        self.torn = torn
+        self.event = event.name
+        self.id = event.requestID
+        switch event {
+        case .request(let request), .audit(let request):
+            let operation = request.operation
+            digest = request.digest
+            kind = operation.kind
+            path = operation.paths.first.map(QueueBytes.init)
+            path2 = operation.paths.dropFirst().first.map(QueueBytes.init)
+            argv = operation.argv?.map(QueueBytes.init)
+            cwd = QueueBytes(operation.cwd)
+            pid = request.pid
+            exe = operation.exe
+            sandbox = operation.sandbox
+            rule = operation.rule
+            requester = request.requester
+            quorum = request.quorum
+            expires = RFC3339.format(operation.expires)
+            scope = request.scope
+        case .approve(let signed), .deny(let signed):
+            digest = signed.digest
+            decision = signed.decision
+            signer = signed.signer
+            principal = signed.principal
+            reason = signed.reason
+            sigExpires = RFC3339.format(signed.sigExpires)
+            signature = signed.signature
+        case .resolve(let resolution):
+            outcome = resolution.outcome
+            errno = resolution.errno
+            detail = resolution.detail
+        case .expire, .cancel:
+            break
+        }
+    }
+
+    /// The envelope, checked: every line must have these, or the chain cannot be followed.
+    func envelope() throws -> (seq: UInt64, ts: Date, prev: String, event: String) {
+        guard let seq else { throw malformed("has no seq") }
+        guard let ts, let date = RFC3339.parse(ts) else { throw malformed("has no RFC 3339 ts") }
+        guard let prev, Hex.isDigest(prev) else { throw malformed("has no prev of 64 hex digits") }
+        guard let event else { throw malformed("has no event") }
+        if let torn, !Hex.isDigest(torn) { throw malformed("has a torn field that is not 64 hex digits") }
+        return (seq, date, prev, event)
+    }
+
+    /// The event the line records. Throws when a field the event needs is missing or malformed.
+    func queueEvent() throws -> QueueEvent {
+        let (_, _, _, name) = try envelope()
+        func need<T>(_ value: T?, _ field: String) throws -> T {
+            guard let value else { throw malformed("\(name) line has no \(field)") }
+            return value
+        }
+        let id = try need(id, "id")
+        switch name {
+        case "request", "audit":
+            let expires = try need(expires.flatMap(RFC3339.parse), "RFC 3339 expires")
+            if path == nil, path2 != nil { throw malformed("\(name) line has path2 but no path") }
+            let operation = Operation(
+                kind: try need(kind, "kind"), paths: [path, path2].compactMap { $0?.bytes },
+                argv: argv?.map(\.bytes), cwd: try need(cwd, "cwd").bytes, exe: try need(exe, "exe"),
+                sandbox: try need(sandbox, "sandbox"), rule: try need(rule, "rule"), expires: expires)
+            try operation.validate()
+            let request = Request(id: id, digest: try need(digest, "digest"), operation: operation,
+                                  pid: try need(pid, "pid"), requester: try need(requester, "requester"),
+                                  quorum: try need(quorum, "quorum"), scope: scope)
+            return name == "request" ? .request(request) : .audit(request)
+        case "approve", "deny":
+            let signed = SignedDecision(
+                id: id, digest: try need(digest, "digest"), decision: try need(decision, "decision"),
+                signer: signer ?? "", principal: principal, reason: reason,
+                sigExpires: try need(sigExpires.flatMap(RFC3339.parse), "RFC 3339 sig_expires"),
+                signature: signature)
+            guard signed.decision.rawValue == name else {
+                throw malformed("\(name) line has decision \(signed.decision.rawValue)")
+            }
+            return name == "approve" ? .approve(signed) : .deny(signed)
+        case "resolve":
+            return .resolve(Resolution(id: id, outcome: try need(outcome, "outcome"), errno: errno, detail: detail))
+        case "expire":
+            return .expire(id: id)
+        case "cancel":
+            return .cancel(id: id)
+        default:
+            throw malformed("has unknown event \"\(name)\"")
+        }
+    }
+
+    private func malformed(_ why: String) -> SignOffError {
+        SignOffError(.malformedQueue, "line \(why)")
+    }
+}
