@@ -84,6 +84,9 @@ final class Sandbox: @unchecked Sendable {
         (".azure", "msal_token_cache.json"),
         (".docker", "config.json"),
         (".gnupg", "private-keys-v1.d/0123456789ABCDEF.key"),
+        // Airlock's own state: its queue and approvers must never be visible to the agent.
+        (".local/state/airlock", "queue.jsonl"),
+        (".config/airlock", "allowed_signers"),
     ]
     /// The hidden files of the default profile (relative to HOME).
     static let hiddenFiles = [".netrc", ".git-credentials"]

@@ -1,0 +1,124 @@
+import Crypto
+import Foundation
+
+/// Where the chain of a queue file first breaks, and why. Any break other than a torn last line
+/// means the file was edited: `airlock queue verify` fails naming the line, and no approval counts.
+public struct ChainBreak: Equatable, Sendable, CustomStringConvertible {
+    /// 1-based line number in the file.
+    public let line: Int
+    public let reason: String
+
+    public var description: String { "line \(line): \(reason)" }
+}
+
+/// Something worth telling the operator that does not break the chain (a torn last line, a line
+/// whose event this version cannot read).
+public struct QueueWarning: Equatable, Sendable, CustomStringConvertible {
+    public let line: Int
+    public let message: String
+
+    public var description: String { "line \(line): \(message)" }
+}
+
+/// A queue file as read: its events in order, the warnings, and whether its chain holds.
+public struct QueueLog: Sendable {
+    public let records: [QueueRecord]
+    public let warnings: [QueueWarning]
+    /// The first break in the chain, nil when every committed line chains to the one before.
+    public let chainBreak: ChainBreak?
+
+    /// nil when the chain verifies; otherwise the first broken line and why.
+    public func verify() -> ChainBreak? { chainBreak }
+}
+
+/// Reads a queue file and checks its chain.
+public enum QueueReader {
+    /// Reads the file at `path`. A missing file is an I/O error, not an empty queue.
+    public static func read(_ path: String) throws -> QueueLog {
+        parse(try FileIO.readAll(path))
+    }
+
+    /// Reads queue file bytes. Never throws: what cannot be read becomes a warning or a `ChainBreak`.
+    ///
+    /// A committed line is a newline-terminated line that is not marked torn; each must parse, have
+    /// `seq` one more than the committed line before (1 for the first), `prev` the SHA-256 of that
+    /// line's bytes (64 zeros for the first), and `torn` the SHA-256 of the marked torn lines between
+    /// them (absent when there are none). A last line without a newline is torn: ignored with a
+    /// warning.
+    public static func parse(_ bytes: [UInt8]) -> QueueLog {
+        var records: [QueueRecord] = []
+        var warnings: [QueueWarning] = []
+        var chainBreak: ChainBreak?
+        var lastSeq: UInt64 = 0
+        var lastHash = QueueLine.zeroHash
+        var skipped: [UInt8] = []
+        let decoder = JSONDecoder()
+        func broken(_ line: Int, _ reason: String) {
+            if chainBreak == nil { chainBreak = ChainBreak(line: line, reason: reason) }
+        }
+
+        var start = 0
+        var number = 0
+        while start < bytes.count {
+            number += 1
+            guard let newline = bytes[start...].firstIndex(of: QueueFile.newline) else {
+                warnings.append(QueueWarning(line: number, message: "torn last line (no newline, \(bytes.count - start) bytes) ignored"))
+                break
+            }
+            let line = bytes[start...newline]
+            start = newline + 1
+            if QueueFile.isMarkedTorn(line) {
+                warnings.append(QueueWarning(line: number, message: "torn line, closed by a later writer, ignored"))
+                skipped += line
+                continue
+            }
+            let hash = line.withUnsafeBytes { Hex.encode(SHA256.hash(data: $0)) }
+            let wire: QueueLine
+            let envelope: (seq: UInt64, ts: Date, prev: String, event: String)
+            do {
+                wire = try decoder.decode(QueueLine.self, from: Data(line.dropLast()))
+                envelope = try wire.envelope()
+            } catch {
+                broken(number, "not a queue line (\(Self.describe(error)))")
+                lastHash = hash
+                skipped = []
+                continue
+            }
+            if envelope.seq != lastSeq &+ 1 {
+                broken(number, "seq is \(envelope.seq), expected \(lastSeq &+ 1)")
+            }
+            if envelope.prev != lastHash {
+                broken(number, "prev does not match the SHA-256 of the line before: that line or this one was changed, or a line was removed")
+            }
+            let expectedTorn = skipped.isEmpty ? nil : Hex.encode(SHA256.hash(data: skipped))
+            if wire.torn != expectedTorn {
+                broken(number, expectedTorn == nil ? "names torn lines that are not there" : "torn lines before it do not match its torn field")
+            }
+            lastSeq = envelope.seq
+            lastHash = hash
+            skipped = []
+            do {
+                let event = try wire.queueEvent()
+                records.append(QueueRecord(seq: envelope.seq, ts: envelope.ts, prev: envelope.prev, torn: wire.torn,
+                                           event: event, hash: hash, line: number))
+            } catch {
+                warnings.append(QueueWarning(line: number, message: "\(Self.describe(error)); event ignored"))
+            }
+        }
+        if !skipped.isEmpty, chainBreak == nil {
+            // Marked torn lines with no committed line after them: a writer was cut off right after
+            // closing a torn line. Nothing was committed, so nothing is broken.
+            warnings.append(QueueWarning(line: number, message: "file ends with torn lines"))
+        }
+        return QueueLog(records: records, warnings: warnings, chainBreak: chainBreak)
+    }
+
+    private static func describe(_ error: Error) -> String {
+        if let error = error as? SignOffError { return error.message }
+        if case DecodingError.dataCorrupted(let context) = error { return context.debugDescription }
+        if case DecodingError.typeMismatch(_, let context) = error {
+            return "wrong type at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+        }
+        return "invalid JSON"
+    }
+}
