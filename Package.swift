@@ -42,10 +42,19 @@ let package = Package(
             name: "AirlockSignOff",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
+        // The notify loop: reads held calls, asks the policy and the queue, answers the kernel.
+        .target(
+            name: "AirlockSupervisor",
+            dependencies: [
+                "AirlockPolicy", "AirlockSignOff", "AirlockSandbox", "CAirlockShim", "CSeccomp",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "airlock",
             dependencies: [
-                "AirlockPolicy", "AirlockSandbox", "AirlockSignOff",
+                "AirlockPolicy", "AirlockSandbox", "AirlockSignOff", "AirlockSupervisor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -41,8 +41,12 @@ public enum Sandbox {
 
     /// Runs the plan's command in a sandbox and returns the exit status `airlock run` should exit
     /// with: the agent's, 128+N for a death by signal N.
-    public static func run(_ plan: SandboxPlan, logger: Logger) throws(SandboxError) -> Int32 {
-        let filter = try SeccompFilter(denyAction: plan.denyAction, network: plan.network)
+    ///
+    /// With `supervise`, destructive calls are sent to a seccomp notify listener, which is handed to
+    /// `supervise` before the agent's exec (itself a notified call) is allowed to proceed.
+    public static func run(_ plan: SandboxPlan, logger: Logger,
+                           supervise: ((Int32) throws(SandboxError) -> Void)? = nil) throws(SandboxError) -> Int32 {
+        let filter = try SeccompFilter(denyAction: plan.denyAction, network: plan.network, intercept: supervise != nil)
         let abi = try? plan.landlockABI.get()
 
         var choices: [Confinement]
@@ -66,7 +70,8 @@ public enum Sandbox {
             let layers = Layers(confinement: confinement, landlockABI: confinement == .unconfined ? nil : abi,
                                 network: plan.network)
             do {
-                let started = try start(plan, confinement: confinement, landlockABI: layers.landlockABI, filter: filter)
+                let started = try start(plan, confinement: confinement, landlockABI: layers.landlockABI, filter: filter,
+                                        supervise: supervise)
                 if index > 0 || confinement == .unconfined {
                     // Never silently weaker: say what is in force when it is not the first choice.
                     logger.warning("\(lastError.map { "\($0.message); " } ?? "")running with \(layers)")
@@ -126,7 +131,7 @@ public enum Sandbox {
     }
 
     static func start(_ plan: SandboxPlan, confinement: Confinement, landlockABI: Int?,
-                      filter: SeccompFilter) throws(StartError) -> Started {
+                      filter: SeccompFilter, supervise: ((Int32) throws(SandboxError) -> Void)?) throws(StartError) -> Started {
         var privateTmp: String?
         if confinement != .namespaces {
             do { privateTmp = try makePrivateTmp() } catch { throw StartError(error: error, namespacesUnavailable: false) }
@@ -139,6 +144,7 @@ public enum Sandbox {
         defer { strings.free() }
         let writable = strings.array(plan.writable)
         let readOnly = strings.array(plan.readOnly)
+        let pinned = strings.array(plan.pinned)
         let hidden = strings.array(plan.hidden.map(\.path))
         let hiddenIsDir = plan.hidden.map { UInt8($0.isDirectory ? 1 : 0) }
         let llRules = rules.map { airlock_landlock_rule(path: strings.string($0.path), access: $0.access) }
@@ -152,6 +158,7 @@ public enum Sandbox {
         cfg.outside_gid = getegid()
         cfg.n_writable = plan.writable.count
         cfg.n_readonly = plan.readOnly.count
+        cfg.n_pinned = plan.pinned.count
         cfg.n_hidden = plan.hidden.count
         if let abi = landlockABI {
             cfg.landlock_abi = Int32(abi)
@@ -161,19 +168,29 @@ public enum Sandbox {
             cfg.n_ll_rules = llRules.count
         }
         cfg.filter_len = UInt16(filter.program.count)
-        cfg.seccomp_flags = 0
-        cfg.listener_socket = -1
+        var sockets: [Int32] = [-1, -1]
+        if supervise != nil {
+            guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &sockets) == 0 else {
+                throw StartError(error: SandboxError("socketpair: \(Errno(errno))"), namespacesUnavailable: false)
+            }
+            // NEW_LISTENER | WAIT_KILLABLE_RECV: once the supervisor has read a call, only a fatal
+            // signal interrupts it, so a signal to a held thread never makes a duplicate request.
+            cfg.seccomp_flags = (1 << 3) | (1 << 5)
+        }
+        defer { for fd in sockets where fd >= 0 { close(fd) } }
+        cfg.listener_socket = sockets[1]
         cfg.init_death_signal = confinement == .namespaces ? SIGKILL : SIGTERM
 
         var sandbox = airlock_sandbox()
         var err = airlock_spawn_error()
-        let rc = plan.cwd.withCString { cwd in
+        var rc = plan.cwd.withCString { cwd in
             plan.executable.withCString { path in
                 hiddenIsDir.withUnsafeBufferPointer { hiddenIsDir in
                     llRules.withUnsafeBufferPointer { llRules in
                         filter.program.withUnsafeBytes { program in
                             cfg.writable = CStrings.constant(writable)
                             cfg.readonly = CStrings.constant(readOnly)
+                            cfg.pinned = CStrings.constant(pinned)
                             cfg.hidden = CStrings.constant(hidden)
                             cfg.hidden_is_dir = hiddenIsDir.baseAddress
                             cfg.ll_rules = llRules.baseAddress
@@ -183,12 +200,22 @@ public enum Sandbox {
                             cfg.argv = UnsafePointer(argv)
                             cfg.envp = UnsafePointer(envp)
                             guard airlock_spawn(&cfg, &sandbox, &err) == 0 else { return Int32(-1) }
-                            return airlock_spawn_wait_exec(sandbox.error_fd, &err)
+                            return 0
                         }
                     }
                 }
             }
         }
+        var superviseError: SandboxError?
+        if rc == 0, let supervise {
+            close(sockets[1])
+            sockets[1] = -1
+            let listener = airlock_receive_fd(sockets[0])
+            if listener > 0 {
+                do { try supervise(listener) } catch { superviseError = error; rc = -1 }
+            }
+        }
+        if rc == 0 { rc = airlock_spawn_wait_exec(sandbox.error_fd, &err) }
         if rc != 0 {
             if sandbox.init_pid > 0 {
                 kill(sandbox.init_pid, SIGKILL)
@@ -198,6 +225,7 @@ public enum Sandbox {
                 close(sandbox.error_fd)
             }
             if let privateTmp { removeTree(privateTmp) }
+            if let superviseError { throw StartError(error: superviseError, namespacesUnavailable: false) }
             throw StartError(error: describe(err, plan: plan), namespacesUnavailable: namespaceSteps.contains(err.step))
         }
         close(sandbox.error_fd)

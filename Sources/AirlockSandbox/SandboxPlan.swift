@@ -10,6 +10,9 @@ public struct SandboxRequest: Sendable {
     /// `--rw`, `--ro`, `--hide`: relative to the current directory, like any path on a command line.
     public var readWrite: [String] = []
     public var readOnly: [String] = []
+    /// Bound onto themselves (namespaces backend): the entry cannot be removed or renamed (EBUSY),
+    /// its contents stay as writable as before. Absolute paths; missing ones are skipped.
+    public var pinned: [String] = []
     public var hide: [String] = []
     public var envPass: [String] = []
     public var backend: Backend?
@@ -46,6 +49,7 @@ public struct SandboxPlan: Sendable {
     /// Writable trees, workspace included, parents before children.
     public var writable: [String]
     public var readOnly: [String]
+    public var pinned: [String]
     /// Existing hidden paths (resolved), and whether each is a directory.
     public var hidden: [(path: String, isDirectory: Bool)]
     public var executable: String
@@ -104,7 +108,11 @@ public struct SandboxPlan: Sendable {
         }
         let writable = Self.unique([workspace] + rw).sorted { $0.count < $1.count }
         self.writable = writable
-        readOnly = Self.unique(ro).filter { path in writable.contains { Self.isWithin(path, $0) } }
+        let readOnly = Self.unique(ro).filter { path in writable.contains { Self.isWithin(path, $0) } }
+        self.readOnly = readOnly
+        pinned = Self.unique(request.pinned.compactMap(Self.realPath)).filter { path in
+            !writable.contains(path) && !readOnly.contains(path) && writable.contains { Self.isWithin(path, $0) }
+        }
         hidden = Self.unique(hide).map { path in
             var st = stat()
             return (path, stat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFDIR)

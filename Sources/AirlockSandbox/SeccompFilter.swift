@@ -38,7 +38,15 @@ public struct SeccompFilter: Sendable {
     /// bits, since the kernel truncates the request to an unsigned int).
     static let deniedIoctls: [UInt64] = [0x5412 /* TIOCSTI */, 0x541C /* TIOCLINUX */]
 
-    public init(denyAction: DenyAction, network: Bool) throws(SandboxError) {
+    /// Calls that can destroy, sent to the supervisor (SECCOMP_RET_USER_NOTIF) when sign-off is on.
+    /// open/openat only when they write or truncate, fallocate only in its destructive modes: the
+    /// rest never leaves the kernel.
+    static let notifiedSyscalls = [
+        "unlink", "unlinkat", "rmdir", "rename", "renameat", "renameat2", "truncate", "ftruncate",
+        "link", "linkat", "creat", "openat2", "execve", "execveat",
+    ]
+
+    public init(denyAction: DenyAction, network: Bool, intercept: Bool = false) throws(SandboxError) {
         let deny: UInt32 = denyAction == .kill ? 0x8000_0000 /* KILL_PROCESS */ : Self.errnoAction(EPERM)
         guard let ctx = seccomp_init(0x7fff_0000 /* ALLOW */) else {
             throw SandboxError("libseccomp: seccomp_init failed")
@@ -71,6 +79,19 @@ public struct SeccompFilter: Sendable {
         if !network {
             for family: UInt64 in [2 /* AF_INET */, 10 /* AF_INET6 */, 17 /* AF_PACKET */] {
                 try Self.add(ctx, deny, "socket", [scmp_arg_cmp(arg: 0, op: SCMP_CMP_EQ, datum_a: family, datum_b: 0)])
+            }
+        }
+        if intercept {
+            let notify: UInt32 = 0x7fc0_0000
+            for name in Self.notifiedSyscalls { try Self.add(ctx, notify, name, []) }
+            // O_WRONLY, O_RDWR, O_TRUNC
+            for bit: UInt64 in [0o1, 0o2, 0o1000] {
+                try Self.add(ctx, notify, "open", [Self.masked(1, bit, bit)])
+                try Self.add(ctx, notify, "openat", [Self.masked(2, bit, bit)])
+            }
+            // FALLOC_FL_PUNCH_HOLE, COLLAPSE_RANGE, ZERO_RANGE, INSERT_RANGE
+            for bit: UInt64 in [0x02, 0x08, 0x10, 0x20] {
+                try Self.add(ctx, notify, "fallocate", [Self.masked(1, bit, bit)])
             }
         }
         program = try Self.export(ctx)

@@ -8,7 +8,7 @@ import Foundation
 /// approver's terminal, a bidi override that would make a path read differently than it is) is
 /// written as `{"b64": "…"}`. Both read back to the exact same bytes, and
 /// digests are always taken over the bytes, never over a repaired string.
-struct QueueBytes: Codable, Equatable, Sendable {
+struct QueueBytes: Encodable, Equatable, Sendable {
     var bytes: [UInt8]
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }
@@ -36,16 +36,17 @@ struct QueueBytes: Codable, Equatable, Sendable {
         }
     }
 
-    init(from decoder: Decoder) throws {
-        if let text = try? decoder.singleValueContainer().decode(String.self) {
+    /// Reads either form back; nil when `json` is neither a string nor exactly `{"b64": base64}`.
+    init?(json: JSONValue) {
+        switch json {
+        case .string(let text):
             bytes = Array(text.utf8)
-            return
+        case .object(let fields):
+            guard fields.count == 1, case .string(let encoded)? = fields["b64"],
+                  let data = Data(base64Encoded: encoded) else { return nil }
+            bytes = [UInt8](data)
+        default:
+            return nil
         }
-        let container = try decoder.container(keyedBy: Keys.self)
-        let encoded = try container.decode(String.self, forKey: .b64)
-        guard let data = Data(base64Encoded: encoded) else {
-            throw DecodingError.dataCorruptedError(forKey: .b64, in: container, debugDescription: "not base64")
-        }
-        bytes = [UInt8](data)
     }
 }

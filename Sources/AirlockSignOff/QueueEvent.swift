@@ -8,7 +8,7 @@ public struct Request: Equatable, Sendable {
     /// The digest as the line states it. `operation.digest` recomputes it from the line's fields; a
     /// request whose two disagree counts no approval.
     public var digest: String
-    public var operation: Operation
+    public var operation: HeldOperation
     public var pid: Int32
     /// The operator's user name.
     public var requester: String
@@ -20,7 +20,7 @@ public struct Request: Equatable, Sendable {
 
     /// A request for `operation`, its digest computed from it. Throws if the operation's shape is
     /// not one the queue can carry.
-    public init(id: String, operation: Operation, pid: Int32, requester: String, quorum: Int,
+    public init(id: String, operation: HeldOperation, pid: Int32, requester: String, quorum: Int,
                 scope: JSONValue? = nil) throws {
         try operation.validate()
         self.init(id: id, digest: operation.digest, operation: operation, pid: pid,
@@ -28,7 +28,7 @@ public struct Request: Equatable, Sendable {
     }
 
     /// A request exactly as a line states it, digest included; for reading the queue.
-    init(id: String, digest: String, operation: Operation, pid: Int32, requester: String,
+    init(id: String, digest: String, operation: HeldOperation, pid: Int32, requester: String,
          quorum: Int, scope: JSONValue?) {
         self.id = id
         self.digest = digest
@@ -57,7 +57,12 @@ public struct SignedDecision: Equatable, Sendable {
     public var signer: String
     public var principal: String?
     public var reason: String?
-    public var sigExpires: Date
+    /// Until when the signature is valid, at millisecond precision like every queue time.
+    public var sigExpires: Date {
+        get { Date(timeIntervalSince1970: Double(sigExpiresMilliseconds) / 1000) }
+        set { sigExpiresMilliseconds = RFC3339.milliseconds(newValue) }
+    }
+    private var sigExpiresMilliseconds: Int64
     /// The armored SSHSIG signature over `DecisionStatement.message`; nil on an unsigned line,
     /// which counts for nothing.
     public var signature: String?
@@ -70,7 +75,7 @@ public struct SignedDecision: Equatable, Sendable {
         self.signer = signer
         self.principal = principal
         self.reason = reason
-        self.sigExpires = sigExpires
+        self.sigExpiresMilliseconds = RFC3339.milliseconds(sigExpires)
         self.signature = signature
     }
 

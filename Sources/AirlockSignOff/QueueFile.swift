@@ -41,7 +41,7 @@ public struct QueueFile: Sendable {
     /// Appends a request (or, with `audit`, an audit event) for `operation`. Its id comes from the
     /// line's sequence number, so it is unique in the file.
     @discardableResult
-    public func appendRequest(_ operation: Operation, pid: Int32, requester: String, quorum: Int,
+    public func appendRequest(_ operation: HeldOperation, pid: Int32, requester: String, quorum: Int,
                               scope: JSONValue? = nil, audit: Bool = false, at time: Date? = nil) throws -> Request {
         try operation.validate()
         let record = try append(at: time) { seq in
@@ -75,7 +75,7 @@ public struct QueueFile: Sendable {
             skipped += prefix
             let torn = skipped.isEmpty ? nil : Hex.encode(SHA256.hash(data: skipped))
             let stamp = time ?? Date()
-            let line = try QueueLine.encode(QueueLine(seq: seq, ts: stamp, prev: tail.lastHash, torn: torn, event: event))
+            let line = try QueueLine.serialize(QueueLine(seq: seq, ts: stamp, prev: tail.lastHash, torn: torn, event: event))
                 + [Self.newline]
             guard line.count <= Self.maximumLineLength else {
                 throw SignOffError(.invalidOperation, "queue line would be \(line.count) bytes; the limit is \(Self.maximumLineLength)")
@@ -99,7 +99,7 @@ public struct QueueFile: Sendable {
 
     /// Reads backwards from the end, in growing windows, until it reaches a committed line.
     private func readTail(_ fd: Int32, size: Int) throws -> Tail {
-        var window = 64 * 1024
+        var window = 4096
         while true {
             let start = max(0, size - window)
             let bytes = try FileIO.read(fd, count: size - start, at: start, path: path)
@@ -131,7 +131,7 @@ public struct QueueFile: Sendable {
             }
             let decoded: QueueLine
             do {
-                decoded = try JSONDecoder().decode(QueueLine.self, from: Data(line.dropLast()))
+                decoded = try QueueLine.parse(line.dropLast())
                 (tail.lastSeq, _, _, _) = try decoded.envelope()
             } catch {
                 throw SignOffError(.malformedQueue, "the last committed line is not a queue line, so the next one cannot be chained to it; run `airlock queue verify`")

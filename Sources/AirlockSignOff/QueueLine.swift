@@ -1,11 +1,12 @@
 import Foundation
 
-/// A queue line as JSON: every field any event uses, all optional, so one decode reads any line and
+/// A queue line as JSON: every field any event uses, all optional, so one parse reads any line and
 /// the conversion to `QueueEvent` says precisely what a line lacks.
 ///
-/// Keys are written sorted (JSONEncoder does not keep declaration order), so the same event always
-/// becomes the same bytes.
-struct QueueLine: Codable {
+/// Written with JSONEncoder, keys sorted (it does not keep declaration order), so the same event
+/// always becomes the same bytes; read with `JSONParser`, which is strict and fast. Keys this
+/// version does not know are ignored, so a newer writer's extra fields do not break the chain.
+struct QueueLine: Encodable {
     var seq: UInt64?
     var ts: String?
     var prev: String?
@@ -39,7 +40,7 @@ struct QueueLine: Codable {
     var errno: Int32?
     var detail: String?
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case seq, ts, prev, torn, event, id, digest, kind, path, path2, argv, cwd, pid, exe, sandbox, rule,
              requester, quorum, expires, scope, decision, signer, principal, reason,
              sigExpires = "sig_expires", signature, outcome, errno, detail
@@ -47,11 +48,87 @@ struct QueueLine: Codable {
 
     static let zeroHash = String(repeating: "0", count: 64)
 
+    /// Key text to field, hashed once rather than compared against every name in turn.
+    private static let fieldsByKey = Dictionary(uniqueKeysWithValues: CodingKeys.allCases.map { ($0.rawValue, $0) })
+
     /// The JSON text of a line, without its newline.
-    static func encode(_ line: QueueLine) throws -> [UInt8] {
+    static func serialize(_ line: QueueLine) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return [UInt8](try encoder.encode(line))
+    }
+
+    /// Reads one line's JSON text (without its newline). Throws when it is not a JSON object, has a
+    /// key twice, or a known field has the wrong type.
+    static func parse(_ bytes: ArraySlice<UInt8>) throws -> QueueLine {
+        var line = QueueLine()
+        for (key, value) in try JSONParser.parseObject(bytes) {
+            try line.set(key, value)
+        }
+        return line
+    }
+
+    private init() {}
+
+    private mutating func set(_ key: String, _ value: JSONValue) throws {
+        var wrongType: SignOffError { SignOffError(.malformedQueue, "line has a \(key) of the wrong type") }
+        func text() throws -> String {
+            guard case .string(let text) = value else { throw wrongType }
+            return text
+        }
+        func integer() throws -> Int64 {
+            guard case .integer(let number) = value else { throw wrongType }
+            return number
+        }
+        func int32() throws -> Int32 {
+            guard let exact = Int32(exactly: try integer()) else { throw wrongType }
+            return exact
+        }
+        func bytes(_ value: JSONValue) throws -> QueueBytes {
+            guard let bytes = QueueBytes(json: value) else { throw wrongType }
+            return bytes
+        }
+        func named<T: RawRepresentable<String>>(_ type: T.Type) throws -> T {
+            let raw = try text()
+            guard let named = T(rawValue: raw) else { throw SignOffError(.malformedQueue, "line has an unknown \(key) \"\(raw)\"") }
+            return named
+        }
+        guard let field = Self.fieldsByKey[key] else { return }  // a newer writer's field
+        switch field {
+        case .seq:
+            guard let exact = UInt64(exactly: try integer()) else { throw wrongType }
+            seq = exact
+        case .ts: ts = try text()
+        case .prev: prev = try text()
+        case .torn: torn = try text()
+        case .event: event = try text()
+        case .id: id = try text()
+        case .digest: digest = try text()
+        case .kind: kind = try named(OperationKind.self)
+        case .path: path = try bytes(value)
+        case .path2: path2 = try bytes(value)
+        case .argv:
+            guard case .array(let elements) = value else { throw wrongType }
+            argv = try elements.map(bytes)
+        case .cwd: cwd = try bytes(value)
+        case .pid: pid = try int32()
+        case .exe: exe = try text()
+        case .sandbox: sandbox = try text()
+        case .rule: rule = try text()
+        case .requester: requester = try text()
+        case .quorum: quorum = Int(try integer())
+        case .expires: expires = try text()
+        case .scope: scope = value
+        case .decision: decision = try named(Decision.self)
+        case .signer: signer = try text()
+        case .principal: principal = try text()
+        case .reason: reason = try text()
+        case .sigExpires: sigExpires = try text()
+        case .signature: signature = try text()
+        case .outcome: outcome = try named(Resolution.Outcome.self)
+        case .errno: errno = try int32()
+        case .detail: detail = try text()
+        }
     }
 
     init(seq: UInt64, ts: Date, prev: String, torn: String?, event: QueueEvent) {
@@ -117,7 +194,7 @@ struct QueueLine: Codable {
         case "request", "audit":
             let expires = try need(expires.flatMap(RFC3339.parse), "RFC 3339 expires")
             if path == nil, path2 != nil { throw malformed("\(name) line has path2 but no path") }
-            let operation = Operation(
+            let operation = HeldOperation(
                 kind: try need(kind, "kind"), paths: [path, path2].compactMap { $0?.bytes },
                 argv: argv?.map(\.bytes), cwd: try need(cwd, "cwd").bytes, exe: try need(exe, "exe"),
                 sandbox: try need(sandbox, "sandbox"), rule: try need(rule, "rule"), expires: expires)

@@ -51,8 +51,8 @@ public enum QueueReader {
         var chainBreak: ChainBreak?
         var lastSeq: UInt64 = 0
         var lastHash = QueueLine.zeroHash
+        var lastLine = 0
         var skipped: [UInt8] = []
-        let decoder = JSONDecoder()
         func broken(_ line: Int, _ reason: String) {
             if chainBreak == nil { chainBreak = ChainBreak(line: line, reason: reason) }
         }
@@ -76,11 +76,12 @@ public enum QueueReader {
             let wire: QueueLine
             let envelope: (seq: UInt64, ts: Date, prev: String, event: String)
             do {
-                wire = try decoder.decode(QueueLine.self, from: Data(line.dropLast()))
+                wire = try QueueLine.parse(line.dropLast())
                 envelope = try wire.envelope()
             } catch {
                 broken(number, "not a queue line (\(Self.describe(error)))")
                 lastHash = hash
+                lastLine = number
                 skipped = []
                 continue
             }
@@ -88,7 +89,9 @@ public enum QueueReader {
                 broken(number, "seq is \(envelope.seq), expected \(lastSeq &+ 1)")
             }
             if envelope.prev != lastHash {
-                broken(number, "prev does not match the SHA-256 of the line before: that line or this one was changed, or a line was removed")
+                broken(number, lastLine == 0
+                    ? "prev is not 64 zeros, yet no line comes before it: lines before it were removed"
+                    : "prev does not match the SHA-256 of line \(lastLine): line \(lastLine) or this line was changed, or lines between them were removed")
             }
             let expectedTorn = skipped.isEmpty ? nil : Hex.encode(SHA256.hash(data: skipped))
             if wire.torn != expectedTorn {
@@ -96,6 +99,7 @@ public enum QueueReader {
             }
             lastSeq = envelope.seq
             lastHash = hash
+            lastLine = number
             skipped = []
             do {
                 let event = try wire.queueEvent()
@@ -115,10 +119,6 @@ public enum QueueReader {
 
     private static func describe(_ error: Error) -> String {
         if let error = error as? SignOffError { return error.message }
-        if case DecodingError.dataCorrupted(let context) = error { return context.debugDescription }
-        if case DecodingError.typeMismatch(_, let context) = error {
-            return "wrong type at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
-        }
-        return "invalid JSON"
+        return "invalid JSON: \(error)"
     }
 }

@@ -27,6 +27,8 @@ public struct SSHSignature: Equatable, Sendable {
     static let magic = Array("SSHSIG".utf8)
     static let armorBegin = "-----BEGIN SSH SIGNATURE-----"
     static let armorEnd = "-----END SSH SIGNATURE-----"
+    private static let armorBeginBytes = Array(armorBegin.utf8)
+    private static let armorEndBytes = Array(armorEnd.utf8)
     /// Far above any real signature (an Ed25519 one is about 300 bytes armored); bounds the work a
     /// hostile queue line can cause.
     static let maximumArmoredLength = 16 * 1024
@@ -53,13 +55,19 @@ public struct SSHSignature: Equatable, Sendable {
         guard armored.utf8.count <= maximumArmoredLength else {
             throw SignOffError(.malformedSignature, "signature text is longer than \(maximumArmoredLength) bytes")
         }
-        let lines = armored.split(whereSeparator: \.isNewline)
-            .map { $0.trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.isEmpty }
-        guard lines.count >= 3, lines.first == armorBegin, lines.last == armorEnd else {
+        // Bytes, not Characters: a replay parses tens of thousands of these.
+        var lines: [ArraySlice<UInt8>] = []
+        for line in Array(armored.utf8).split(separator: UInt8(ascii: "\n")) {
+            let blank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
+            guard let first = line.firstIndex(where: { !blank($0) }), let last = line.lastIndex(where: { !blank($0) }) else { continue }
+            lines.append(line[first...last])
+        }
+        guard lines.count >= 3, lines.first! == armorBeginBytes[...], lines.last! == armorEndBytes[...] else {
             throw SignOffError(.malformedSignature, "expected the \(armorBegin) … \(armorEnd) armor")
         }
-        guard let blob = Data(base64Encoded: lines.dropFirst().dropLast().joined()) else {
+        var body: [UInt8] = []
+        for line in lines.dropFirst().dropLast() { body += line }
+        guard let blob = Data(base64Encoded: Data(body)) else {
             throw SignOffError(.malformedSignature, "signature body is not valid base64")
         }
         return try parse(blob: [UInt8](blob))

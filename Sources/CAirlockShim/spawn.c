@@ -171,11 +171,11 @@ static int detached_tmpfs(const char *mode, int readonly) {
     return mnt;
 }
 
-static void bind_readonly_onto_itself(int errfd, const char *path, int step, int missing_ok) {
+static void bind_onto_itself(int errfd, const char *path, int step, int missing_ok, int readonly) {
     int t = open_tree_(AT_FDCWD, path, AT_RECURSIVE_);
     if (t < 0) { if (missing_ok && errno == ENOENT) return; die(errfd, step, path); }
-    if (set_attr(t, "", AT_EMPTY_PATH | AT_RECURSIVE_, MOUNT_ATTR_RDONLY_ | MOUNT_ATTR_NOSUID_ | MOUNT_ATTR_NODEV_) < 0 ||
-        attach(t, path) < 0) die(errfd, step, path);
+    uint64_t attrs = MOUNT_ATTR_NOSUID_ | MOUNT_ATTR_NODEV_ | (readonly ? MOUNT_ATTR_RDONLY_ : 0);
+    if (set_attr(t, "", AT_EMPTY_PATH | AT_RECURSIVE_, attrs) < 0 || attach(t, path) < 0) die(errfd, step, path);
     close(t);
 }
 
@@ -206,7 +206,7 @@ static void build_view(const struct airlock_spawn_config *cfg, int errfd) {
     if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) die(errfd, AIRLOCK_STEP_PROC, "/proc");
     static const char *proc_readonly[] = {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"};
     for (size_t i = 0; i < sizeof proc_readonly / sizeof proc_readonly[0]; i++)
-        bind_readonly_onto_itself(errfd, proc_readonly[i], AIRLOCK_STEP_PROC, 1);
+        bind_onto_itself(errfd, proc_readonly[i], AIRLOCK_STEP_PROC, 1, 1);
 
     // A minimal /dev.
     if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0) die(errfd, AIRLOCK_STEP_DEV, "/dev");
@@ -240,12 +240,16 @@ static void build_view(const struct airlock_spawn_config *cfg, int errfd) {
         close(trees[i]);
     }
     for (size_t i = 0; i < cfg->n_readonly; i++)
-        bind_readonly_onto_itself(errfd, cfg->readonly[i], AIRLOCK_STEP_BIND_READONLY, 0);
+        bind_onto_itself(errfd, cfg->readonly[i], AIRLOCK_STEP_BIND_READONLY, 0, 1);
+    for (size_t i = 0; i < cfg->n_pinned; i++)
+        bind_onto_itself(errfd, cfg->pinned[i], AIRLOCK_STEP_BIND_READONLY, 1, 0);
 
     // Hidden paths: an empty read-only directory, or an empty read-only file, in their place.
     int file_source = -1;
     for (size_t i = 0; i < cfg->n_hidden; i++) {
         const char *path = cfg->hidden[i];
+        struct stat st;
+        if (lstat(path, &st) < 0 && errno == ENOENT) continue; // not in this view at all (e.g. under the private /tmp)
         int standin;
         if (cfg->hidden_is_dir[i]) {
             standin = detached_tmpfs("0755", 1);
@@ -416,6 +420,7 @@ __attribute__((noreturn)) static void init_main(const struct airlock_spawn_confi
     if (agent < 0) die(errfd, AIRLOCK_STEP_FORK_AGENT, "clone");
     if (agent == 0) agent_main(cfg, errfd);
     close(errfd);
+    if (cfg->listener_socket >= 0) close(cfg->listener_socket);
 
     for (;;) {
         siginfo_t info;

@@ -39,16 +39,15 @@ struct Run: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Say which protection layers are in force.")
     var verbose = false
 
-    // Reserved for the sign-off feature (held destructive operations), which is not built yet.
-    @Option(help: ArgumentHelp("Reserved: protect PATH with sign-off (not built yet).", valueName: "path"))
+    @Option(help: ArgumentHelp("Hold every delete, rename, truncate or write of PATH (and beneath it) for sign-off (repeatable).", valueName: "path"))
     var protect: [String] = []
-    @Option(help: ArgumentHelp("Reserved: the sign-off queue file (not built yet).", valueName: "file"))
+    @Option(help: ArgumentHelp("The sign-off queue file (default: $AIRLOCK_QUEUE, the profile's, or airlock's state directory).", valueName: "file"))
     var queue: String?
-    @Option(help: ArgumentHelp("Reserved: the approvers' allowed_signers file (not built yet).", valueName: "file"))
+    @Option(help: ArgumentHelp("The approvers' OpenSSH allowed_signers file.", valueName: "file"))
     var approvers: String?
-    @Option(help: ArgumentHelp("Reserved: approvals needed (not built yet).", valueName: "n"))
+    @Option(help: ArgumentHelp("Distinct approvals a held operation needs (default: the profile's, 2).", valueName: "n"))
     var quorum: Int?
-    @Flag(help: "Reserved: shadow mode for sign-off rules (not built yet).")
+    @Flag(help: "Shadow mode: hold nothing; write each would-be hold to the queue as an audit event and let it proceed.")
     var audit = false
 
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
@@ -56,11 +55,7 @@ struct Run: ParsableCommand {
 
     func validate() throws {
         if command.isEmpty { throw ValidationError("no command given: usage is airlock run [options] -- COMMAND [ARGS...]") }
-        let reserved = [(!protect.isEmpty, "--protect"), (queue != nil, "--queue"), (approvers != nil, "--approvers"),
-                        (quorum != nil, "--quorum"), (audit, "--audit")]
-        if let (_, flag) = reserved.first(where: { $0.0 }) {
-            throw ValidationError("\(flag) belongs to sign-off, which this version of airlock does not have yet")
-        }
+        if let quorum, quorum < 1 { throw ValidationError("--quorum must be at least 1, got \(quorum)") }
     }
 
     func run() throws {
@@ -78,8 +73,13 @@ struct Run: ParsableCommand {
             request.envPass = envPass
             request.backend = backend
             request.allowUnconfined = allowUnconfined
+            let signOff = try SignOffSetup(profile: loaded, request: request, protect: protect, queue: queue,
+                                           approvers: approvers, quorum: quorum, audit: audit, logger: logger)
+            signOff.apply(to: &request)
             let plan = try SandboxPlan(request)
-            let status = try Sandbox.run(plan, logger: logger)
+            let status = try Sandbox.run(plan, logger: logger) { listener throws(SandboxError) in
+                try signOff.supervise(listener: listener, plan: plan)
+            }
             throw ExitCode(status)
         } catch let error as ProfileError {
             fail(error.description, 125)

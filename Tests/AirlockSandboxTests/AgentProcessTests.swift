@@ -9,7 +9,7 @@ import Glibc
 @Suite struct AgentProcessTests {
     @Test("The agent's exit status passes through, and a signal death becomes 128+N", arguments: SandboxConfig.all)
     func exitStatusPassesThrough(config: SandboxConfig) throws {
-        let s = try Sandbox(config)
+        let f = try Fixture(config)
         let probe = try Binaries.probe()
         let cases: [(command: [String], status: Int32)] = [
             ([probe, "exit", "0"], 0),
@@ -20,7 +20,7 @@ import Glibc
             (["/bin/sh", "-c", "kill -TERM $$"], 143),
         ]
         for (command, status) in cases {
-            let outcome = try s.run(command)
+            let outcome = try f.run(command)
             #expect(outcome.status == status, "\(command.joined(separator: " ")) should give \(status)\n\(outcome)")
             #expect(outcome.signal == nil, "airlock itself died instead of passing the status on\n\(outcome)")
         }
@@ -28,16 +28,16 @@ import Glibc
 
     @Test("A command that cannot be found gives 127 and one that cannot be run gives 126", arguments: SandboxConfig.all)
     func missingAndNotExecutable(config: SandboxConfig) throws {
-        let s = try Sandbox(config)
-        try s.write(s.workspace + "/not-executable.sh", "#!/bin/sh\necho ran\n", mode: 0o644)
+        let f = try Fixture(config)
+        try f.write(f.workspace + "/not-executable.sh", "#!/bin/sh\necho ran\n", mode: 0o644)
         let cases: [(command: [String], status: Int32)] = [
-            (["airlock-e2e-no-such-command-\(s.unique)"], 127),
-            ([s.workspace + "/no-such-file"], 127),
-            ([s.workspace + "/not-executable.sh"], 126),
-            ([s.workspace], 126),
+            (["airlock-e2e-no-such-command-\(f.unique)"], 127),
+            ([f.workspace + "/no-such-file"], 127),
+            ([f.workspace + "/not-executable.sh"], 126),
+            ([f.workspace], 126),
         ]
         for (command, status) in cases {
-            let outcome = try s.run(command)
+            let outcome = try f.run(command)
             #expect(outcome.status == status, "\(command[0]) should give \(status)\n\(outcome)")
             #expect(!outcome.stdout.contains("ran"))
             #expect(!outcome.stderr.isEmpty, "airlock should say why \(command[0]) did not run\n\(outcome)")
@@ -46,17 +46,17 @@ import Glibc
 
     @Test("Secrets are scrubbed from the environment unless passed with --env-pass", arguments: SandboxConfig.all)
     func environmentIsScrubbed(config: SandboxConfig) throws {
-        let s = try Sandbox(config)
+        let f = try Fixture(config)
         let scrubbed = [
             "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "AZURE_CLIENT_SECRET",
             "GOOGLE_APPLICATION_CREDENTIALS", "KUBECONFIG", "MY_PASSWORD", "OPENAI_API_KEY", "NPM_TOKEN",
             "DB_CREDENTIAL", "APP_SECRET_VALUE",
         ]
         var env: [String: String] = [:]
-        for name in scrubbed { env[name] = "\(s.secret)-\(name)" }
-        env["GITHUB_TOKEN"] = "passed-\(s.unique)"
+        for name in scrubbed { env[name] = "\(f.secret)-\(name)" }
+        env["GITHUB_TOKEN"] = "passed-\(f.unique)"
         env["EDITOR"] = "vi"
-        let outcome = try s.run([try Binaries.probe(), "env"], options: ["--env-pass", "GITHUB_TOKEN"], env: env)
+        let outcome = try f.run([try Binaries.probe(), "env"], options: ["--env-pass", "GITHUB_TOKEN"], env: env)
         #expect(outcome.status == 0, "\(outcome)")
         var seen: [String: String] = [:]
         for line in outcome.lines where line.hasPrefix("env: ") {
@@ -66,64 +66,65 @@ import Glibc
         }
         #expect(!seen.isEmpty, "\(outcome)")
         for name in scrubbed { #expect(seen[name] == nil, "\(name) reached the agent\n\(outcome)") }
-        #expect(!outcome.stdout.contains(s.secret), "a scrubbed value reached the agent\n\(outcome)")
-        #expect(seen["GITHUB_TOKEN"] == "passed-\(s.unique)", "--env-pass GITHUB_TOKEN did not pass it\n\(outcome)")
+        #expect(!outcome.stdout.contains(f.secret), "a scrubbed value reached the agent\n\(outcome)")
+        #expect(seen["GITHUB_TOKEN"] == "passed-\(f.unique)", "--env-pass GITHUB_TOKEN did not pass it\n\(outcome)")
         #expect(seen["FOO"] == "bar", "\(outcome)")
         #expect(seen["LANG"] == "C.UTF-8", "\(outcome)")
         #expect(seen["EDITOR"] == "vi", "\(outcome)")
-        #expect(seen["HOME"] == s.home, "HOME is not the operator's\n\(outcome)")
+        #expect(seen["HOME"] == f.home, "HOME is not the operator's\n\(outcome)")
         #expect(seen["PATH"] != nil, "\(outcome)")
     }
 
     @Test("Scrubbed secrets cannot be recovered from any process's /proc/PID/environ", arguments: SandboxConfig.all)
     func environmentOfOtherProcessesIsUnreadable(config: SandboxConfig) throws {
-        let s = try Sandbox(config)
-        let value = "\(s.secret)-environ"
+        let f = try Fixture(config)
+        let value = "\(f.secret)-environ"
         // airlock itself (and setpriv before it) carry the value; the agent must not reach it.
-        let run = try s.probe(["environ-scan \(value)"], env: ["AWS_SECRET_ACCESS_KEY": value])
+        let run = try f.probe(["environ-scan \(value)"], env: ["AWS_SECRET_ACCESS_KEY": value])
         #expect(run["environ-scan \(value)"].description.hasPrefix("clean"), "\(run)")
     }
 
     @Test("The agent has no descriptors beyond 0, 1 and 2, even when airlock inherits more", arguments: SandboxConfig.all)
     func noLeakedDescriptors(config: SandboxConfig) throws {
-        let s = try Sandbox(config)
-        let outcome = try s.run([try Binaries.probe(), "fds"], extraDescriptors: [3, 5, 9])
+        let f = try Fixture(config)
+        let outcome = try f.run([try Binaries.probe(), "fds"], extraDescriptors: [3, 5, 9])
         #expect(outcome.lines == ["fds: 0 1 2"], "\(outcome)")
     }
 
     @Test("The agent leads its own session and has no controlling terminal", arguments: SandboxConfig.all)
     func agentIsSessionLeader(config: SandboxConfig) throws {
-        let s = try Sandbox(config)
-        let run = try s.probe(["sid", "tty"])
-        #expect(run["sid"].isOK, "\(run)")
-        #expect(!run["tty"].isOK, "\(run)")
+        let f = try Fixture(config)
+        let sid = try f.probeDirectly("sid")
+        #expect(sid["sid"].isOK, "\(sid)")
+        let tty = try f.probeDirectly("tty")
+        #expect(!tty["tty"].isOK, "\(tty)")
     }
 
     @Test("The agent starts in the workspace, or in the subdirectory of it airlock was started from",
           arguments: SandboxConfig.all)
     func workingDirectory(config: SandboxConfig) throws {
-        let s = try Sandbox(config)
-        let sub = s.workspace + "/src/module"
+        let f = try Fixture(config)
+        let sub = f.workspace + "/src/module"
         try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
-        if let user = config.user { try chownTree(s.workspace, to: user) }
+        if let user = config.user { try chownTree(f.workspace, to: user) }
 
-        let plain = try s.probe(["cwd"])
-        #expect(plain["cwd"] == .ok(s.workspace), "\(plain)")
+        let plain = try f.probe(["cwd"])
+        #expect(plain["cwd"] == .ok(f.workspace), "\(plain)")
 
-        let fromSub = try s.probe(["cwd", "write \(s.workspace)/top-level"], options: ["--workspace", s.workspace], cwd: sub)
+        let fromSub = try f.probe(["cwd", "write \(f.workspace)/top-level"], options: ["--workspace", f.workspace], cwd: sub)
         #expect(fromSub["cwd"] == .ok(sub), "\(fromSub)")
-        #expect(fromSub["write \(s.workspace)/top-level"].isOK, "the whole workspace should be writable\n\(fromSub)")
+        #expect(fromSub["write \(f.workspace)/top-level"].isOK, "the whole workspace should be writable\n\(fromSub)")
 
         // Started outside the workspace: the agent starts at the workspace's top.
-        let fromOutside = try s.probe(["cwd"], options: ["--workspace", s.workspace], cwd: s.outside)
-        #expect(fromOutside["cwd"] == .ok(s.workspace), "\(fromOutside)")
+        let fromOutside = try f.probe(["cwd"], options: ["--workspace", f.workspace], cwd: f.outside)
+        #expect(fromOutside["cwd"] == .ok(f.workspace), "\(fromOutside)")
     }
 
     @Test("The namespaces backend gives the agent its own PID namespace with a fresh /proc",
           arguments: SandboxConfig.namespaces)
     func pidNamespace(config: SandboxConfig) throws {
-        let s = try Sandbox(config)
-        let run = try s.probe(["pid"])
+        let f = try Fixture(config)
+        let run = try f.probeDirectly("pid")
         let fields = Dictionary(uniqueKeysWithValues: run["pid"].description.split(separator: " ").compactMap { word -> (String, String)? in
             let parts = word.split(separator: "=", maxSplits: 1)
             return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
@@ -136,17 +137,62 @@ import Glibc
 
     @Test("An orphaned grandchild is reaped", arguments: SandboxConfig.all)
     func orphansAreReaped(config: SandboxConfig) throws {
-        let s = try Sandbox(config)
-        let run = try s.probe(["orphan"])
+        let f = try Fixture(config)
+        let run = try f.probe(["orphan"])
         #expect(run["orphan"] == .other("reaped"), "\(run)")
     }
 
     @Test("Forks, threads' usual syscalls and local sockets still work", arguments: SandboxConfig.all)
     func ordinaryOperationsWork(config: SandboxConfig) throws {
-        let s = try Sandbox(config)
-        let run = try s.probe(["clone-plain", "socket-unix", "personality-linux", "read /etc/passwd", "list /usr/bin"])
+        let f = try Fixture(config)
+        let run = try f.probe(["clone-plain", "socket-unix", "personality-linux", "read /etc/passwd", "list /usr/bin"])
         for check in run.checks { #expect(run[check].isOK, "\(check) → \(run[check])\n\(run)") }
-        let shell = try s.run(["/bin/sh", "-c", "echo hello | tr a-z A-Z; ls / >/dev/null && echo listed"])
+        let shell = try f.run(["/bin/sh", "-c", "echo hello | tr a-z A-Z; ls / >/dev/null && echo listed"])
         #expect(shell.lines == ["HELLO", "listed"], "\(shell)")
     }
+
+    @Test("Standard input, output and error are the operator's", arguments: SandboxConfig.all)
+    func standardStreamsPassThrough(config: SandboxConfig) throws {
+        let f = try Fixture(config)
+        let input = f.root + "/stdin-\(f.unique)"
+        try f.write(input, "line one\nline two\n")
+        let outcome = try f.run(["/bin/sh", "-c", "cat; echo to-stderr >&2"], stdin: input)
+        #expect(outcome.status == 0, "\(outcome)")
+        #expect(outcome.stdout == "line one\nline two\n", "\(outcome)")
+        #expect(outcome.stderr.contains("to-stderr"), "\(outcome)")
+    }
+
+    @Test("Without --backend, airlock picks a backend that confines the agent",
+          arguments: SandboxConfig.namespaces)
+    func defaultBackendConfines(config: SandboxConfig) throws {
+        let f = try Fixture(config)
+        let checks = ["read \(f.sshKey)", "write \(f.outside)/existing.txt", "ptrace", "write \(f.workspace)/ok"]
+        let outcome = try airlock(["run", "--", try Binaries.probe(), "each"] + checks,
+                                  env: f.environment(), cwd: f.workspace, user: config.user)
+        let run = ProbeRun(checks: checks, outcome: outcome)
+        #expect(run.complete, "\(run)")
+        #expect(!outcome.stdout.contains(f.secret), "\(run)")
+        for check in checks.dropLast() { #expect(!run[check].isOK, "\(check) → \(run[check])\n\(run)") }
+        #expect(run["write \(f.workspace)/ok"].isOK, "\(run)")
+    }
+
+    @Test("The agent can neither signal airlock nor open its memory", arguments: SandboxConfig.all)
+    func cannotReachAirlock(config: SandboxConfig) throws {
+        let f = try Fixture(config)
+        let pidFile = f.workspace + "/airlock.pid"
+        // The agent waits until the test has written airlock's pid, then goes for it.
+        let script = #"while [ ! -s "$1" ]; do sleep 0.02; done; pid=$(cat "$1"); exec "$0" each "kill $pid 0" "procmem $pid""#
+        let process = try startAirlock(f.runArguments(["/bin/sh", "-c", script, try Binaries.probe(), pidFile]),
+                                       env: f.environment(), cwd: f.workspace, user: config.user)
+        let pid = process.pid
+        // Unconfined, the same user can do both to that very process.
+        let bare = try f.bare(["kill \(pid) 0", "procmem \(pid)"])
+        for check in bare.checks { #expect(bare[check].isOK, "bare \(check) → \(bare[check])\n\(bare)") }
+        try f.write(pidFile + ".tmp", "\(pid)\n")
+        #expect(rename(pidFile + ".tmp", pidFile) == 0)
+        let run = ProbeRun(checks: ["kill \(pid) 0", "procmem \(pid)"], outcome: process.wait(timeout: 30))
+        #expect(run.complete, "\(run)")
+        for check in run.checks { #expect(!run[check].isOK, "\(check) → \(run[check]): the agent reached airlock\n\(run)") }
+    }
+
 }

@@ -29,15 +29,15 @@ import Glibc
 
     @Test("Bad input exits 125 with one line on stderr and starts nothing", arguments: cases)
     func badInput(_ c: Case) throws {
-        let s = try Sandbox(.root)
+        let f = try Fixture(.root)
         func fill(_ text: String) -> String {
-            text.replacingOccurrences(of: "{ws}", with: s.workspace)
-                .replacingOccurrences(of: "{root}", with: s.root)
-                .replacingOccurrences(of: "{u}", with: s.unique)
+            text.replacingOccurrences(of: "{ws}", with: f.workspace)
+                .replacingOccurrences(of: "{root}", with: f.root)
+                .replacingOccurrences(of: "{u}", with: f.unique)
         }
-        let marker = s.workspace + "/started-\(s.unique)"
+        let marker = f.workspace + "/started-\(f.unique)"
         let args = ["run"] + c.options.map(fill) + (c.noCommand ? [] : ["--", try Binaries.probe(), "write", marker])
-        let outcome = try airlock(args, env: s.environment(), cwd: s.workspace)
+        let outcome = try airlock(args, env: f.environment(), cwd: f.workspace)
         #expect(outcome.status == 125, "\(outcome)")
         #expect(outcome.signal == nil, "\(outcome)")
         #expect(outcome.stderrLines.count == 1, "expected exactly one line on stderr\n\(outcome)")
@@ -50,25 +50,25 @@ import Glibc
 
     @Test("Also with `run --` and nothing after it")
     func emptyCommandAfterDashes() throws {
-        let s = try Sandbox(.root)
-        let outcome = try airlock(["run", "--"], env: s.environment(), cwd: s.workspace)
+        let f = try Fixture(.root)
+        let outcome = try airlock(["run", "--"], env: f.environment(), cwd: f.workspace)
         #expect(outcome.status == 125, "\(outcome)")
         #expect(outcome.stderrLines.count == 1, "expected exactly one line on stderr\n\(outcome)")
     }
 
     @Test("A profile with an unknown key is refused, naming the file, the line and the key")
     func malformedProfile() throws {
-        let s = try Sandbox(.root)
-        let profile = s.root + "/broken-\(s.unique).toml"
-        try s.write(profile, """
+        let f = try Fixture(.root)
+        let profile = f.root + "/broken-\(f.unique).toml"
+        try f.write(profile, """
             # A profile with a typo on line 4.
             [sandbox]
             network = true
             netwrok_mode = "off"
             """)
-        let marker = s.workspace + "/started-\(s.unique)"
+        let marker = f.workspace + "/started-\(f.unique)"
         let outcome = try airlock(["run", "--profile", profile, "--", try Binaries.probe(), "write", marker],
-                                  env: s.environment(), cwd: s.workspace)
+                                  env: f.environment(), cwd: f.workspace)
         #expect(outcome.status == 125, "\(outcome)")
         #expect(outcome.stderrLines.count == 1, "expected exactly one line on stderr\n\(outcome)")
         #expect(outcome.stderr.contains(profile), "stderr should name the file\n\(outcome)")
@@ -80,10 +80,10 @@ import Glibc
 
     @Test("As uid 65534 too, bad input is 125 and starts nothing", .enabled(if: geteuid() == 0))
     func badInputUnprivileged() throws {
-        let s = try Sandbox(SandboxConfig(backend: .namespaces, asNobody: true))
-        let marker = s.workspace + "/started-\(s.unique)"
-        let outcome = try airlock(["run", "--workspace", s.root + "/nope", "--", try Binaries.probe(), "write", marker],
-                                  env: s.environment(), cwd: s.workspace, user: nobody)
+        let f = try Fixture(SandboxConfig(backend: .namespaces, asNobody: true))
+        let marker = f.workspace + "/started-\(f.unique)"
+        let outcome = try airlock(["run", "--workspace", f.root + "/nope", "--", try Binaries.probe(), "write", marker],
+                                  env: f.environment(), cwd: f.workspace, user: nobody)
         #expect(outcome.status == 125, "\(outcome)")
         #expect(outcome.stderrLines.count == 1, "\(outcome)")
         #expect(!FileManager.default.fileExists(atPath: marker), "\(outcome)")

@@ -13,11 +13,11 @@ import Glibc
 
     @Test("SIGTERM to airlock makes it exit 143 at once and leaves no agent process behind", arguments: SandboxConfig.all)
     func sigtermEndsEverything(config: SandboxConfig) throws {
-        let s = try Sandbox(config)
-        let tag = "airlock-e2e-tag-\(s.unique)"
+        let f = try Fixture(config)
+        let tag = "airlock-e2e-tag-\(f.unique)"
         defer { killTagged(tag) }
-        let process = try startAirlock(s.runArguments(try Self.sleepers(tag)), env: s.environment(),
-                                       cwd: s.workspace, user: config.user)
+        let process = try startAirlock(f.runArguments(try Self.sleepers(tag)), env: f.environment(),
+                                       cwd: f.workspace, user: config.user)
         guard waitUntil(timeout: 10, { taggedProcesses(tag).count == 2 || process.poll() != nil }),
               process.poll() == nil else {
             Issue.record("the agent did not start\n\(process.wait(timeout: 1))")
@@ -35,11 +35,11 @@ import Glibc
 
     @Test("If airlock is killed, the agent's processes die too", arguments: SandboxConfig.all)
     func sigkillEndsEverything(config: SandboxConfig) throws {
-        let s = try Sandbox(config)
-        let tag = "airlock-e2e-tag-\(s.unique)"
+        let f = try Fixture(config)
+        let tag = "airlock-e2e-tag-\(f.unique)"
         defer { killTagged(tag) }
-        let process = try startAirlock(s.runArguments(try Self.sleepers(tag)), env: s.environment(),
-                                       cwd: s.workspace, user: config.user)
+        let process = try startAirlock(f.runArguments(try Self.sleepers(tag)), env: f.environment(),
+                                       cwd: f.workspace, user: config.user)
         guard waitUntil(timeout: 10, { taggedProcesses(tag).count == 2 || process.poll() != nil }),
               process.poll() == nil else {
             Issue.record("the agent did not start\n\(process.wait(timeout: 1))")

@@ -337,6 +337,89 @@ static int c_unshare_ns(int argc, char **argv) {
     return report(syscall(SYS_unshare, CLONE_NEWNS));
 }
 
+// The checks below call privileged syscalls with arguments the kernel rejects before it acts (no
+// such file, bad fd, bad magic), so that running them bare, even as root, changes nothing. Bare as
+// root they fail with something other than EPERM (noted per check); the filter answers EPERM first.
+
+// root: EINVAL (unknown flags); ENOSYS on the development VM (no kexec).
+static int c_kexec_load(int argc, char **argv) {
+    (void)argc; (void)argv;
+    return report(syscall(SYS_kexec_load, 0UL, 0UL, NULL, 0xdead0000UL));
+}
+
+// root: EBADF or EINVAL; ENOSYS on the development VM (no kexec).
+static int c_kexec_file_load(int argc, char **argv) {
+    (void)argc; (void)argv;
+    return report(syscall(SYS_kexec_file_load, -1, -1, 0UL, "", 0xdead0000UL));
+}
+
+// root: ENOEXEC (not a module image); ENOSYS on the development VM (no modules).
+static int c_init_module(int argc, char **argv) {
+    (void)argc; (void)argv;
+    static const char not_elf[16] = "not a module";
+    return report(syscall(SYS_init_module, not_elf, sizeof not_elf, ""));
+}
+
+// root: EBADF; ENOSYS on the development VM (no modules).
+static int c_finit_module(int argc, char **argv) {
+    (void)argc; (void)argv;
+    return report(syscall(SYS_finit_module, -1, "", 0));
+}
+
+// root: ENOENT (no such module); ENOSYS on the development VM (no modules).
+static int c_delete_module(int argc, char **argv) {
+    (void)argc; (void)argv;
+    return report(syscall(SYS_delete_module, "airlock_probe_no_such_module", O_NONBLOCK));
+}
+
+// root: ENOENT.
+static int c_acct(int argc, char **argv) {
+    (void)argc; (void)argv;
+    return report(syscall(SYS_acct, "/nonexistent/airlock-probe/acct"));
+}
+
+// root: ENOENT.
+static int c_swapon(int argc, char **argv) {
+    (void)argc; (void)argv;
+    return report(syscall(SYS_swapon, "/nonexistent/airlock-probe/swap", 0));
+}
+
+// root: ENOENT.
+static int c_swapoff(int argc, char **argv) {
+    (void)argc; (void)argv;
+    return report(syscall(SYS_swapoff, "/nonexistent/airlock-probe/swap"));
+}
+
+// root: EINVAL (magic numbers are wrong, so nothing happens).
+static int c_reboot(int argc, char **argv) {
+    (void)argc; (void)argv;
+    return report(syscall(SYS_reboot, 0, 0, 0, NULL));
+}
+
+// root: EBADF.
+static int c_io_uring_enter(int argc, char **argv) {
+    (void)argc; (void)argv;
+    return report(syscall(SYS_io_uring_enter, -1, 0, 0, 0, NULL, 0));
+}
+
+// root: EINVAL or EBADF.
+static int c_io_uring_register(int argc, char **argv) {
+    (void)argc; (void)argv;
+    return report(syscall(SYS_io_uring_register, -1, 0, NULL, 0));
+}
+
+// root: ENOKEY.
+static int c_request_key(int argc, char **argv) {
+    (void)argc; (void)argv;
+    return report(syscall(SYS_request_key, "user", "airlock-probe:no-such-key", NULL, 0));
+}
+
+// root: ok, nobody: EPERM.
+static int c_unshare_net(int argc, char **argv) {
+    (void)argc; (void)argv;
+    return report(syscall(SYS_unshare, CLONE_NEWNET));
+}
+
 /// Raw clone(2) with FLAGS; the child exits at once. Prints ok if a child was created.
 static int raw_clone_and_reap(unsigned long flags) {
     long pid = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
@@ -539,6 +622,12 @@ static int c_link(int argc, char **argv) {
 static int c_rename(int argc, char **argv) {
     if (argc < 3) return setup_fail(EINVAL, "usage: rename FROM TO");
     return report(rename(argv[1], argv[2]));
+}
+
+// symlink TARGET LINK. `symlink: ok` or errno.
+static int c_symlink(int argc, char **argv) {
+    if (argc < 3) return setup_fail(EINVAL, "usage: symlink TARGET LINK");
+    return report(symlink(argv[1], argv[2]));
 }
 
 // list DIR: `list: ok N: name name ...` (without . and ..) or `list: errno N (NAME)`.
@@ -781,6 +870,23 @@ static int c_kill_parent(int argc, char **argv) {
     return report(kill(parent, 0));
 }
 
+// kill PID SIG: kill(PID, SIG) — e.g. signal 0 to a process outside the sandbox. ok or errno.
+static int c_kill(int argc, char **argv) {
+    if (argc < 3) return setup_fail(EINVAL, "usage: kill PID SIG");
+    return report(kill((pid_t)atoi(argv[1]), atoi(argv[2])));
+}
+
+// procmem PID: opens /proc/PID/mem for writing (what a debugger, or an attacker, would patch code
+// through). root: ok on another root process; nobody: ok on its own processes (yama absent here).
+static int c_procmem(int argc, char **argv) {
+    if (argc < 2) return setup_fail(EINVAL, "usage: procmem PID");
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%s/mem", argv[1]);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd >= 0) close(fd);
+    return report(fd);
+}
+
 // signal N: raise(N). Prints `signal: survived (pid N)` only if the process is still alive after.
 static int c_signal(int argc, char **argv) {
     if (argc < 2) return setup_fail(EINVAL, "usage: signal N");
@@ -842,6 +948,19 @@ static const struct check checks[] = {
     {"clone-newns", c_clone_newns},
     {"clone-plain", c_clone_plain},
     {"setns", c_setns},
+    {"unshare-net", c_unshare_net},
+    {"kexec_load", c_kexec_load},
+    {"kexec_file_load", c_kexec_file_load},
+    {"init_module", c_init_module},
+    {"finit_module", c_finit_module},
+    {"delete_module", c_delete_module},
+    {"acct", c_acct},
+    {"swapon", c_swapon},
+    {"swapoff", c_swapoff},
+    {"reboot", c_reboot},
+    {"io_uring_enter", c_io_uring_enter},
+    {"io_uring_register", c_io_uring_register},
+    {"request_key", c_request_key},
     {"seccomp-listener", c_seccomp_listener},
     {"clone3", c_clone3},
     {"x32", c_x32},
@@ -861,6 +980,7 @@ static const struct check checks[] = {
     {"unlink", c_unlink},
     {"link", c_link},
     {"rename", c_rename},
+    {"symlink", c_symlink},
     {"list", c_list},
     {"fds", c_fds},
     {"orphan", c_orphan},
@@ -872,6 +992,8 @@ static const struct check checks[] = {
     {"environ-scan", c_environ_scan},
     {"blockdev", c_blockdev},
     {"kill-parent", c_kill_parent},
+    {"kill", c_kill},
+    {"procmem", c_procmem},
     {"signal", c_signal},
     {"exit", c_exit},
     {"sleep", c_sleep},

@@ -54,6 +54,46 @@ int airlock_memfd(const char *name); // memfd_create(name, MFD_CLOEXEC), or -1 w
 /// already exists in this process tree, so airlock cannot add its own).
 int airlock_probe_user_notification(const struct sock_filter *filter, unsigned short len);
 
+// ---- the supervisor's side of seccomp user notification ----
+
+/// One notification, flattened (struct seccomp_notif).
+struct airlock_notification {
+    uint64_t id;
+    uint32_t pid;
+    uint32_t flags;
+    int32_t nr;
+    uint32_t arch;
+    uint64_t instruction_pointer;
+    uint64_t args[6];
+};
+
+/// SECCOMP_IOCTL_NOTIF_RECV. Returns 0 or -errno.
+int airlock_notif_recv(int listener, struct airlock_notification *out);
+/// SECCOMP_IOCTL_NOTIF_SEND: `error` is 0 or a *negative* errno; `cont` answers
+/// SECCOMP_USER_NOTIF_FLAG_CONTINUE (the kernel runs the call itself). Returns 0 or -errno
+/// (-ENOENT: the caller is gone).
+int airlock_notif_send(int listener, uint64_t id, int64_t val, int32_t error, int cont);
+/// SECCOMP_IOCTL_NOTIF_ID_VALID: 0 while the notification is still pending, -ENOENT when not.
+int airlock_notif_id_valid(int listener, uint64_t id);
+/// SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND: installs `fd` in the caller and returns
+/// its number as the syscall's result, atomically. Returns the new fd number or -errno.
+int airlock_notif_addfd_send(int listener, uint64_t id, int fd, int cloexec);
+/// SECCOMP_IOCTL_NOTIF_SET_FLAGS(SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP). Returns 0 or -errno.
+int airlock_notif_sync_wakeup(int listener);
+
+/// process_vm_readv of one range. Returns bytes read or -errno.
+ssize_t airlock_read_memory(pid_t pid, uint64_t address, void *buffer, size_t length);
+/// openat2(2). Returns the fd or -errno.
+int airlock_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
+/// renameat2(2). Returns 0 or -errno.
+int airlock_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned flags);
+/// pidfd_getfd(2). Returns the fd or -errno.
+int airlock_pidfd_getfd(int pidfd, int targetfd);
+/// fallocate(2), returning 0 or -1 with errno.
+int airlock_fallocate(int fd, int mode, int64_t offset, int64_t length);
+/// Receives one fd sent with SCM_RIGHTS (the agent's listener). Returns it, 0 on EOF, or -errno.
+int airlock_receive_fd(int sock);
+
 // ---- spawning the sandbox ----
 
 /// One Landlock path rule: `access` is granted beneath `path`. A path that does not exist is skipped.
@@ -74,6 +114,7 @@ struct airlock_spawn_config {
     // The mount plan (namespaces only). Paths are absolute, normalised, and exist on the host.
     const char *const *writable; size_t n_writable; // bound read-write, parents before children
     const char *const *readonly; size_t n_readonly; // forced read-only inside writable paths
+    const char *const *pinned;   size_t n_pinned;   // bound onto themselves: a mount point cannot be removed or renamed
     const char *const *hidden;   size_t n_hidden;   // replaced by empty read-only stand-ins
     const uint8_t *hidden_is_dir;
 

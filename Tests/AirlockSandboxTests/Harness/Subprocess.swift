@@ -74,7 +74,7 @@ final class Subprocess: @unchecked Sendable {
             opened.append(fd)
             return fd
         }
-        let inFD = try openFile(stdin, O_RDWR)
+        let inFD = try openFile(stdin, O_RDONLY)
         let outFD = try openFile(outPath, O_WRONLY | O_CREAT | O_TRUNC)
         let errFD = try openFile(errPath, O_WRONLY | O_CREAT | O_TRUNC)
         let extraSources = try extraDescriptors.map { _ in try openFile("/dev/null", O_RDONLY) }

@@ -11,7 +11,7 @@ public enum OperationKind: String, Codable, Sendable, CaseIterable {
 /// Its `digest` is what every approval signs, so an approval can never be carried over to another
 /// operation — another path, another command line, another sandbox, another rule or the same
 /// operation asked again later (the expiry differs).
-public struct Operation: Equatable, Sendable {
+public struct HeldOperation: Equatable, Sendable {
     public var kind: OperationKind
     /// The target path; for `rename`, the source then the target. Empty for `exec`.
     public var paths: [[UInt8]]
@@ -24,8 +24,13 @@ public struct Operation: Equatable, Sendable {
     public var sandbox: String
     /// The policy rule that held it.
     public var rule: String
-    /// When the request expires; kept at millisecond precision.
-    public var expires: Date
+    /// When the request expires, kept at millisecond precision (the precision the queue writes),
+    /// so an operation read back from the queue equals the one written.
+    public var expires: Date {
+        get { Date(timeIntervalSince1970: Double(expiresMilliseconds) / 1000) }
+        set { expiresMilliseconds = RFC3339.milliseconds(newValue) }
+    }
+    private var expiresMilliseconds: Int64
 
     public init(kind: OperationKind, paths: [[UInt8]] = [], argv: [[UInt8]]? = nil, cwd: [UInt8],
                 exe: String, sandbox: String, rule: String, expires: Date) {
@@ -36,7 +41,7 @@ public struct Operation: Equatable, Sendable {
         self.exe = exe
         self.sandbox = sandbox
         self.rule = rule
-        self.expires = expires
+        self.expiresMilliseconds = RFC3339.milliseconds(expires)
     }
 
     /// Checks the shape the queue can carry: one path for delete, truncate and write; two for

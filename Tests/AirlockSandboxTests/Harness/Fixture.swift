@@ -37,18 +37,19 @@ struct SandboxConfig: Sendable, CustomTestStringConvertible {
 /// Runs `airlock ARGS` (as `user` when given, through setpriv) with exactly `env`, in `cwd`.
 func airlock(
     _ args: [String], env: [String: String], cwd: String, user: uid_t? = nil,
-    timeout: Double = 30, extraDescriptors: [Int32] = []
+    timeout: Double = 30, stdin: String = "/dev/null", extraDescriptors: [Int32] = []
 ) throws -> Outcome {
-    let process = try startAirlock(args, env: env, cwd: cwd, user: user, extraDescriptors: extraDescriptors)
+    let process = try startAirlock(args, env: env, cwd: cwd, user: user, stdin: stdin, extraDescriptors: extraDescriptors)
     return process.wait(timeout: timeout)
 }
 
 /// Starts `airlock ARGS` and returns at once (for tests that signal it).
 func startAirlock(
-    _ args: [String], env: [String: String], cwd: String, user: uid_t? = nil, extraDescriptors: [Int32] = []
+    _ args: [String], env: [String: String], cwd: String, user: uid_t? = nil,
+    stdin: String = "/dev/null", extraDescriptors: [Int32] = []
 ) throws -> Subprocess {
     try Subprocess(asUser(user, [try Binaries.airlock()] + args), environment: env, directory: cwd,
-                   extraDescriptors: extraDescriptors)
+                   stdin: stdin, extraDescriptors: extraDescriptors)
 }
 
 /// `argv`, run as `user` through setpriv when given.
@@ -60,7 +61,7 @@ func asUser(_ user: uid_t?, _ argv: [String]) -> [String] {
 /// A fresh world for one test: a workspace, a HOME full of planted secrets, a writable directory
 /// outside the workspace, all owned by the configuration's user. Removed on deinit. Never touches
 /// the real HOME.
-final class Sandbox: @unchecked Sendable {
+final class Fixture: @unchecked Sendable {
     let config: SandboxConfig
     /// /var/tmp/airlock-e2e-XXXXXX: holds everything below, mode 0755.
     let root: String
@@ -94,14 +95,23 @@ final class Sandbox: @unchecked Sendable {
     var sshKey: String { home + "/.ssh/id_ed25519" }
     var awsCredentials: String { home + "/.aws/credentials" }
 
-    init(_ config: SandboxConfig, workspaceUnder parent: String = "/var/tmp") throws {
+    /// `workspaceUnder`: a directory to make the workspace in instead of `root` (such as /tmp).
+    /// `workspaceIsHome`: the workspace is HOME itself, as when an operator runs airlock from `~`.
+    init(_ config: SandboxConfig, workspaceUnder parent: String? = nil, workspaceIsHome: Bool = false) throws {
+        if config.asNobody { try Binaries.usableByNobody.get() }
         self.config = config
         unique = UUID().uuidString.lowercased()
         secret = "AIRLOCK-E2E-SECRET-\(unique)"
         root = try makeTemporaryDirectory(prefix: "airlock-e2e-")
         chmod(root, 0o755)
-        workspace = parent == "/var/tmp" ? root + "/workspace" : try makeTemporaryDirectory(prefix: "airlock-e2e-ws-", under: parent)
         home = root + "/home"
+        if workspaceIsHome {
+            workspace = home
+        } else if let parent {
+            workspace = try makeTemporaryDirectory(prefix: "airlock-e2e-ws-", under: parent)
+        } else {
+            workspace = root + "/workspace"
+        }
         outside = root + "/outside"
         let fm = FileManager.default
         for dir in [workspace, home, outside] {
@@ -142,10 +152,10 @@ final class Sandbox: @unchecked Sendable {
     /// `airlock run --backend B OPTIONS -- COMMAND`, from `cwd` (default the workspace).
     func run(
         _ command: [String], options: [String] = [], env: [String: String] = [:], cwd: String? = nil,
-        timeout: Double = 30, extraDescriptors: [Int32] = []
+        timeout: Double = 30, stdin: String = "/dev/null", extraDescriptors: [Int32] = []
     ) throws -> Outcome {
         try airlock(runArguments(command, options: options), env: environment(env), cwd: cwd ?? workspace,
-                    user: config.user, timeout: timeout, extraDescriptors: extraDescriptors)
+                    user: config.user, timeout: timeout, stdin: stdin, extraDescriptors: extraDescriptors)
     }
 
     func runArguments(_ command: [String], options: [String] = []) -> [String] {
@@ -156,6 +166,14 @@ final class Sandbox: @unchecked Sendable {
     func probe(_ checks: [String], options: [String] = [], env: [String: String] = [:], cwd: String? = nil) throws -> ProbeRun {
         let outcome = try run([try Binaries.probe(), "each"] + checks, options: options, env: env, cwd: cwd)
         return ProbeRun(checks: checks, outcome: outcome)
+    }
+
+    /// Runs one check as the sandboxed command itself (not in a forked child, as `probe` does): for
+    /// checks about the agent process, such as `sid` and `pid`.
+    func probeDirectly(_ check: String, options: [String] = [], env: [String: String] = [:], cwd: String? = nil) throws -> ProbeRun {
+        let argv = check.split(separator: " ").map(String.init)
+        let outcome = try run([try Binaries.probe()] + argv, options: options, env: env, cwd: cwd)
+        return ProbeRun(checks: [check], outcome: outcome)
     }
 
     /// The same checks without airlock, as the same user, to show that they succeed unconfined.
@@ -187,95 +205,9 @@ final class Sandbox: @unchecked Sendable {
 /// chown -R, not following symlinks.
 func chownTree(_ path: String, to user: uid_t) throws {
     guard lchown(path, user, user) == 0 else { throw HarnessError("lchown \(path): \(String(cString: strerror(errno)))") }
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { return }
     var st = stat()
     guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return }
     for entry in try FileManager.default.contentsOfDirectory(atPath: path) {
         try chownTree(path + "/" + entry, to: user)
     }
-}
-
-/// What one probe check reported.
-enum Verdict: Equatable, CustomStringConvertible {
-    case ok(String)
-    case errno(Int32, String)
-    /// The check's process was killed by this signal.
-    case signal(Int32)
-    /// A preparatory step failed; the operation itself was not tried.
-    case setup(String)
-    /// Any other line (check-specific), or `missing` when the check printed nothing.
-    case other(String)
-
-    init(_ rest: String) {
-        if rest == "ok" { self = .ok(""); return }
-        if rest.hasPrefix("ok ") { self = .ok(String(rest.dropFirst(3))); return }
-        let words = rest.split(separator: " ")
-        if words.count >= 2, words[0] == "errno", let n = Int32(words[1]) {
-            self = .errno(n, words.count > 2 ? String(words[2]).trimmingCharacters(in: CharacterSet(charactersIn: "()")) : "?")
-            return
-        }
-        if words.count >= 2, words[0] == "signal", let n = Int32(words[1]) { self = .signal(n); return }
-        if words.first == "setup" { self = .setup(rest); return }
-        self = .other(rest)
-    }
-
-    var isOK: Bool { if case .ok = self { true } else { false } }
-
-    /// What the seccomp filter's denial looks like: EPERM, or death by SIGSYS when the profile kills.
-    var isSeccompDenial: Bool {
-        switch self {
-        case .errno(let n, _): n == EPERM
-        case .signal(let s): s == SIGSYS
-        default: false
-        }
-    }
-
-    func isErrno(_ n: Int32) -> Bool { if case .errno(n, _) = self { true } else { false } }
-
-    var description: String {
-        switch self {
-        case .ok(let detail): detail.isEmpty ? "ok" : "ok \(detail)"
-        case .errno(let n, let name): "errno \(n) (\(name))"
-        case .signal(let s): "signal \(s)"
-        case .setup(let s): s
-        case .other(let s): s
-        }
-    }
-}
-
-/// The result of `airlock-probe each CHECK...`: one verdict per check, in order.
-struct ProbeRun: CustomStringConvertible {
-    let checks: [String]
-    let outcome: Outcome
-    let verdicts: [Verdict]
-    private let lineCount: Int
-
-    /// Parses `outcome`'s standard output from line `firstLine` on (earlier lines came from
-    /// something else the test ran).
-    init(checks: [String], outcome: Outcome, firstLine: Int = 0) {
-        self.checks = checks
-        self.outcome = outcome
-        let lines = Array(outcome.lines.dropFirst(firstLine))
-        self.lineCount = lines.count
-        verdicts = checks.indices.map { i in
-            guard i < lines.count else { return .other("missing") }
-            let name = String(checks[i].split(separator: " ").first ?? "")
-            let line = lines[i]
-            // Not anchored: on a terminal, a character the probe managed to inject may come first.
-            guard let r = line.range(of: name + ": ") else { return .other("unexpected line: \(line)") }
-            return Verdict(String(line[r.upperBound...]))
-        }
-    }
-
-    /// The verdict of the check spelled exactly `check`.
-    subscript(_ check: String) -> Verdict {
-        guard let i = checks.firstIndex(of: check) else { return .other("not run: \(check)") }
-        return verdicts[i]
-    }
-
-    /// Whether every check ran and printed its line.
-    var complete: Bool { lineCount == checks.count && !verdicts.contains { $0 == .other("missing") } }
-
-    var description: String { outcome.description }
 }

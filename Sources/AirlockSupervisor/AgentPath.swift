@@ -1,0 +1,84 @@
+import CAirlockShim
+import Glibc
+import SystemPackage
+
+/// A path argument resolved the way the kernel would for the agent: relative to its own root and
+/// its cwd or dirfd, every directory component followed inside its root (openat2 RESOLVE_IN_ROOT,
+/// no magic links), the last component kept as given (unlink and rename act on the name).
+/// O_PATH, which Glibc's Swift module does not export (it is behind _GNU_SOURCE).
+let oPath: Int32 = 0o10_000_000
+
+final class AgentPath {
+    /// The agent's absolute path of the target: its resolved parent directory plus the name.
+    let canonical: [UInt8]
+    let parentCanonical: [UInt8]
+    let name: [UInt8]
+    /// The parent directory, opened oPath in the agent's view (its mounts: read-only where the
+    /// agent may not write).
+    let parent: Int32
+
+    static let resolveInRoot: UInt64 = 0x10
+    static let resolveNoMagicLinks: UInt64 = 0x02
+    static let resolveNoSymlinks: UInt64 = 0x04
+
+    private init(canonical: [UInt8], parentCanonical: [UInt8], name: [UInt8], parent: Int32) {
+        self.canonical = canonical
+        self.parentCanonical = parentCanonical
+        self.name = name
+        self.parent = parent
+    }
+
+    deinit { close(parent) }
+
+    /// Resolves `bytes` (as read from the agent) against its root and `dirfd`. nil when the path does
+    /// not resolve (the call would fail in the kernel too) — the caller lets the kernel say so.
+    static func resolve(_ bytes: [UInt8], dirfd: Int32, agent: AgentProcess) -> AgentPath? {
+        let slash = UInt8(ascii: "/")
+        var full: [UInt8]
+        if bytes.first == slash {
+            full = bytes
+        } else {
+            guard let base = agent.link(dirfd == Intercepted.cwd ? "cwd" : "fd/\(dirfd)"), base.first == slash else { return nil }
+            full = base + [slash] + bytes
+        }
+        while full.count > 1 && full.last == slash { full.removeLast() }
+        let cut = full.lastIndex(of: slash)!
+        var parentPart = Array(full[..<cut])
+        var name = Array(full[(cut + 1)...])
+        if name.isEmpty || name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] {
+            // The target is a directory named by "." or ".." (or "/" itself): resolve all of it.
+            parentPart = full
+            name = []
+        }
+        let root = open("/proc/\(agent.pid)/root", oPath | O_DIRECTORY | O_CLOEXEC)
+        guard root >= 0 else { return nil }
+        defer { close(root) }
+        let relative = Array(parentPart.drop { $0 == slash })
+        let parent = (relative.isEmpty ? [UInt8(ascii: ".")] : relative).withCPath {
+            airlock_openat2(root, $0, UInt64(oPath | O_DIRECTORY | O_CLOEXEC), 0, resolveInRoot | resolveNoMagicLinks)
+        }
+        guard parent >= 0 else { return nil }
+        guard let parentCanonical = readLink("/proc/self/fd/\(parent)"), parentCanonical.first == slash else {
+            close(parent)
+            return nil
+        }
+        let canonical = name.isEmpty ? parentCanonical : (parentCanonical == [slash] ? [slash] : parentCanonical + [slash]) + name
+        return AgentPath(canonical: canonical, parentCanonical: parentCanonical, name: name, parent: parent)
+    }
+
+    /// The same parent directory opened writable-side, on the host, for the supervisor to act in:
+    /// by its path with no symlink followed, and only if it is the very directory the agent named
+    /// (same device and inode), so a rename or a swap since the hold cannot redirect the operation.
+    func hostParent() -> Result<Int32, Errno> {
+        let fd = parentCanonical.withCPath {
+            airlock_openat2(AT_FDCWD, $0, UInt64(oPath | O_DIRECTORY | O_CLOEXEC), 0, Self.resolveNoSymlinks | Self.resolveNoMagicLinks)
+        }
+        guard fd >= 0 else { return .failure(Errno(rawValue: -fd)) }
+        var a = stat(), b = stat()
+        guard fstat(fd, &a) == 0, fstat(parent, &b) == 0, a.st_dev == b.st_dev, a.st_ino == b.st_ino else {
+            close(fd)
+            return .failure(.notPermitted)
+        }
+        return .success(fd)
+    }
+}

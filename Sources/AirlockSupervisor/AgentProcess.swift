@@ -1,0 +1,119 @@
+import CAirlockShim
+import Glibc
+import SystemPackage
+
+/// A sandboxed thread that is blocked in a notified call, as the supervisor sees it: its memory (read,
+/// then validated against the notification), its root, cwd and fds through /proc.
+struct AgentProcess {
+    let pid: Int32
+    let listener: Int32
+    let notification: UInt64
+
+    enum ReadError: Error { case failed(Errno), gone, tooLong }
+
+    /// Whether the notification is still pending: after it, what was read is what the blocked call
+    /// passed (the thread cannot have moved on and had its memory reused by another call).
+    func stillWaiting() -> Bool { airlock_notif_id_valid(listener, notification) == 0 }
+
+    /// Reads a NUL-terminated string from the agent, page by page (a read must not cross into an
+    /// unmapped page). A failed, partial or unterminated read is an error: the caller denies.
+    func readCString(at address: UInt64, limit: Int = 4096) throws(ReadError) -> [UInt8] {
+        var result: [UInt8] = []
+        var cursor = address
+        while result.count <= limit {
+            let chunk = Int(4096 - cursor % 4096)
+            var buffer = [UInt8](repeating: 0, count: chunk)
+            let n = buffer.withUnsafeMutableBytes { airlock_read_memory(pid, cursor, $0.baseAddress, chunk) }
+            guard n > 0 else { throw .failed(Errno(rawValue: Int32(-n))) }
+            if let end = buffer[..<n].firstIndex(of: 0) {
+                result += buffer[..<end]
+                guard stillWaiting() else { throw .gone }
+                return result
+            }
+            guard n == chunk else { throw .failed(.ioError) }
+            result += buffer
+            cursor += UInt64(n)
+        }
+        throw .tooLong
+    }
+
+    /// Reads a NULL-terminated array of string pointers (argv, envp), each string as bytes.
+    func readStringArray(at address: UInt64, maxCount: Int = 4096, maxBytes: Int = 1 << 20) throws(ReadError) -> [[UInt8]] {
+        if address == 0 { return [] }
+        var strings: [[UInt8]] = []
+        var total = 0
+        for index in 0..<maxCount {
+            var pointer: UInt64 = 0
+            let n = withUnsafeMutableBytes(of: &pointer) { airlock_read_memory(pid, address + UInt64(index * 8), $0.baseAddress, 8) }
+            guard n == 8 else { throw .failed(n < 0 ? Errno(rawValue: Int32(-n)) : .ioError) }
+            if pointer == 0 {
+                guard stillWaiting() else { throw .gone }
+                return strings
+            }
+            let s = try readCString(at: pointer, limit: 128 * 1024)
+            total += s.count
+            if total > maxBytes { throw .tooLong }
+            strings.append(s)
+        }
+        throw .tooLong
+    }
+
+    /// The agent's view of a /proc link of its own (cwd, fd/N, exe): the path as it sees it.
+    func link(_ name: String) -> [UInt8]? {
+        readLink("/proc/\(pid)/\(name)")
+    }
+
+    /// The parent process id and start time (field 22 of /proc/PID/stat), which together name a
+    /// process across pid reuse.
+    static func parentAndStart(_ pid: Int32) -> (ppid: Int32, start: UInt64)? {
+        guard let stat = readSmallFile("/proc/\(pid)/stat"),
+              let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = stat[(close + 2)...].split(separator: UInt8(ascii: " "))
+        guard fields.count > 19,
+              let ppid = Int32(String(decoding: fields[1], as: UTF8.self)),
+              let start = UInt64(String(decoding: fields[19], as: UTF8.self)) else { return nil }
+        return (ppid, start)
+    }
+
+    /// The umask the agent's thread runs with (for files the supervisor creates on its behalf).
+    func umask() -> UInt32 {
+        guard let status = readSmallFile("/proc/\(pid)/status") else { return 0o022 }
+        for line in status.split(separator: UInt8(ascii: "\n")) where line.starts(with: Array("Umask:".utf8)) {
+            let digits = line.dropFirst(6).filter { $0 != UInt8(ascii: "\t") && $0 != UInt8(ascii: " ") }
+            return UInt32(String(decoding: digits, as: UTF8.self), radix: 8) ?? 0o022
+        }
+        return 0o022
+    }
+}
+
+func readLink(_ path: String) -> [UInt8]? {
+    var buffer = [UInt8](repeating: 0, count: 4097)
+    let n = buffer.withUnsafeMutableBytes { readlink(path, $0.baseAddress!.assumingMemoryBound(to: CChar.self), 4096) }
+    return n < 0 ? nil : Array(buffer[..<n])
+}
+
+func readSmallFile(_ path: String) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 8192)
+    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    return n < 0 ? nil : Array(buffer[..<n])
+}
+
+extension Array where Element == UInt8 {
+    /// For C calls: the bytes with a terminating NUL (paths are bytes, never repaired Strings).
+    func withCPath<R>(_ body: (UnsafePointer<CChar>) -> R) -> R {
+        (self + [0]).withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { body($0.baseAddress!) } }
+    }
+
+    /// Lossless display: UTF-8 as is, other bytes as \xNN.
+    var shown: String {
+        if let s = String(validating: self, as: UTF8.self), !s.unicodeScalars.contains(where: { $0.value < 0x20 }) { return s }
+        return map { $0 >= 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "\\") ? String(UnicodeScalar($0)) : "\\x" + String($0, radix: 16).leftPadded }.joined()
+    }
+}
+
+private extension String {
+    var leftPadded: String { count < 2 ? "0" + self : self }
+}

@@ -1,0 +1,56 @@
+import AirlockSignOff
+import Foundation
+
+/// What an approval lets the approved job finish: the requesting process and its descendants may
+/// have operations of `kinds` under `root` carried out (each still by the supervisor, each still
+/// written to the queue) until the process ends or the window closes. Never wider.
+struct Grant {
+    var requestID: String
+    var pid: Int32
+    /// The process's start time: a reused pid is not the approved process.
+    var start: UInt64
+    var root: [UInt8]
+    var kinds: Set<OperationKind>
+    var expires: Date
+
+    func covers(pid: Int32, path: [UInt8], kind: OperationKind, now: Date = Date()) -> Bool {
+        guard now < expires, kinds.contains(kind), Self.isWithin(path, root) else { return false }
+        return isSelfOrDescendant(pid)
+    }
+
+    static func isWithin(_ path: [UInt8], _ root: [UInt8]) -> Bool {
+        let slash = UInt8(ascii: "/")
+        return path == root || root == [slash] || path.starts(with: root + [slash])
+    }
+
+    func isSelfOrDescendant(_ candidate: Int32) -> Bool {
+        var current = candidate
+        for _ in 0..<64 {
+            guard let (ppid, start) = AgentProcess.parentAndStart(current) else { return false }
+            if current == pid { return start == self.start }
+            if ppid <= 1 { return false }
+            current = ppid
+        }
+        return false
+    }
+}
+
+/// Where the queue and the approvers live unless the profile or a flag says otherwise.
+public enum QueuePaths {
+    /// $AIRLOCK_QUEUE; else /var/lib/airlock/queue.jsonl for root; else
+    /// $XDG_STATE_HOME/airlock/queue.jsonl (~/.local/state/airlock/queue.jsonl).
+    public static func defaultQueue(_ env: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let path = env["AIRLOCK_QUEUE"], !path.isEmpty { return path }
+        if geteuid() == 0 { return "/var/lib/airlock/queue.jsonl" }
+        let state = env["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (env["HOME"] ?? "/") + "/.local/state"
+        return state + "/airlock/queue.jsonl"
+    }
+
+    /// The approvers' allowed_signers: /etc/airlock/allowed_signers for root, else
+    /// $XDG_CONFIG_HOME/airlock/allowed_signers (~/.config/airlock/allowed_signers).
+    public static func defaultApprovers(_ env: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if geteuid() == 0 { return "/etc/airlock/allowed_signers" }
+        let config = env["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (env["HOME"] ?? "/") + "/.config"
+        return config + "/airlock/allowed_signers"
+    }
+}

@@ -1,0 +1,507 @@
+import AirlockPolicy
+import AirlockSignOff
+import CAirlockShim
+import Foundation
+import Glibc
+import Logging
+import SystemPackage
+
+/// What the supervisor enforces for one sandbox.
+public struct SupervisorConfig: Sendable {
+    public var sandboxID: String
+    public var workspace: String
+    public var home: String
+    public var protect: [ResolvedProtectRule]
+    /// Classifies a command line about to be exec'd: nil when no rule matches.
+    public var classifyExec: @Sendable (_ argv: [[UInt8]], _ env: [[UInt8]], _ cwd: [UInt8], _ exe: [UInt8]) -> ExecVerdict?
+    public var queuePath: String
+    public var approversPath: String
+    public var quorum: Int
+    public var timeout: TimeInterval
+    public var grantWindow: TimeInterval
+    /// Shadow mode: nothing is held; each would-be hold is written as an audit event and allowed.
+    public var audit: Bool
+    public var requester: String
+
+    public init(sandboxID: String, workspace: String, home: String, protect: [ResolvedProtectRule],
+                classifyExec: @escaping @Sendable ([[UInt8]], [[UInt8]], [UInt8], [UInt8]) -> ExecVerdict?,
+                queuePath: String, approversPath: String, quorum: Int, timeout: TimeInterval,
+                grantWindow: TimeInterval, audit: Bool, requester: String) {
+        self.sandboxID = sandboxID
+        self.workspace = workspace
+        self.home = home
+        self.protect = protect
+        self.classifyExec = classifyExec
+        self.queuePath = queuePath
+        self.approversPath = approversPath
+        self.quorum = quorum
+        self.timeout = timeout
+        self.grantWindow = grantWindow
+        self.audit = audit
+        self.requester = requester
+    }
+}
+
+/// A command rule's verdict on an exec.
+public struct ExecVerdict: Sendable {
+    public var rule: String
+    public var action: ProtectAction
+    public var reason: String
+    public init(rule: String, action: ProtectAction, reason: String) {
+        self.rule = rule
+        self.action = action
+        self.reason = reason
+    }
+}
+
+/// The seccomp notify loop. One thread receives every intercepted call, decides, and answers; held
+/// calls wait in `pending` until the queue file says approved, denied or expired. If this process
+/// dies, the kernel fails every held and later intercepted call (the listener closes): fail closed.
+public final class Supervisor: @unchecked Sendable {
+    let listener: Int32
+    let config: SupervisorConfig
+    let logger: Logger
+    let queue: QueueFile
+    /// Held calls by request id; several identical calls may join one request.
+    var pending: [String: Held] = [:]
+    var grants: [Grant] = []
+
+    struct Held {
+        var request: Request
+        var summary: String
+        var waiters: [Waiter]
+        var grant: Grant?
+    }
+
+    /// One blocked call and how to carry it out once approved.
+    struct Waiter {
+        var agent: AgentProcess
+        var perform: () -> Answer
+    }
+
+    /// What the blocked call is told.
+    enum Answer {
+        case value(Int64)
+        case error(Errno)
+        /// Let the kernel run the call (only where the kernel layer already makes it harmless, or
+        /// for an exec, which cannot be emulated and is verified after the fact).
+        case proceed
+        /// An fd the supervisor opened, installed in the agent as the call's result.
+        case fd(Int32, cloexec: Bool)
+    }
+
+    public init(listener: Int32, config: SupervisorConfig, logger: Logger) {
+        self.listener = listener
+        self.config = config
+        self.logger = logger
+        self.queue = QueueFile(path: config.queuePath)
+    }
+
+    /// Starts the loop on its own thread; it ends when the last sandboxed process has gone.
+    public func start() {
+        let thread = Thread { [self] in loop() }
+        thread.name = "airlock-supervisor"
+        thread.start()
+    }
+
+    func loop() {
+        _ = airlock_notif_sync_wakeup(listener) // a latency hint; older kernels lack it
+        let inotify = inotify_init1(Int32(IN_CLOEXEC))
+        if inotify >= 0 { _ = inotify_add_watch(inotify, config.queuePath, UInt32(IN_MODIFY)) }
+        while true {
+            var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: inotify, events: Int16(POLLIN), revents: 0)]
+            let timeout: Int32 = pending.isEmpty ? -1 : 500
+            let ready = poll(&fds, 2, timeout)
+            if ready < 0 && errno == EINTR { continue }
+            if fds[0].revents & Int16(POLLIN) != 0 {
+                var n = airlock_notification()
+                if airlock_notif_recv(listener, &n) == 0 { handle(n) }
+            } else if fds[0].revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 {
+                break // no process is left under the filter
+            }
+            if fds[1].revents & Int16(POLLIN) != 0 {
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                _ = read(inotify, &buffer, buffer.count)
+            }
+            if !pending.isEmpty { reevaluate() }
+        }
+        close(listener)
+        if inotify >= 0 { close(inotify) }
+    }
+
+    // MARK: - Answering
+
+    func answer(_ agent: AgentProcess, _ answer: Answer) {
+        let rc: Int32
+        switch answer {
+        case .value(let v): rc = airlock_notif_send(listener, agent.notification, v, 0, 0)
+        case .error(let e): rc = airlock_notif_send(listener, agent.notification, 0, Self.responseError(e), 0)
+        case .proceed: rc = airlock_notif_send(listener, agent.notification, 0, 0, 1)
+        case .fd(let fd, let cloexec):
+            rc = airlock_notif_addfd_send(listener, agent.notification, fd, cloexec ? 1 : 0)
+            close(fd)
+        }
+        if rc < 0 && rc != -ENOENT { logger.warning("answering pid \(agent.pid): \(Errno(rawValue: -rc))") }
+    }
+
+    /// The kernel takes a *negative* errno in seccomp_notif_resp.error: a sign slip would turn a
+    /// denial into a success, so it is made in exactly one place (and unit-tested).
+    static func responseError(_ e: Errno) -> Int32 { -e.rawValue }
+
+    // MARK: - Deciding
+
+    func handle(_ n: airlock_notification) {
+        let agent = AgentProcess(pid: Int32(bitPattern: n.pid), listener: listener, notification: n.id)
+        let a = n.args
+        guard let call = Intercepted(nr: n.nr, args: (a.0, a.1, a.2, a.3, a.4, a.5)) else {
+            return answer(agent, .error(.noFunction))
+        }
+        do {
+            try decide(call, agent)
+        } catch {
+            // A read of the agent's memory failed, was partial, or the call went away: deny.
+            answer(agent, .error(.notPermitted))
+        }
+    }
+
+    func decide(_ call: Intercepted, _ agent: AgentProcess) throws(AgentProcess.ReadError) {
+        switch call {
+        case .delete(let p, let removeDirectory):
+            guard let target = try resolve(p, agent) else { return answer(agent, .proceed) }
+            try fileOperation(.delete, [target], agent) {
+                self.inHost(target) { unlinkat($0, target.name, removeDirectory ? AT_REMOVEDIR : 0) }
+            }
+        case .rename(let from, let to, let flags):
+            guard let source = try resolve(from, agent), let destination = try resolve(to, agent) else {
+                return answer(agent, .proceed)
+            }
+            try fileOperation(.rename, [source, destination], agent) {
+                self.inHost(source, destination) { src, dst in
+                    let rc = source.name.withCPath { s in destination.name.withCPath { d in airlock_renameat2(src, s, dst, d, flags) } }
+                    if rc < 0 { errno = -rc; return -1 }
+                    return 0
+                }
+            }
+        case .link(let from, let to, let flags):
+            guard let source = try resolve(from, agent), let destination = try resolve(to, agent) else {
+                return answer(agent, .proceed)
+            }
+            try fileOperation(.write, [source, destination], agent) {
+                self.inHost(source, destination) { src, dst in
+                    source.name.withCPath { s in destination.name.withCPath { d in linkat(src, s, dst, d, flags) } }
+                }
+            }
+        case .truncatePath(let p, let length):
+            guard let target = try resolve(p, agent) else { return answer(agent, .proceed) }
+            try fileOperation(.truncate, [target], agent) {
+                self.openInHost(target, flags: O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode: 0) { fd in ftruncate(fd, Int(length)) }
+            }
+        case .truncateFD(let fd, let length):
+            guard let target = try resolveFD(fd, agent) else { return answer(agent, .proceed) }
+            try fileOperation(.truncate, [target], agent) { self.withAgentFD(agent, fd) { ftruncate($0, Int(length)) } }
+        case .fallocate(let fd, let mode, let offset, let length):
+            guard let target = try resolveFD(fd, agent) else { return answer(agent, .proceed) }
+            try fileOperation(.truncate, [target], agent) { self.withAgentFD(agent, fd) { airlock_fallocate($0, mode, offset, length) } }
+        case .open(let p, let flags, let mode):
+            try openCall(p, flags: flags, mode: mode, agent)
+        case .openHow(let p, let how, let size):
+            guard size >= 24 else { return answer(agent, .error(.invalidArgument)) }
+            var fields = (UInt64(0), UInt64(0), UInt64(0))
+            let n = withUnsafeMutableBytes(of: &fields) { airlock_read_memory(agent.pid, how, $0.baseAddress, 24) }
+            guard n == 24, agent.stillWaiting() else { return answer(agent, .error(.notPermitted)) }
+            // Resolve flags of openat2 are the agent's own restrictions: honoured by letting the
+            // kernel run unprotected opens; protected ones are opened by us without following links.
+            try openCall(p, flags: Int32(truncatingIfNeeded: fields.0), mode: UInt32(truncatingIfNeeded: fields.1), agent)
+        case .exec(let p, let argvAddress, let envpAddress, _):
+            try execCall(p, argvAddress, envpAddress, agent)
+        }
+    }
+
+    func openCall(_ p: PathArgument, flags: Int32, mode: UInt32, _ agent: AgentProcess) throws(AgentProcess.ReadError) {
+        let writes = flags & O_ACCMODE != O_RDONLY
+        let truncates = flags & O_TRUNC != 0
+        guard writes || truncates, let target = try resolve(p, agent) else { return answer(agent, .proceed) }
+        let createMode = flags & O_CREAT != 0 ? mode & ~agent.umask() & 0o7777 : 0
+        try fileOperation(truncates ? .truncate : .write, [target], agent) {
+            let fd = self.openInHostFD(target, flags: (flags | O_NOFOLLOW) & ~O_CLOEXEC, mode: createMode)
+            switch fd {
+            case .success(let fd): return .fd(fd, cloexec: flags & O_CLOEXEC != 0)
+            case .failure(let e): return .error(e)
+            }
+        }
+    }
+
+    func resolve(_ p: PathArgument, _ agent: AgentProcess) throws(AgentProcess.ReadError) -> AgentPath? {
+        let bytes = try agent.readCString(at: p.address)
+        return AgentPath.resolve(bytes, dirfd: p.dirfd, agent: agent)
+    }
+
+    func resolveFD(_ fd: Int32, _ agent: AgentProcess) throws(AgentProcess.ReadError) -> AgentPath? {
+        guard let path = agent.link("fd/\(fd)"), path.first == UInt8(ascii: "/") else { return nil }
+        return AgentPath.resolve(path, dirfd: Intercepted.cwd, agent: agent)
+    }
+
+    /// A file operation on `targets`: let the kernel run it unless a protect rule covers one of the
+    /// targets; then deny, audit, or hold it (or carry it out at once under a grant).
+    func fileOperation(_ operation: FileOperation, _ targets: [AgentPath], _ agent: AgentProcess,
+                       perform: @escaping () -> Answer) throws(AgentProcess.ReadError) {
+        // Unprotected targets: the kernel runs the call. Safe although the agent may rewrite the path
+        // after this read: everything protected is also read-only at the kernel layer.
+        guard let (target, rule) = targets.lazy.compactMap({ t in
+            self.config.protect.firstMatch(t.canonical, operation: operation).map { (t, $0) }
+        }).first else {
+            return answer(agent, .proceed)
+        }
+        let kind = OperationKind(operation)
+        switch rule.action {
+        case .allow: return answer(agent, .proceed)
+        case .deny: return answer(agent, .error(.notPermitted))
+        case .audit, .hold:
+            if config.audit || rule.action == .audit {
+                writeAudit(kind: kind, paths: targets.map(\.canonical), argv: nil, rule: rule.name, agent)
+                return answer(agent, .proceed)
+            }
+        }
+        if let grant = grants.first(where: { $0.covers(pid: agent.pid, path: target.canonical, kind: kind) }) {
+            let result = perform()
+            answer(agent, result)
+            record(.resolve(Resolution(id: grant.requestID, outcome: result.outcome, errno: result.errno,
+                                       detail: "under grant: \(kind.rawValue) \(target.canonical.shown)")))
+            return
+        }
+        let root = rule.globs.first { $0.matches(target.canonical) }.map(\.literalPrefix) ?? target.canonical
+        let grant = Grant(requestID: "", pid: agent.pid, start: AgentProcess.parentAndStart(agent.pid)?.start ?? 0,
+                          root: root, kinds: [kind], expires: .distantFuture)
+        hold(kind: kind, paths: targets.map(\.canonical), argv: nil, rule: rule.name,
+             summary: "\(kind.rawValue) \(targets.map(\.canonical.shown).joined(separator: " -> "))",
+             grant: grant, agent, perform: perform)
+    }
+
+    func execCall(_ p: PathArgument, _ argvAddress: UInt64, _ envpAddress: UInt64, _ agent: AgentProcess) throws(AgentProcess.ReadError) {
+        let path = try agent.readCString(at: p.address)
+        let argv = try agent.readStringArray(at: argvAddress)
+        let env = try agent.readStringArray(at: envpAddress)
+        let cwd = agent.link("cwd") ?? []
+        guard let verdict = config.classifyExec(argv, env, cwd, path) else { return answer(agent, .proceed) }
+        switch verdict.action {
+        case .allow: return answer(agent, .proceed)
+        case .deny: return answer(agent, .error(.notPermitted))
+        case .audit, .hold:
+            if config.audit || verdict.action == .audit {
+                writeAudit(kind: .exec, paths: [path], argv: argv, rule: verdict.rule, agent)
+                return answer(agent, .proceed)
+            }
+        }
+        let grant = Grant(requestID: "", pid: agent.pid, start: AgentProcess.parentAndStart(agent.pid)?.start ?? 0,
+                          root: Array(config.workspace.utf8), kinds: Set(OperationKind.allCases), expires: .distantFuture)
+        hold(kind: .exec, paths: [path], argv: argv, rule: verdict.rule,
+             summary: "exec \(argv.map(\.shown).joined(separator: " ")) (\(verdict.reason))",
+             grant: grant, agent) { .proceed }
+    }
+
+    // MARK: - Holding
+
+    func hold(kind: OperationKind, paths: [[UInt8]], argv: [[UInt8]]?, rule: String, summary: String,
+              grant: Grant, _ agent: AgentProcess, perform: @escaping () -> Answer) {
+        let operation = HeldOperation(kind: kind, paths: paths, argv: argv, cwd: agent.link("cwd") ?? [],
+                                      exe: executableIdentity(agent.pid), sandbox: config.sandboxID, rule: rule,
+                                      expires: Date().addingTimeInterval(config.timeout))
+        // An identical call already waiting joins its request instead of making another.
+        if let id = pending.first(where: { $0.value.request.operation.sameCall(operation) && $0.value.request.pid == agent.pid })?.key {
+            pending[id]!.waiters.append(Waiter(agent: agent, perform: perform))
+            return
+        }
+        let scope: JSONValue = .object([
+            "root": .string(grant.root.shown), "kinds": .array(grant.kinds.sorted { $0.rawValue < $1.rawValue }.map { .string($0.rawValue) }),
+            "pid": .number(Double(agent.pid)), "process_and_descendants": .bool(true),
+            "window_seconds": .number(config.grantWindow),
+        ])
+        let request: Request
+        do {
+            request = try queue.appendRequest(operation, pid: agent.pid, requester: config.requester,
+                                              quorum: config.quorum, scope: scope)
+        } catch {
+            // Nothing is lost silently: if the request cannot be written, the call fails.
+            logger.error("cannot write to the queue \(config.queuePath): \(error); denying \(summary)")
+            return answer(agent, .error(.notPermitted))
+        }
+        var bound = grant
+        bound.requestID = request.id
+        pending[request.id] = Held(request: request, summary: summary, waiters: [Waiter(agent: agent, perform: perform)], grant: bound)
+        let queueFlag = config.queuePath == QueuePaths.defaultQueue() ? "" : " --queue \(config.queuePath)"
+        logger.warning("HELD \(request.id): \(summary) [rule \(rule)] needs \(config.quorum) approval\(config.quorum == 1 ? "" : "s"); grant on approval: \(grant.kinds.map(\.rawValue).sorted().joined(separator: ",")) under \(grant.root.shown) for pid \(agent.pid) and descendants. Approve: airlock approve \(request.id)\(queueFlag)  Deny: airlock deny \(request.id)\(queueFlag) --reason TEXT")
+    }
+
+    func writeAudit(kind: OperationKind, paths: [[UInt8]], argv: [[UInt8]]?, rule: String, _ agent: AgentProcess) {
+        let operation = HeldOperation(kind: kind, paths: paths, argv: argv, cwd: agent.link("cwd") ?? [],
+                                      exe: executableIdentity(agent.pid), sandbox: config.sandboxID, rule: rule,
+                                      expires: Date().addingTimeInterval(config.timeout))
+        do {
+            _ = try queue.appendRequest(operation, pid: agent.pid, requester: config.requester, quorum: config.quorum, audit: true)
+        } catch {
+            logger.error("cannot write an audit event to \(config.queuePath): \(error)")
+        }
+    }
+
+    /// Re-reads the queue and answers every held call whose request has an outcome.
+    func reevaluate() {
+        let now = Date()
+        let state: QueueState?
+        do {
+            let log = try QueueReader.read(config.queuePath)
+            let approvers = try? AllowedSigners(contentsOf: config.approversPath)
+            state = QueueState.fold(log, approvers: approvers, now: now)
+        } catch {
+            logger.error("reading the queue \(config.queuePath): \(error); no approval counts")
+            state = nil
+        }
+        for (id, held) in pending {
+            let live = held.waiters.filter { $0.agent.stillWaiting() }
+            if live.isEmpty {
+                pending[id] = nil
+                record(.cancel(id: id))
+                continue
+            }
+            let current = state?.requests[id]
+            let approved = current?.state == .approved && state?.chainBreak == nil
+            if approved {
+                var outcome = Resolution.Outcome.allowed
+                var failure: Int32?
+                for waiter in live {
+                    let result = waiter.perform()
+                    answer(waiter.agent, result)
+                    if result.outcome != .allowed { outcome = result.outcome; failure = result.errno }
+                }
+                if var grant = held.grant {
+                    grant.expires = now.addingTimeInterval(config.grantWindow)
+                    grants.append(grant)
+                }
+                record(.resolve(Resolution(id: id, outcome: outcome, errno: failure, detail: held.summary)))
+                pending[id] = nil
+            } else if current?.state == .denied {
+                live.forEach { answer($0.agent, .error(.notPermitted)) }
+                record(.resolve(Resolution(id: id, outcome: .denied, errno: EPERM, detail: held.summary)))
+                pending[id] = nil
+            } else if now >= held.request.operation.expires {
+                live.forEach { answer($0.agent, .error(.notPermitted)) }
+                record(.expire(id: id))
+                record(.resolve(Resolution(id: id, outcome: .expired, errno: EPERM, detail: held.summary)))
+                pending[id] = nil
+            }
+        }
+        grants.removeAll { $0.expires <= now }
+    }
+
+    func record(_ event: QueueEvent) {
+        do { try queue.append(event) } catch {
+            logger.error("cannot write \(event.name) for \(event.requestID) to \(config.queuePath): \(error)")
+        }
+    }
+
+    // MARK: - Acting for the agent
+
+    /// Runs `body` with the target's parent directory opened on the host side (verified to be the
+    /// directory the agent named); a -1 return is the call's failure with errno.
+    func inHost(_ target: AgentPath, _ body: (Int32) -> Int32) -> Answer {
+        switch target.hostParent() {
+        case .failure(let e): return .error(e)
+        case .success(let dir):
+            defer { close(dir) }
+            return body(dir) < 0 ? .error(Errno(rawValue: errno)) : .value(0)
+        }
+    }
+
+    func inHost(_ a: AgentPath, _ b: AgentPath, _ body: (Int32, Int32) -> Int32) -> Answer {
+        switch (a.hostParent(), b.hostParent()) {
+        case (.success(let x), .success(let y)):
+            defer { close(x); close(y) }
+            return body(x, y) < 0 ? .error(Errno(rawValue: errno)) : .value(0)
+        case (.failure(let e), let other), (let other, .failure(let e)):
+            if case .success(let fd) = other { close(fd) }
+            return .error(e)
+        }
+    }
+
+    func openInHostFD(_ target: AgentPath, flags: Int32, mode: UInt32) -> Result<Int32, Errno> {
+        switch target.hostParent() {
+        case .failure(let e): return .failure(e)
+        case .success(let dir):
+            defer { close(dir) }
+            let fd = target.name.withCPath {
+                airlock_openat2(dir, $0, UInt64(UInt32(bitPattern: flags)), UInt64(mode),
+                                AgentPath.resolveNoSymlinks | AgentPath.resolveNoMagicLinks | 0x08 /* BENEATH */)
+            }
+            return fd < 0 ? .failure(Errno(rawValue: -fd)) : .success(fd)
+        }
+    }
+
+    func openInHost(_ target: AgentPath, flags: Int32, mode: UInt32, _ body: (Int32) -> Int32) -> Answer {
+        switch openInHostFD(target, flags: flags, mode: mode) {
+        case .failure(let e): return .error(e)
+        case .success(let fd):
+            defer { close(fd) }
+            return body(fd) < 0 ? .error(Errno(rawValue: errno)) : .value(0)
+        }
+    }
+
+    /// Runs `body` on a duplicate of the agent's own fd (pidfd_getfd).
+    func withAgentFD(_ agent: AgentProcess, _ fd: Int32, _ body: (Int32) -> Int32) -> Answer {
+        let pidfd = airlock_pidfd_open(agent.pid)
+        guard pidfd >= 0 else { return .error(Errno(rawValue: -pidfd)) }
+        defer { close(pidfd) }
+        let mine = airlock_pidfd_getfd(pidfd, fd)
+        guard mine >= 0 else { return .error(Errno(rawValue: -mine)) }
+        defer { close(mine) }
+        return body(mine) < 0 ? .error(Errno(rawValue: errno)) : .value(0)
+    }
+
+    func executableIdentity(_ pid: Int32) -> String {
+        var st = stat()
+        let path = readLink("/proc/\(pid)/exe")?.shown ?? "?"
+        guard stat("/proc/\(pid)/exe", &st) == 0 else { return path }
+        return "\(path) (dev \(st.st_dev) ino \(st.st_ino))"
+    }
+}
+
+extension Supervisor.Answer {
+    var outcome: Resolution.Outcome {
+        if case .error = self { return .error }
+        return .allowed
+    }
+    var errno: Int32? {
+        if case .error(let e) = self { return e.rawValue }
+        return nil
+    }
+}
+
+extension OperationKind {
+    init(_ operation: FileOperation) {
+        switch operation {
+        case .delete: self = .delete
+        case .rename: self = .rename
+        case .truncate: self = .truncate
+        case .write: self = .write
+        }
+    }
+}
+
+extension HeldOperation {
+    /// The same call again (expiry aside): same kind, targets, command line, cwd and rule.
+    func sameCall(_ other: HeldOperation) -> Bool {
+        kind == other.kind && paths == other.paths && argv == other.argv && cwd == other.cwd && rule == other.rule
+    }
+}
+
+extension PathGlob {
+    /// The part of the pattern before its first wildcard segment: the root a grant covers.
+    var literalPrefix: [UInt8] {
+        let slash = UInt8(ascii: "/")
+        var prefix: [UInt8] = []
+        for segment in pattern.split(separator: slash) {
+            if segment.contains(UInt8(ascii: "*")) || segment.contains(UInt8(ascii: "?")) { break }
+            prefix += [slash] + segment
+        }
+        return prefix.isEmpty ? [slash] : prefix
+    }
+}

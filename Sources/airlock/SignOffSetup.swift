@@ -1,0 +1,101 @@
+import AirlockPolicy
+import AirlockSandbox
+import AirlockSignOff
+import AirlockSupervisor
+import Foundation
+import Logging
+
+/// Everything `airlock run` needs for sign-off, resolved before anything starts: the protect rules
+/// (profile and --protect), the queue and approvers files, and what the kernel layer must pin.
+struct SignOffSetup {
+    var rules: [ResolvedProtectRule]
+    var queuePath: String
+    var approversPath: String
+    var quorum: Int
+    var audit: Bool
+    var profile: Profile
+    var kernel: (readOnly: [String], pinned: [String], truncated: Bool)
+    var logger: Logger
+
+    init(profile: Profile, request: SandboxRequest, protect: [String], queue: String?, approvers: String?,
+         quorum: Int?, audit: Bool, logger: Logger) throws {
+        let env = request.environment
+        let home = env["HOME"] ?? "/"
+        let here = request.currentDirectory
+        var profile = profile
+        for path in protect {
+            let absolute = expandPath(path, home: home, relativeTo: here)
+            guard FileManager.default.fileExists(atPath: absolute) else {
+                throw SandboxError("--protect \(path): no such file or directory")
+            }
+            profile.protect.insert(ProtectRule(name: "--protect \(path)", paths: [absolute, absolute + "/**"]), at: 0)
+        }
+        let workspace = expandPath(request.workspace ?? here, home: home, relativeTo: here)
+        let realWorkspace = URL(fileURLWithPath: workspace).resolvingSymlinksInPath().path
+        rules = try resolvedProtectRules(profile: profile, workspace: realWorkspace, home: home)
+        queuePath = queue.map { expandPath($0, home: home, relativeTo: here) }
+            ?? (env["AIRLOCK_QUEUE"].flatMap { $0.isEmpty ? nil : $0 })
+            ?? profile.queue.map { expandPath($0, home: home, relativeTo: here) }
+            ?? QueuePaths.defaultQueue(env)
+        approversPath = approvers.map { expandPath($0, home: home, relativeTo: here) }
+            ?? profile.approvers.map { expandPath($0, home: home, relativeTo: here) }
+            ?? QueuePaths.defaultApprovers(env)
+        self.quorum = quorum ?? profile.quorum
+        self.audit = audit
+        self.profile = profile
+        self.logger = logger
+        // Shadow mode enforces nothing, so nothing is pinned at the kernel layer either.
+        kernel = audit ? ([], [], false) : KernelLayer.protectedPaths(rules, writableRoots: [realWorkspace])
+        if kernel.truncated {
+            logger.warning("more than 200000 files under the protected roots: only those seen first are pinned at the kernel layer")
+        }
+        try Self.prepareQueue(queuePath)
+        if !FileManager.default.isReadableFile(atPath: approversPath) {
+            logger.warning("no readable approvers file at \(approversPath): held operations can only be denied or expire (pass --approvers FILE)")
+        }
+    }
+
+    /// The queue's directory exists (0700) and the file exists (0600), so the supervisor can watch it.
+    static func prepareQueue(_ path: String) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw SandboxError("queue \(path): cannot create \(dir): \(error.localizedDescription)")
+        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SandboxError("queue \(path): \(String(cString: strerror(errno)))") }
+        close(fd)
+    }
+
+    /// The kernel layer and hiding: protected paths pinned, airlock's own files out of sight.
+    func apply(to request: inout SandboxRequest) {
+        request.readOnly += kernel.readOnly
+        request.pinned += kernel.pinned
+        // The agent must never read the approvers or read or write the queue, wherever they are.
+        // Airlock's own state directory goes entirely; elsewhere (a shared directory) just the files.
+        let queueDir = (queuePath as NSString).deletingLastPathComponent
+        let hidden = [queuePath, approversPath] + ((queueDir as NSString).lastPathComponent == "airlock" ? [queueDir] : [])
+        request.hide += hidden.filter { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    static func userName() -> String {
+        if let pw = getpwuid(geteuid()), let name = pw.pointee.pw_name { return String(cString: name) }
+        return "uid \(geteuid())"
+    }
+
+    func supervise(listener: Int32, plan: SandboxPlan) throws(SandboxError) {
+        let workspace = plan.workspace
+        let home = plan.home
+        let rules = self.rules
+        let config = SupervisorConfig(
+            sandboxID: String(UUID().uuidString.prefix(8)).lowercased(),
+            workspace: workspace, home: home, protect: rules,
+            classifyExec: { _, _, _, _ in nil },
+            queuePath: queuePath, approversPath: approversPath, quorum: quorum,
+            timeout: TimeInterval(profile.timeoutSeconds), grantWindow: TimeInterval(profile.grantWindowSeconds),
+            audit: audit, requester: Self.userName())
+        Supervisor(listener: listener, config: config, logger: logger).start()
+    }
+}

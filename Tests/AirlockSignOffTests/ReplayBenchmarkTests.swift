@@ -1,0 +1,79 @@
+import AirlockSignOff
+import Crypto
+import Foundation
+import Testing
+
+/// Not a timed test: it prints how long replaying a queue takes (the target is 100,000 events in
+/// ≤ 1 s in release builds; debug builds replay a tenth). Run with
+/// `swift test -c release --filter ReplayBenchmark` for the real figure.
+@Suite struct ReplayBenchmarkTests {
+    #if DEBUG
+    static let events = 10_000
+    #else
+    static let events = 100_000
+    #endif
+
+    /// An Ed25519 approver whose signatures are made in-process, so a big queue is quick to build.
+    struct SoftwareApprover {
+        let key = Curve25519.Signing.PrivateKey()
+        var publicKey: SSHPublicKey {
+            try! SSHPublicKey(blob: Self.string(Array("ssh-ed25519".utf8)) + Self.string(Array(key.publicKey.rawRepresentation)))
+        }
+
+        func sign(_ decision: Decision, on request: Request) throws -> SignedDecision {
+            let statement = try request.statement(decision, sigExpires: request.operation.expires)
+            let data = SSHSignature.signedData(message: statement.message, namespace: "airlock", hashAlgorithm: .sha512)
+            let raw = Array(try key.signature(for: data))
+            let signature = SSHSignature(publicKey: publicKey, namespace: "airlock", hashAlgorithm: .sha512,
+                                         signature: Self.string(Array("ssh-ed25519".utf8)) + Self.string(raw))
+            return SignedDecision(id: request.id, digest: request.digest, decision: decision, signer: publicKey.fingerprint,
+                                  principal: nil, reason: "ok", sigExpires: request.operation.expires, signature: signature.armored)
+        }
+
+        static func string(_ bytes: [UInt8]) -> [UInt8] {
+            let n = UInt32(bytes.count)
+            return [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] + bytes
+        }
+    }
+
+    @Test func replayingABigQueuePrintsItsTime() throws {
+        let directory = try TemporaryDirectory()
+        let path = FileManager.default.fileExists(atPath: "/dev/shm")
+            ? "/dev/shm/airlock-replay-\(getpid()).jsonl" : directory.file("queue.jsonl")
+        let queue = QueueFile(path: path)
+        let alice = SoftwareApprover(), bob = SoftwareApprover()
+        let approvers = try AllowedSigners(text: "alice \(alice.publicKey)\nbob \(bob.publicKey)\n")
+        defer {
+            if let keep = ProcessInfo.processInfo.environment["AIRLOCK_BENCH_KEEP"] {
+                try? FileManager.default.removeItem(atPath: keep)
+                try? FileManager.default.moveItem(atPath: path, toPath: keep)
+                try? "alice \(alice.publicKey)\nbob \(bob.publicKey)\n".write(toFile: keep + ".signers", atomically: true, encoding: .utf8)
+            }
+            try? FileManager.default.removeItem(atPath: path)
+        }
+        let start = Date()
+
+        // request, approve, approve, resolve: half the events carry a signature to verify.
+        var clock = ContinuousClock.now
+        for n in 0..<Self.events / 4 {
+            let request = try queue.appendRequest(sampleOperation(path: "/work/project/file-\(n)", expires: start.addingTimeInterval(900)),
+                                                  pid: 4242, requester: "ops", quorum: 2, at: start)
+            try queue.append(.approve(try alice.sign(.approve, on: request)), at: start.addingTimeInterval(1))
+            try queue.append(.approve(try bob.sign(.approve, on: request)), at: start.addingTimeInterval(2))
+            try queue.append(.resolve(Resolution(id: request.id, outcome: .allowed)), at: start.addingTimeInterval(3))
+        }
+        let written = ContinuousClock.now - clock
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+
+        clock = ContinuousClock.now
+        let log = try QueueReader.read(path)
+        let read = ContinuousClock.now - clock
+        let state = QueueState.fold(log, approvers: approvers, now: start.addingTimeInterval(10))
+        let total = ContinuousClock.now - clock
+
+        print("replay: \(log.records.count) events, \(size / 1024) KiB: read + verify chain \(read), fold \(total - read), total \(total) (writing them took \(written))")
+        #expect(log.verify() == nil)
+        #expect(log.records.count == Self.events)
+        #expect(state.requests.values.allSatisfy { $0.state == .resolved && $0.approvals.count == 2 })
+    }
+}

@@ -1,0 +1,72 @@
+import AirlockSignOff
+import Foundation
+
+/// A fresh directory under /tmp, removed when the value is dropped.
+final class TemporaryDirectory: @unchecked Sendable {
+    let path: String
+
+    init() throws {
+        var template = Array("/tmp/airlock-signoff-test-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw TestFailure("mkdtemp failed") }
+        path = String(cString: made)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func file(_ name: String) -> String { "\(path)/\(name)" }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs a program to completion; returns its standard output, throws with its stderr on failure.
+@discardableResult
+func run(_ executable: String, _ arguments: [String], stdin: [UInt8] = []) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let input = Pipe(), output = Pipe(), errors = Pipe()
+    try input.fileHandleForWriting.write(contentsOf: Data(stdin))
+    try input.fileHandleForWriting.close()
+    process.standardInput = input.fileHandleForReading
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    let out = output.fileHandleForReading.readDataToEndOfFile()
+    let err = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw TestFailure("\(executable) \(arguments.joined(separator: " ")) failed: \(String(decoding: err, as: UTF8.self))")
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// A real key pair made by ssh-keygen; the private key lives only in the temporary directory.
+struct TestKey {
+    let privateKeyFile: String
+    let publicKeyLine: String
+    let publicKey: SSHPublicKey
+
+    init(in directory: TemporaryDirectory, name: String, type: String = "ed25519") throws {
+        privateKeyFile = directory.file(name)
+        var arguments = ["-q", "-t", type, "-N", "", "-C", "\(name)@example.org", "-f", privateKeyFile]
+        if type == "ecdsa" { arguments += ["-b", "256"] }
+        try run("/usr/bin/ssh-keygen", arguments)
+        publicKeyLine = try String(contentsOfFile: privateKeyFile + ".pub", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        publicKey = try SSHPublicKey(line: publicKeyLine)
+    }
+
+    /// An allowed_signers line for this key.
+    func allowedSignersLine(principal: String, options: String? = nil) -> String {
+        [principal, options, publicKeyLine].compactMap { $0 }.joined(separator: " ")
+    }
+}
+
+/// An operation with plausible values; tests change what they are about.
+func sampleOperation(path: String = "/work/project/.git", expires: Date = Date().addingTimeInterval(900)) -> HeldOperation {
+    HeldOperation(kind: .delete, paths: [Array(path.utf8)], cwd: Array("/work/project".utf8),
+              exe: "/usr/bin/rm dev=2049 ino=1234", sandbox: "sbx-1", rule: "protect.git", expires: expires)
+}
