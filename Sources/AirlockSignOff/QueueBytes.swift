@@ -32,7 +32,7 @@ struct QueueBytes: Encodable, Equatable, Sendable {
             try container.encode(text)
         } else {
             var container = encoder.container(keyedBy: Keys.self)
-            try container.encode(Data(bytes).base64EncodedString(), forKey: .b64)
+            try container.encode(Base64.encode(bytes), forKey: .b64)
         }
     }
 
@@ -43,8 +43,8 @@ struct QueueBytes: Encodable, Equatable, Sendable {
             bytes = Array(text.utf8)
         case .object(let fields):
             guard fields.count == 1, case .string(let encoded)? = fields["b64"],
-                  let data = Data(base64Encoded: encoded) else { return nil }
-            bytes = [UInt8](data)
+                  let decoded = Base64.decode(encoded.utf8) else { return nil }
+            bytes = decoded
         default:
             return nil
         }

@@ -74,10 +74,10 @@ public struct SSHPublicKey: Hashable, Sendable, CustomStringConvertible {
 
     /// Reads a key given as its two fields, type and base64 blob, as in allowed_signers.
     public init(type: String, base64: String, comment: String? = nil) throws {
-        guard let data = Data(base64Encoded: base64) else {
+        guard let blob = Base64.decode(base64.utf8) else {
             throw SignOffError(.malformedKey, "the key is not valid base64")
         }
-        try self.init(blob: [UInt8](data), comment: comment)
+        try self.init(blob: blob, comment: comment)
         guard algorithm.rawValue == type else {
             throw SignOffError(.malformedKey, "key type \(type) does not match the key's own type \(algorithm.rawValue)")
         }
@@ -85,13 +85,12 @@ public struct SSHPublicKey: Hashable, Sendable, CustomStringConvertible {
 
     /// `SHA256:` and the unpadded base64 of the blob's SHA-256, as `ssh-keygen -l` prints it.
     public var fingerprint: String {
-        let digest = Data(SHA256.hash(data: blob)).base64EncodedString()
-        return "SHA256:" + digest.prefix { $0 != "=" }
+        "SHA256:" + Base64.encode(Array(SHA256.hash(data: blob)), padding: false)
     }
 
     /// The one-line text form, `keytype base64 [comment]`.
     public var description: String {
-        let base = "\(algorithm.rawValue) \(Data(blob).base64EncodedString())"
+        let base = "\(algorithm.rawValue) \(Base64.encode(blob))"
         return comment.map { "\(base) \($0)" } ?? base
     }
 

@@ -55,22 +55,27 @@ public struct SSHSignature: Equatable, Sendable {
         guard armored.utf8.count <= maximumArmoredLength else {
             throw SignOffError(.malformedSignature, "signature text is longer than \(maximumArmoredLength) bytes")
         }
-        // Bytes, not Characters: a replay parses tens of thousands of these.
+        // One pass over the bytes (a replay parses tens of thousands of these): the first line must
+        // be the BEGIN marker, the last the END marker, the ones between are the base64 body.
+        // Blanks and a CR around a line are ignored, as are blank lines.
         var lines: [ArraySlice<UInt8>] = []
-        for line in Array(armored.utf8).split(separator: UInt8(ascii: "\n")) {
-            let blank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
-            guard let first = line.firstIndex(where: { !blank($0) }), let last = line.lastIndex(where: { !blank($0) }) else { continue }
-            lines.append(line[first...last])
+        let text = Array(armored.utf8)
+        var start = 0
+        while start < text.count {
+            let end = text[start...].firstIndex(of: UInt8(ascii: "\n")) ?? text.count
+            var line = text[start..<end]
+            while let first = line.first, first == 0x20 || first == 0x09 || first == 0x0D { line = line.dropFirst() }
+            while let last = line.last, last == 0x20 || last == 0x09 || last == 0x0D { line = line.dropLast() }
+            if !line.isEmpty { lines.append(line) }
+            start = end + 1
         }
         guard lines.count >= 3, lines.first! == armorBeginBytes[...], lines.last! == armorEndBytes[...] else {
             throw SignOffError(.malformedSignature, "expected the \(armorBegin) … \(armorEnd) armor")
         }
-        var body: [UInt8] = []
-        for line in lines.dropFirst().dropLast() { body += line }
-        guard let blob = Data(base64Encoded: Data(body)) else {
+        guard let blob = Base64.decode(lines.dropFirst().dropLast().joined()) else {
             throw SignOffError(.malformedSignature, "signature body is not valid base64")
         }
-        return try parse(blob: [UInt8](blob))
+        return try parse(blob: blob)
     }
 
     /// Reads the binary SSHSIG blob (the base64-decoded armor body).
@@ -109,7 +114,7 @@ public struct SSHSignature: Equatable, Sendable {
 
     /// The armored text form, wrapped at 70 columns as ssh-keygen does.
     public var armored: String {
-        let body = Data(blob).base64EncodedString()
+        let body = Base64.encode(blob)
         var lines = [Self.armorBegin]
         var rest = Substring(body)
         while !rest.isEmpty {

@@ -170,7 +170,7 @@ public final class Supervisor: @unchecked Sendable {
         case .delete(let p, let removeDirectory):
             guard let target = try resolve(p, agent) else { return answer(agent, .proceed) }
             try fileOperation(.delete, [target], agent) {
-                self.inHost(target) { unlinkat($0, target.name, removeDirectory ? AT_REMOVEDIR : 0) }
+                self.inHost(target) { dir in target.name.withCPath { unlinkat(dir, $0, removeDirectory ? AT_REMOVEDIR : 0) } }
             }
         case .rename(let from, let to, let flags):
             guard let source = try resolve(from, agent), let destination = try resolve(to, agent) else {
@@ -314,8 +314,8 @@ public final class Supervisor: @unchecked Sendable {
         }
         let scope: JSONValue = .object([
             "root": .string(grant.root.shown), "kinds": .array(grant.kinds.sorted { $0.rawValue < $1.rawValue }.map { .string($0.rawValue) }),
-            "pid": .number(Double(agent.pid)), "process_and_descendants": .bool(true),
-            "window_seconds": .number(config.grantWindow),
+            "pid": .integer(Int64(agent.pid)), "process_and_descendants": .bool(true),
+            "window_seconds": .integer(Int64(config.grantWindow)),
         ])
         let request: Request
         do {

@@ -1,0 +1,210 @@
+import AirlockSandbox
+import AirlockSignOff
+import AirlockSupervisor
+import ArgumentParser
+import Foundation
+
+/// Where the queue and approvers are, for the commands approvers run (outside any sandbox).
+struct QueueOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The sign-off queue file (default: $AIRLOCK_QUEUE or airlock's state directory).", valueName: "file"))
+    var queue: String?
+    @Option(help: ArgumentHelp("The approvers' allowed_signers file (to count approvals).", valueName: "file"))
+    var approvers: String?
+
+    var queuePath: String { queue ?? QueuePaths.defaultQueue() }
+    var approversPath: String { approvers ?? QueuePaths.defaultApprovers() }
+
+    func state() throws -> (QueueLog, QueueState) {
+        let log: QueueLog
+        do { log = try QueueReader.read(queuePath) } catch {
+            throw CLIError("cannot read the queue \(queuePath): \(error)")
+        }
+        let signers = try? AllowedSigners(contentsOf: approversPath)
+        return (log, QueueState.fold(log, approvers: signers, now: Date()))
+    }
+
+    func request(_ id: String) throws -> RequestState {
+        let (_, state) = try state()
+        guard let request = state.requests[id] else { throw CLIError("no request \(id) in \(queuePath)") }
+        return request
+    }
+}
+
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ message: String) { description = message }
+}
+
+/// Runs `body`, printing a failure as one `airlock: ...` line and exiting 1.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do { try body() } catch let error as ExitCode { throw error } catch {
+        printError("\(error)")
+        throw ExitCode(1)
+    }
+}
+
+struct Approve: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Approve a held operation with your SSH key (ssh-keygen -Y sign).")
+    @Argument(help: "The request id.") var id: String
+    @Option(help: ArgumentHelp("Your signing key (a private key, or a public key held by ssh-agent).", valueName: "file"))
+    var key: String?
+    @Option(help: "Why.") var reason: String?
+    @OptionGroup var options: QueueOptions
+
+    func run() throws { try reportingErrors { try decide(.approve, id, key, reason, options) } }
+}
+
+struct Deny: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Deny a held operation (the agent's call fails with EPERM).")
+    @Argument(help: "The request id.") var id: String
+    @Option(help: ArgumentHelp("Your signing key.", valueName: "file")) var key: String?
+    @Option(help: "Why (required).") var reason: String
+    @OptionGroup var options: QueueOptions
+
+    func run() throws { try reportingErrors { try decide(.deny, id, key, reason, options) } }
+}
+
+func decide(_ decision: Decision, _ id: String, _ key: String?, _ reason: String?, _ options: QueueOptions) throws {
+    let current = try options.request(id)
+    guard current.state == .pending else { throw CLIError("request \(id) is \(current.state.rawValue), not pending") }
+    let keyFile = key ?? (NSHomeDirectory() + "/.ssh/id_ed25519")
+    let signed = try SignedDecision.sign(decision, on: current.request, sigExpires: current.request.operation.expires,
+                                         reason: reason, keyFile: keyFile)
+    try QueueFile(path: options.queuePath).append(decision == .approve ? .approve(signed) : .deny(signed))
+    let after = try options.request(id)
+    print("\(decision == .approve ? "approved" : "denied") \(id) as \(signed.signer): \(after.state.rawValue), \(after.approvals.count)/\(after.quorum) approvals")
+}
+
+struct QueueCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queue", abstract: "Read the sign-off queue.",
+        subcommands: [List.self, Show.self, Watch.self, Verify.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List requests and their state.")
+        @Flag(help: "Print a JSON array.") var json = false
+        @Flag(help: "Only pending requests.") var pending = false
+        @OptionGroup var options: QueueOptions
+
+        func run() throws {
+            try reportingErrors {
+                let (_, state) = try options.state()
+                let rows = state.order.compactMap { state.requests[$0] }.filter { !pending || $0.state == .pending }
+                if json {
+                    let objects = rows.map(\.summaryObject)
+                    let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys])
+                    print(String(decoding: data, as: UTF8.self))
+                    return
+                }
+                for r in rows {
+                    print("\(r.id)  \(r.state.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(r.approvals.count)/\(r.quorum)  \(r.request.operation.kind.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(r.what)  [\(r.request.operation.rule)]")
+                }
+                if let broken = state.chainBreak { printError("the queue's chain is broken at \(broken): no approval counts") }
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one request: the operation, what approval grants, decisions.")
+        @Argument(help: "The request id.") var id: String
+        @OptionGroup var options: QueueOptions
+
+        func run() throws {
+            try reportingErrors {
+                let r = try options.request(id)
+                let op = r.request.operation
+                print("id:        \(r.id)")
+                print("state:     \(r.state.rawValue) (\(r.approvals.count)/\(r.quorum) approvals)")
+                print("operation: \(op.kind.rawValue) \(r.what)")
+                print("rule:      \(op.rule)")
+                print("process:   pid \(r.request.pid), \(op.exe), cwd \(String(decoding: op.cwd, as: UTF8.self))")
+                print("sandbox:   \(op.sandbox), requested by \(r.request.requester)")
+                print("expires:   \(op.expires)")
+                print("digest:    \(r.request.digest)")
+                if let scope = r.request.scope { print("grant:     \(scope.compact)") }
+                for a in r.approvals { print("approved by \(a.signer) \(a.principals) \(a.reason.map { "— \($0)" } ?? "")") }
+                if let d = r.denial { print("denied by \(d.signer) \(d.reason.map { "— \($0)" } ?? "")") }
+                for x in r.rejected { print("not counted: \(x.decision.rawValue) by \(x.signer): \(x.reason.rawValue) \(x.detail)") }
+                if let res = r.resolution { print("resolved:  \(res.outcome.rawValue)\(res.errno.map { " (errno \($0))" } ?? "")") }
+            }
+        }
+    }
+
+    struct Watch: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Follow the queue file and print events as they land.")
+        @OptionGroup var options: QueueOptions
+
+        func run() throws {
+            var seen = 0
+            while true {
+                if let log = try? QueueReader.read(options.queuePath), log.records.count > seen {
+                    for record in log.records[seen...] {
+                        print("\(record.seq) \(record.event.name) \(record.event.requestID)\(record.event.watchDetail)")
+                    }
+                    fflush(nil)
+                    seen = log.records.count
+                }
+                usleep(200_000)
+            }
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Verify the queue's hash chain; fails naming the first broken line.")
+        @OptionGroup var options: QueueOptions
+
+        func run() throws {
+            try reportingErrors {
+                let (log, _) = try options.state()
+                for warning in log.warnings { printError("\(options.queuePath): \(warning)") }
+                if let broken = log.chainBreak { throw CLIError("\(options.queuePath): chain broken at \(broken)") }
+                print("\(options.queuePath): \(log.records.count) events, chain intact")
+            }
+        }
+    }
+}
+
+extension RequestState {
+    var what: String {
+        let op = request.operation
+        if let argv = op.argv { return argv.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ") }
+        return op.paths.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " -> ")
+    }
+
+    var summaryObject: [String: Any] {
+        let op = request.operation
+        var o: [String: Any] = ["id": id, "state": state.rawValue, "kind": op.kind.rawValue, "approvals": approvals.count,
+                                "quorum": quorum, "rule": op.rule, "pid": Int(request.pid), "expires": "\(op.expires)"]
+        if let argv = op.argv { o["argv"] = argv.map { String(decoding: $0, as: UTF8.self) } }
+        else { o["path"] = op.paths.first.map { String(decoding: $0, as: UTF8.self) } ?? ""; if op.paths.count > 1 { o["path2"] = String(decoding: op.paths[1], as: UTF8.self) } }
+        return o
+    }
+}
+
+extension QueueEvent {
+    var watchDetail: String {
+        switch self {
+        case .request(let r), .audit(let r):
+            let what = r.operation.argv.map { $0.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ") }
+                ?? r.operation.paths.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " -> ")
+            return " \(r.operation.kind.rawValue) \(what) [\(r.operation.rule)]"
+        case .approve(let d), .deny(let d): return " by \(d.signer)"
+        case .resolve(let r): return " \(r.outcome.rawValue)"
+        default: return ""
+        }
+    }
+}
+
+extension JSONValue {
+    var compact: String {
+        switch self {
+        case .null: "null"
+        case .bool(let b): "\(b)"
+        case .integer(let i): "\(i)"
+        case .number(let d): "\(d)"
+        case .string(let s): s
+        case .array(let a): "[" + a.map(\.compact).joined(separator: ", ") + "]"
+        case .object(let o): o.keys.sorted().map { "\($0): \(o[$0]!.compact)" }.joined(separator: ", ")
+        }
+    }
+}
