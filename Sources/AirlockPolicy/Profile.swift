@@ -118,6 +118,8 @@ public struct Profile: Sendable, Equatable {
     public var queue: String?
     /// Protect rules, parent profiles' first.
     public var protect: [ProtectRule]
+    /// Exec rules, parent profiles' first (see `ExecClassifier`).
+    public var exec: [ExecRule]
 
     /// A profile with every setting at its default: what an empty profile file means.
     public init(name: String = "", sources: [String] = []) {
@@ -140,5 +142,6 @@ public struct Profile: Sendable, Equatable {
         self.approvers = nil
         self.queue = nil
         self.protect = []
+        self.exec = []
     }
 }

@@ -9,7 +9,7 @@ struct ProfileDecoder {
     typealias Path = [TOMLSourceMap.Component]
 
     /// The schema: which keys each table may hold. (`environment.set` holds any names.)
-    static let rootKeys = ["extends", "description", "sandbox", "seccomp", "filesystem", "environment", "signoff", "protect"]
+    static let rootKeys = ["extends", "description", "sandbox", "seccomp", "filesystem", "environment", "signoff", "protect", "exec"]
     static let sectionKeys: [String: [String]] = [
         "sandbox": ["backend", "network", "allow_unconfined"],
         "seccomp": ["deny_action"],
@@ -64,6 +64,7 @@ struct ProfileDecoder {
             if let v = s["queue"] { layer.queue = try ownFile(v, at: s.path + [.key("queue")]) }
         }
         if let v = top["protect"] { layer.protect = try protectRules(v) }
+        if let v = top["exec"] { (layer.exec, layer.execLines) = try execRules(v) }
         return layer
     }
 
@@ -120,27 +121,27 @@ struct ProfileDecoder {
 
     // MARK: - Values
 
-    private func string(_ v: TOMLValueConvertible, at: Path) throws(ProfileError) -> String {
+    func string(_ v: TOMLValueConvertible, at: Path) throws(ProfileError) -> String {
         guard let s = v.string else { throw error(at, "expected a string, got \(describe(v))") }
         return s
     }
 
-    private func bool(_ v: TOMLValueConvertible, at: Path) throws(ProfileError) -> Bool {
+    func bool(_ v: TOMLValueConvertible, at: Path) throws(ProfileError) -> Bool {
         guard let b = v.bool else { throw error(at, "expected true or false, got \(describe(v))") }
         return b
     }
 
-    private func int(_ v: TOMLValueConvertible, at: Path) throws(ProfileError) -> Int {
+    func int(_ v: TOMLValueConvertible, at: Path) throws(ProfileError) -> Int {
         guard let i = v.int else { throw error(at, "expected an integer, got \(describe(v))") }
         return i
     }
 
-    private func table(_ v: TOMLValueConvertible, at: Path) throws(ProfileError) -> TOMLTable {
+    func table(_ v: TOMLValueConvertible, at: Path) throws(ProfileError) -> TOMLTable {
         guard let t = v.table else { throw error(at, "expected a table, got \(describe(v))") }
         return t
     }
 
-    private func strings(_ v: TOMLValueConvertible, at: Path) throws(ProfileError) -> [String] {
+    func strings(_ v: TOMLValueConvertible, at: Path) throws(ProfileError) -> [String] {
         guard let array = v.array else { throw error(at, "expected an array of strings, got \(describe(v))") }
         var result: [String] = []
         for element in array {
@@ -152,7 +153,7 @@ struct ProfileDecoder {
         return result
     }
 
-    private func choice<E: RawRepresentable & CaseIterable>(_ v: TOMLValueConvertible, at: Path) throws(ProfileError)
+    func choice<E: RawRepresentable & CaseIterable>(_ v: TOMLValueConvertible, at: Path) throws(ProfileError)
         -> E where E.RawValue == String
     {
         let s = try string(v, at: at)
@@ -224,7 +225,7 @@ struct ProfileDecoder {
         ProfileError(file: file, line: source.line(of: at), key: TOMLSourceMap.dotted(at), message: message)
     }
 
-    private func describe(_ v: TOMLValueConvertible) -> String {
+    func describe(_ v: TOMLValueConvertible) -> String {
         switch v.type {
         case .string: "string"
         case .int: "integer"
@@ -238,13 +239,13 @@ struct ProfileDecoder {
         }
     }
 
-    private func list<E: RawRepresentable & CaseIterable>(_: E.Type) -> String where E.RawValue == String {
+    func list<E: RawRepresentable & CaseIterable>(_: E.Type) -> String where E.RawValue == String {
         E.allCases.map(\.rawValue).joined(separator: ", ")
     }
 }
 
 /// A table whose keys have been checked against the schema.
-private struct Fields {
+struct Fields {
     let table: TOMLTable
     let path: ProfileDecoder.Path
 

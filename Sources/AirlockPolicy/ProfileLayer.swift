@@ -20,12 +20,15 @@ struct ProfileLayer {
     var approvers: String?
     var queue: String?
     var protect: [ProtectRule] = []
+    var exec: [ExecRule] = []
+    /// The line of each exec rule, for an error about a name its parent already uses.
+    var execLines: [Int?] = []
 }
 
 extension Profile {
     /// Lays `layer` (a child) over this profile (its parent): scalars the child sets win, arrays
     /// concatenate parent-first without duplicates, `envSet` merges key-wise, protect rules
-    /// concatenate. A child can therefore add paths to hide but never un-hide its parent's — to
+    /// and exec rules concatenate. A child can therefore add paths to hide but never un-hide its parent's — to
     /// loosen a profile, write one that does not extend it.
     mutating func apply(_ layer: ProfileLayer) {
         summary = layer.summary ?? summary
@@ -45,6 +48,7 @@ extension Profile {
         approvers = layer.approvers ?? approvers
         queue = layer.queue ?? queue
         protect += layer.protect
+        exec += layer.exec
     }
 }
 

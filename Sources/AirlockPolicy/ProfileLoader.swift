@@ -76,7 +76,16 @@ public struct ProfileLoader: Sendable {
             file = next
         }
         var profile = Profile(name: nameOrPath, sources: chain.reversed())
-        for layer in layers.reversed() { profile.apply(layer) }
+        for (layer, file) in zip(layers, chain).reversed() {
+            // A rule cannot be replaced by a child (parents' rules decide first), so a reused
+            // name would only show approvers two different rules under one name.
+            for (rule, line) in zip(layer.exec, layer.execLines) where profile.exec.contains(where: { $0.name == rule.name }) {
+                throw ProfileError(
+                    file: file, line: line, key: "exec.name",
+                    message: "an exec rule named \"\(rule.name)\" is already defined by a profile this one extends; choose another name")
+            }
+            profile.apply(layer)
+        }
         return profile
     }
 

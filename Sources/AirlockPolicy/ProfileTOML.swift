@@ -44,6 +44,15 @@ extension Profile {
             out += "operations = \(array(rule.operations.sorted().map(\.rawValue)))\n"
             out += "action = \(quoted(rule.action.rawValue))\n"
         }
+        for rule in exec {
+            out += "\n[[exec]]\n"
+            out += "name = \(quoted(rule.name))\n"
+            out += "argv = \(array(rule.argv))\n"
+            let lists = [("flags", rule.flags), ("all_flags", rule.allFlags), ("unless", rule.unless), ("args", rule.args),
+                         ("targets", rule.targets.map(\.rawValue)), ("sql", rule.sql), ("env", rule.env)]
+            for (key, items) in lists where !items.isEmpty { out += "\(key) = \(array(items))\n" }
+            out += "action = \(quoted(rule.action.rawValue))\n"
+        }
         return out
     }
 }

@@ -26,7 +26,7 @@ public struct AllowedSigners: Sendable {
     public let entries: [Entry]
     /// Lines that were skipped on purpose, each as `FILE:LINE: why`.
     public let notes: [String]
-    private let entriesByKey: [SSHPublicKey: [Entry]]
+    private let entriesByFingerprint: [String: [Entry]]
 
     /// Reads and parses the file at `path`.
     public init(contentsOf path: String) throws {
@@ -56,14 +56,19 @@ public struct AllowedSigners: Sendable {
         self.file = file
         self.entries = entries
         self.notes = notes
-        self.entriesByKey = Dictionary(grouping: entries, by: \.key)
+        self.entriesByFingerprint = Dictionary(grouping: entries, by: \.key.fingerprint)
     }
 
     /// The principals `key` stands for when signing in `namespace` at time `date`: empty when the key
     /// is not listed, or only on lines whose `namespaces=` excludes `namespace` or whose validity
     /// window does not contain `date`.
     public func principals(for key: SSHPublicKey, namespace: String, at date: Date) -> [String] {
-        (entriesByKey[key] ?? []).filter { entry in
+        principals(forFingerprint: key.fingerprint, namespace: namespace, at: date)
+    }
+
+    /// The same, for the key with this SHA-256 fingerprint (`SHA256:…`).
+    public func principals(forFingerprint fingerprint: String, namespace: String, at date: Date) -> [String] {
+        (entriesByFingerprint[fingerprint] ?? []).filter { entry in
             if let namespaces = entry.namespaces, !PatternList(namespaces).matches(namespace) { return false }
             if let after = entry.validAfter, date < after { return false }
             if let before = entry.validBefore, date > before { return false }

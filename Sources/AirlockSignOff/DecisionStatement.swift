@@ -27,7 +27,7 @@ public struct DecisionStatement: Equatable, Sendable {
             throw SignOffError(.invalidOperation, "digest must be 64 lowercase hex digits")
         }
         guard RequestID.isWellFormed(id) else {
-            throw SignOffError(.invalidOperation, "\"\(id)\" is not a request id")
+            throw SignOffError(.invalidOperation, "\(id.debugDescription) is not a request id")
         }
         self.digest = digest
         self.decision = decision

@@ -27,7 +27,7 @@ enum JSONParser {
             let members = try parser.members(depth: 0)
             var keys = Set<String>(minimumCapacity: members.count)
             for member in members where !keys.insert(member.key).inserted {
-                throw parser.failure("duplicate key \"\(member.key)\"")
+                throw parser.failure("duplicate key \(member.key.debugDescription)")
             }
             return members
         }
@@ -89,7 +89,7 @@ private struct Parser {
     mutating func object(depth: Int) throws -> JSONValue {
         var object: [String: JSONValue] = [:]
         for (key, value) in try members(depth: depth) {
-            guard object.updateValue(value, forKey: key) == nil else { throw failure("duplicate key \"\(key)\"") }
+            guard object.updateValue(value, forKey: key) == nil else { throw failure("duplicate key \(key.debugDescription)") }
         }
         return .object(object)
     }

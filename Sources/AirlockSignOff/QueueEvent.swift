@@ -112,7 +112,7 @@ public struct Resolution: Equatable, Sendable {
 }
 
 /// One event of the sign-off queue.
-public enum QueueEvent: Equatable, Sendable {
+public indirect enum QueueEvent: Equatable, Sendable {
     case request(Request)
     /// Shadow mode: what would have been held, allowed and recorded.
     case audit(Request)

@@ -19,6 +19,12 @@ import Glibc
 /// before the torn one, and its `torn` field is the SHA-256 of every byte of the marked lines in
 /// between, so the chain still covers every byte of the file. Only appends, never a truncation:
 /// the file may be `chattr +a`.
+///
+/// **What the chain proves.** An edited, removed or inserted line breaks the chain at the next
+/// committed line; an edit of the very last line has no successor to betray it. That is why the
+/// chain is not the only defence: approvals are signatures over the request's digest, and the
+/// fold recomputes each request's digest from its own fields, so an edited line can make an
+/// approval count for nothing but never make one count.
 public struct QueueFile: Sendable {
     public let path: String
     /// Longer lines are refused (a command line that long cannot be shown to an approver anyway).
@@ -67,6 +73,9 @@ public struct QueueFile: Sendable {
             if size == 0 { try syncDirectory() }
             let tail = try readTail(fd, size: size)
 
+            guard tail.lastSeq < UInt64(Int64.max) else {
+                throw SignOffError(.malformedQueue, "\(path): the last line's seq \(tail.lastSeq) leaves no room for another")
+            }
             let seq = tail.lastSeq + 1
             let event = try makeEvent(seq)
             var skipped = tail.skipped
@@ -129,10 +138,8 @@ public struct QueueFile: Sendable {
                 skippedLines.insert(line, at: 0)
                 continue
             }
-            let decoded: QueueLine
             do {
-                decoded = try QueueLine.parse(line.dropLast())
-                (tail.lastSeq, _, _, _) = try decoded.envelope()
+                (tail.lastSeq, _, _, _) = try QueueLine.parse(line.dropLast()).envelope()
             } catch {
                 throw SignOffError(.malformedQueue, "the last committed line is not a queue line, so the next one cannot be chained to it; run `airlock queue verify`")
             }

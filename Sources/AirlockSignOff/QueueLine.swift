@@ -90,7 +90,7 @@ struct QueueLine: Encodable {
         }
         func named<T: RawRepresentable<String>>(_ type: T.Type) throws -> T {
             let raw = try text()
-            guard let named = T(rawValue: raw) else { throw SignOffError(.malformedQueue, "line has an unknown \(key) \"\(raw)\"") }
+            guard let named = T(rawValue: raw) else { throw SignOffError(.malformedQueue, "line has an unknown \(key) \(raw.debugDescription)") }
             return named
         }
         guard let field = Self.fieldsByKey[key] else { return }  // a newer writer's field
@@ -186,14 +186,14 @@ struct QueueLine: Encodable {
     func queueEvent() throws -> QueueEvent {
         let (_, _, _, name) = try envelope()
         func need<T>(_ value: T?, _ field: String) throws -> T {
-            guard let value else { throw malformed("\(name) line has no \(field)") }
+            guard let value else { throw malformed("\(name.debugDescription) line has no \(field)") }
             return value
         }
         let id = try need(id, "id")
         switch name {
         case "request", "audit":
             let expires = try need(expires.flatMap(RFC3339.parse), "RFC 3339 expires")
-            if path == nil, path2 != nil { throw malformed("\(name) line has path2 but no path") }
+            if path == nil, path2 != nil { throw malformed("\(name.debugDescription) line has path2 but no path") }
             let operation = HeldOperation(
                 kind: try need(kind, "kind"), paths: [path, path2].compactMap { $0?.bytes },
                 argv: argv?.map(\.bytes), cwd: try need(cwd, "cwd").bytes, exe: try need(exe, "exe"),
@@ -210,7 +210,7 @@ struct QueueLine: Encodable {
                 sigExpires: try need(sigExpires.flatMap(RFC3339.parse), "RFC 3339 sig_expires"),
                 signature: signature)
             guard signed.decision.rawValue == name else {
-                throw malformed("\(name) line has decision \(signed.decision.rawValue)")
+                throw malformed("\(name.debugDescription) line has decision \(signed.decision.rawValue)")
             }
             return name == "approve" ? .approve(signed) : .deny(signed)
         case "resolve":
@@ -220,7 +220,7 @@ struct QueueLine: Encodable {
         case "cancel":
             return .cancel(id: id)
         default:
-            throw malformed("has unknown event \"\(name)\"")
+            throw malformed("has unknown event \(name.debugDescription)")
         }
     }
 

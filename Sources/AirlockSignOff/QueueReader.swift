@@ -46,43 +46,41 @@ public enum QueueReader {
     /// them (absent when there are none). A last line without a newline is torn: ignored with a
     /// warning.
     public static func parse(_ bytes: [UInt8]) -> QueueLog {
+        var lines: [Range<Int>] = []  // each with its newline
+        var start = 0
+        while let newline = bytes[start...].firstIndex(of: QueueFile.newline) {
+            lines.append(start..<newline + 1)
+            start = newline + 1
+        }
+        // Hashing and parsing a line needs nothing from the others: spread it over the cores.
+        let parsed = lines.parallelMap { ParsedLine(bytes[$0]) }
+
         var records: [QueueRecord] = []
+        records.reserveCapacity(parsed.count)
         var warnings: [QueueWarning] = []
         var chainBreak: ChainBreak?
+        func broken(_ line: Int, _ reason: String) {
+            if chainBreak == nil { chainBreak = ChainBreak(line: line, reason: reason) }
+        }
         var lastSeq: UInt64 = 0
         var lastHash = QueueLine.zeroHash
         var lastLine = 0
         var skipped: [UInt8] = []
-        func broken(_ line: Int, _ reason: String) {
-            if chainBreak == nil { chainBreak = ChainBreak(line: line, reason: reason) }
-        }
 
-        var start = 0
-        var number = 0
-        while start < bytes.count {
-            number += 1
-            guard let newline = bytes[start...].firstIndex(of: QueueFile.newline) else {
-                warnings.append(QueueWarning(line: number, message: "torn last line (no newline, \(bytes.count - start) bytes) ignored"))
-                break
-            }
-            let line = bytes[start...newline]
-            start = newline + 1
-            if QueueFile.isMarkedTorn(line) {
+        for (index, line) in parsed.enumerated() {
+            let number = index + 1
+            if line.isMarkedTorn {
                 warnings.append(QueueWarning(line: number, message: "torn line, closed by a later writer, ignored"))
-                skipped += line
+                skipped += bytes[lines[index]]
                 continue
             }
-            let hash = line.withUnsafeBytes { Hex.encode(SHA256.hash(data: $0)) }
-            let wire: QueueLine
-            let envelope: (seq: UInt64, ts: Date, prev: String, event: String)
-            do {
-                wire = try QueueLine.parse(line.dropLast())
-                envelope = try wire.envelope()
-            } catch {
-                broken(number, "not a queue line (\(Self.describe(error)))")
-                lastHash = hash
+            defer {
+                lastHash = line.hash
                 lastLine = number
                 skipped = []
+            }
+            guard case .success(let envelope) = line.envelope else {
+                if case .failure(let why) = line.envelope { broken(number, "not a queue line (\(why))") }
                 continue
             }
             if envelope.seq != lastSeq &+ 1 {
@@ -94,30 +92,69 @@ public enum QueueReader {
                     : "prev does not match the SHA-256 of line \(lastLine): line \(lastLine) or this line was changed, or lines between them were removed")
             }
             let expectedTorn = skipped.isEmpty ? nil : Hex.encode(SHA256.hash(data: skipped))
-            if wire.torn != expectedTorn {
+            if envelope.torn != expectedTorn {
                 broken(number, expectedTorn == nil ? "names torn lines that are not there" : "torn lines before it do not match its torn field")
             }
             lastSeq = envelope.seq
-            lastHash = hash
-            lastLine = number
-            skipped = []
-            do {
-                let event = try wire.queueEvent()
-                records.append(QueueRecord(seq: envelope.seq, ts: envelope.ts, prev: envelope.prev, torn: wire.torn,
-                                           event: event, hash: hash, line: number))
-            } catch {
-                warnings.append(QueueWarning(line: number, message: "\(Self.describe(error)); event ignored"))
+            switch line.event {
+            case .success(let event):
+                records.append(QueueRecord(seq: envelope.seq, ts: envelope.ts, prev: envelope.prev, torn: envelope.torn,
+                                           event: event, hash: line.hash, line: number))
+            case .failure(let why):
+                warnings.append(QueueWarning(line: number, message: "\(why); event ignored"))
             }
         }
-        if !skipped.isEmpty, chainBreak == nil {
+        if start < bytes.count {
+            warnings.append(QueueWarning(line: lines.count + 1, message: "torn last line (no newline, \(bytes.count - start) bytes) ignored"))
+        } else if !skipped.isEmpty {
             // Marked torn lines with no committed line after them: a writer was cut off right after
             // closing a torn line. Nothing was committed, so nothing is broken.
-            warnings.append(QueueWarning(line: number, message: "file ends with torn lines"))
+            warnings.append(QueueWarning(line: lines.count, message: "file ends with torn lines"))
         }
         return QueueLog(records: records, warnings: warnings, chainBreak: chainBreak)
     }
 
-    private static func describe(_ error: Error) -> String {
+    /// What can be learnt from one line on its own.
+    private struct ParsedLine: Sendable {
+        struct Envelope: Sendable {
+            let seq: UInt64, ts: Date, prev: String, torn: String?
+        }
+
+        struct Reason: Error, CustomStringConvertible {
+            let description: String
+        }
+
+        let isMarkedTorn: Bool
+        /// SHA-256 hex of the line's bytes, newline included.
+        let hash: String
+        let envelope: Result<Envelope, Reason>
+        let event: Result<QueueEvent, Reason>
+
+        init(_ line: ArraySlice<UInt8>) {
+            isMarkedTorn = QueueFile.isMarkedTorn(line)
+            hash = line.withUnsafeBytes { Hex.encode(SHA256.hash(data: $0)) }
+            guard !isMarkedTorn else {
+                envelope = .failure(Reason(description: "torn"))
+                event = .failure(Reason(description: "torn"))
+                return
+            }
+            do {
+                let wire = try QueueLine.parse(line.dropLast())
+                let (seq, ts, prev, _) = try wire.envelope()
+                envelope = .success(Envelope(seq: seq, ts: ts, prev: prev, torn: wire.torn))
+                do {
+                    event = .success(try wire.queueEvent())
+                } catch {
+                    event = .failure(Reason(description: QueueReader.describe(error)))
+                }
+            } catch {
+                envelope = .failure(Reason(description: QueueReader.describe(error)))
+                event = .failure(Reason(description: "no envelope"))
+            }
+        }
+    }
+
+    fileprivate static func describe(_ error: Error) -> String {
         if let error = error as? SignOffError { return error.message }
         return "invalid JSON: \(error)"
     }

@@ -1,86 +1,15 @@
 import Foundation
 
-/// An approval or denial that counts.
-public struct CountedDecision: Equatable, Sendable {
-    /// The fingerprint of the key that signed it.
-    public let signer: String
-    /// The approvers-file principals that key stands for.
-    public let principals: [String]
-    public let reason: String?
-    public let ts: Date
-    public let line: Int?
-    /// Whether the signature was checked cryptographically. False only for decisions on settled
-    /// requests folded with `SignatureChecks.unsettled`, whose state no signature can change.
-    public let signatureVerified: Bool
-}
-
 /// Which signatures a fold checks cryptographically.
 public enum SignatureChecks: Sendable {
     /// Those on requests not yet settled by a `resolve` or `cancel` line: every signature that can
-    /// still change a request's state. Decisions on settled requests get every other check, and
-    /// count with `signatureVerified == false`. What the supervisor replays with.
+    /// still change a request's state. What the supervisor replays with. Decisions on settled
+    /// requests are not even read: their `signer` field is taken at its word (it must still be
+    /// listed, and every other check applies) and they count with `signatureVerified == false` —
+    /// a record of history, never a reason to allow anything.
     case unsettled
     /// Every signature, for an audit of the whole file (`airlock queue verify`).
     case all
-}
-
-/// Why an approve or deny line counted for nothing.
-public enum RejectionReason: String, Sendable {
-    /// The line carries no signature.
-    case unsigned
-    /// The signature could not be read, names another key than `signer`, or does not verify over
-    /// this request's digest, id, the decision and its expiry.
-    case badSignature = "bad signature"
-    /// The signature was made for another namespace than `airlock`.
-    case namespace
-    /// No approvers file, so no key is listed.
-    case noApprovers = "no approvers file"
-    /// The key is not in the approvers file for namespace `airlock` at the time of the line.
-    case notListed = "not listed"
-    /// The line names another digest than the request's, or the request's digest does not match
-    /// its own operation.
-    case wrongDigest = "wrong digest"
-    /// The key already counted for this request.
-    case duplicateKey = "duplicate key"
-    /// It arrived when the request had already expired.
-    case afterExpiry = "after expiry"
-    /// It arrived after its own `sig_expires`.
-    case signatureExpired = "signature expired"
-    /// It arrived when the request was already decided, resolved or cancelled.
-    case alreadyDecided = "already decided"
-    /// The queue's chain is broken, so no approval counts (fail closed).
-    case chainBroken = "chain broken"
-}
-
-/// An approve or deny line that counted for nothing, and why.
-public struct RejectedDecision: Equatable, Sendable {
-    public let decision: Decision
-    /// The key's fingerprint when the signature could be read, else the line's `signer` field.
-    public let signer: String
-    public let reason: RejectionReason
-    public let detail: String
-    public let line: Int?
-}
-
-/// One request and what the queue says about it.
-public struct RequestState: Sendable {
-    public enum State: String, Sendable {
-        case pending, approved, denied, expired, resolved, cancelled
-    }
-
-    public var id: String { request.id }
-    public internal(set) var state: State
-    public let request: Request
-    /// The request's quorum, at least 1.
-    public let quorum: Int
-    /// Counted approvals, one per distinct key, in arrival order.
-    public internal(set) var approvals: [CountedDecision] = []
-    public internal(set) var denial: CountedDecision?
-    public internal(set) var rejected: [RejectedDecision] = []
-    public internal(set) var resolution: Resolution?
-    /// Whether the request line's `digest` is the digest of its own operation; when not, no
-    /// approval counts.
-    public let digestMatches: Bool
 }
 
 /// The state of every request: the fold of the queue's events.
@@ -118,23 +47,68 @@ public struct QueueState: Sendable {
     /// spend seconds re-proving history.
     public static func fold(_ log: QueueLog, approvers: AllowedSigners?, now: Date,
                             checks: SignatureChecks = .unsettled) -> QueueState {
-        var settled = Set<String>()
-        if checks == .unsettled {
-            for record in log.records {
-                switch record.event {
-                case .resolve(let resolution): settled.insert(resolution.id)
-                case .cancel(let id): settled.insert(id)
-                default: break
-                }
+        // Which request each decision is about (the first request line with its id: later ones are
+        // ignored), and which requests are settled.
+        var firstRequests: [String: Request] = [:]
+        var settledIDs = Set<String>()
+        for record in log.records {
+            switch record.event {
+            case .request(let request) where firstRequests[request.id] == nil: firstRequests[request.id] = request
+            case .resolve(let resolution): settledIDs.insert(resolution.id)
+            case .cancel(let id): settledIDs.insert(id)
+            default: break
             }
         }
-        var folder = Folder(approvers: approvers, chainBroken: log.chainBreak != nil, settled: settled)
-        for record in log.records { folder.apply(record) }
+        let requests = firstRequests, settled = settledIDs
+        let needsCrypto: @Sendable (String) -> Bool = { id in checks == .all || !settled.contains(id) }
+        // Reading and verifying signatures is the expensive part and each is independent: do it
+        // up front, over all cores, then fold in order.
+        let signatures = log.records.parallelMap { record -> SignatureCheck? in
+            switch record.event {
+            case .approve(let decision), .deny(let decision):
+                return SignatureCheck(decision, request: requests[decision.id], verify: needsCrypto(decision.id))
+            default:
+                return nil
+            }
+        }
+        var folder = Folder(approvers: approvers, chainBroken: log.chainBreak != nil)
+        folder.requests.reserveCapacity(requests.count)
+        for (record, signature) in zip(log.records, signatures) { folder.apply(record, signature) }
         for (id, state) in folder.requests where state.state == .pending && now >= state.request.operation.expires {
             folder.requests[id]?.state = .expired
         }
         return QueueState(requests: folder.requests, order: folder.order, audits: folder.audits,
                           chainBreak: log.chainBreak, warnings: folder.warnings)
+    }
+}
+
+/// What became of a decision's signature in the parallel pass.
+private enum SignatureCheck: Sendable {
+    case unsigned
+    case unreadable(SignOffError)
+    /// Read; `verified` is nil when there was nothing to verify it against (no such request, or
+    /// another namespace, which the fold rejects anyway).
+    case read(SSHSignature, verified: Bool?)
+    /// A settled request under `SignatureChecks.unsettled`: not read at all, the line's `signer`
+    /// is taken at its word.
+    case unchecked
+
+    init(_ decision: SignedDecision, request: Request?, verify: Bool) {
+        guard let armored = decision.signature else { self = .unsigned; return }
+        guard verify else { self = .unchecked; return }
+        let signature: SSHSignature
+        do {
+            signature = try SSHSignature.parse(armored: armored)
+        } catch {
+            self = .unreadable(error as? SignOffError ?? SignOffError(.malformedSignature, "\(error)"))
+            return
+        }
+        guard let request, signature.namespace == SSHSignature.airlockNamespace else {
+            self = .read(signature, verified: nil)
+            return
+        }
+        let statement = try? request.statement(decision.decision, sigExpires: decision.sigExpires)
+        self = .read(signature, verified: statement.map { (try? signature.verify(message: $0.message)) != nil } ?? false)
     }
 }
 
@@ -147,24 +121,21 @@ private enum Verdict {
 private struct Folder {
     let approvers: AllowedSigners?
     let chainBroken: Bool
-    /// Requests whose decisions' signatures are not checked cryptographically.
-    let settled: Set<String>
     var requests: [String: RequestState] = [:]
     var order: [String] = []
     var audits: [Request] = []
     var warnings: [QueueWarning] = []
 
-    init(approvers: AllowedSigners?, chainBroken: Bool, settled: Set<String>) {
+    init(approvers: AllowedSigners?, chainBroken: Bool) {
         self.approvers = approvers
         self.chainBroken = chainBroken
-        self.settled = settled
     }
 
-    mutating func apply(_ record: QueueRecord) {
+    mutating func apply(_ record: QueueRecord, _ signature: SignatureCheck?) {
         let id = record.event.requestID
         if case .request(let request) = record.event {
             guard requests[id] == nil else {
-                return warn(record, "second request with id \(id) ignored")
+                return warn(record, "second request with id \(id.debugDescription) ignored")
             }
             requests[id] = RequestState(state: .pending, request: request, quorum: max(1, request.quorum),
                                         digestMatches: request.digest == request.operation.digest)
@@ -173,12 +144,12 @@ private struct Folder {
         }
         if case .audit(let request) = record.event { return audits.append(request) }
         guard var state = requests[id] else {
-            return warn(record, "\(record.event.name) for unknown request \(id) ignored")
+            return warn(record, "\(record.event.name) for unknown request \(id.debugDescription) ignored")
         }
         defer { requests[id] = state }
         switch record.event {
         case .approve(let decision), .deny(let decision):
-            switch evaluate(decision, record: record, state: state) {
+            switch evaluate(decision, signature ?? .unsigned, record: record, state: state) {
             case .rejected(let rejection):
                 state.rejected.append(rejection)
             case .counts(let counted) where decision.decision == .deny:
@@ -205,48 +176,54 @@ private struct Folder {
         warnings.append(QueueWarning(line: record.line ?? 0, message: message))
     }
 
-    /// Whether `decision` counts for `state`'s request; the cheap checks first, the signature last.
-    private func evaluate(_ decision: SignedDecision, record: QueueRecord,
+    /// Whether `decision` counts for `state`'s request; the order of the checks only decides which
+    /// reason a decision that fails several is given.
+    private func evaluate(_ decision: SignedDecision, _ check: SignatureCheck, record: QueueRecord,
                           state: RequestState) -> Verdict {
         func reject(_ reason: RejectionReason, _ detail: String, signer: String = decision.signer) -> Verdict {
             .rejected(RejectedDecision(decision: decision.decision, signer: signer, reason: reason, detail: detail, line: record.line))
         }
         let request = state.request
         guard state.state == .pending else { return reject(.alreadyDecided, "the request was already \(state.state.rawValue)") }
-        guard let armored = decision.signature else { return reject(.unsigned, "the line has no signature") }
+        if case .unsigned = check { return reject(.unsigned, "the line has no signature") }
         guard decision.digest == request.digest else { return reject(.wrongDigest, "signed for digest \(decision.digest.prefix(12))…, the request's is \(request.digest.prefix(12))…") }
         guard state.digestMatches else { return reject(.wrongDigest, "the request line's digest does not match its operation") }
         guard record.ts < request.operation.expires else { return reject(.afterExpiry, "arrived \(RFC3339.format(record.ts)), the request expired \(RFC3339.format(request.operation.expires))") }
         guard record.ts <= decision.sigExpires else { return reject(.signatureExpired, "arrived \(RFC3339.format(record.ts)), the signature expired \(RFC3339.format(decision.sigExpires))") }
         if decision.decision == .approve && chainBroken { return reject(.chainBroken, "the queue's chain is broken; run `airlock queue verify`") }
+        guard let approvers else { return reject(.noApprovers, "no approvers file") }
 
-        let signature: SSHSignature
-        do { signature = try SSHSignature.parse(armored: armored) } catch {
+        let signer: String
+        let verified: Bool
+        switch check {
+        case .unsigned:
+            return reject(.unsigned, "the line has no signature")
+        case .unreadable(let error):
             return reject(.badSignature, "\(error)")
-        }
-        let key = signature.publicKey.fingerprint
-        guard decision.signer.isEmpty || decision.signer == key else {
-            return reject(.badSignature, "the line names signer \(decision.signer) but the signature is by \(key)", signer: key)
-        }
-        guard signature.namespace == SSHSignature.airlockNamespace else {
-            return reject(.namespace, "signed in namespace \"\(signature.namespace)\"", signer: key)
-        }
-        guard let approvers else { return reject(.noApprovers, "no approvers file", signer: key) }
-        let principals = approvers.principals(for: signature.publicKey, namespace: SSHSignature.airlockNamespace, at: record.ts)
-        guard !principals.isEmpty else { return reject(.notListed, "\(key) is not in \(approvers.file) for namespace airlock", signer: key) }
-        if decision.decision == .approve, state.approvals.contains(where: { $0.signer == key }) {
-            return reject(.duplicateKey, "\(key) already approved this request", signer: key)
-        }
-        let verify = !settled.contains(request.id)
-        if verify {
-            do {
-                let statement = try request.statement(decision.decision, sigExpires: decision.sigExpires)
-                try signature.verify(message: statement.message)
-            } catch {
-                return reject(.badSignature, "\(error)", signer: key)
+        case .read(let signature, let result):
+            signer = signature.publicKey.fingerprint
+            guard decision.signer.isEmpty || decision.signer == signer else {
+                return reject(.badSignature, "the line names signer \(decision.signer.debugDescription) but the signature is by \(signer)", signer: signer)
             }
+            guard signature.namespace == SSHSignature.airlockNamespace else {
+                return reject(.namespace, "signed in namespace \(signature.namespace.debugDescription)", signer: signer)
+            }
+            guard result == true else {
+                return reject(.badSignature, "the signature does not verify over this request's digest, id, decision and expiry", signer: signer)
+            }
+            verified = true
+        case .unchecked:
+            signer = decision.signer
+            verified = false
         }
-        return .counts(CountedDecision(signer: key, principals: principals, reason: decision.reason, ts: record.ts,
-                                       line: record.line, signatureVerified: verify))
+        let principals = approvers.principals(forFingerprint: signer, namespace: SSHSignature.airlockNamespace, at: record.ts)
+        guard !principals.isEmpty else {
+            return reject(.notListed, "\(signer) is not in \(approvers.file) for namespace airlock", signer: signer)
+        }
+        if decision.decision == .approve, state.approvals.contains(where: { $0.signer == signer }) {
+            return reject(.duplicateKey, "\(signer) already approved this request", signer: signer)
+        }
+        return .counts(CountedDecision(signer: signer, principals: principals, reason: decision.reason, ts: record.ts,
+                                       line: record.line, signatureVerified: verified))
     }
 }

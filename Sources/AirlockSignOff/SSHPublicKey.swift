@@ -33,7 +33,7 @@ public struct SSHPublicKey: Hashable, Sendable, CustomStringConvertible {
         var reader = SSHWireReader(blob, context: "public key")
         let type = try reader.readText("key type")
         guard let algorithm = Algorithm(rawValue: type) else {
-            throw SignOffError(.unsupportedAlgorithm, "public key type \(type) is not supported (use ssh-ed25519, ecdsa-sha2-nistp256 or their -sk forms)")
+            throw SignOffError(.unsupportedAlgorithm, "public key type \(type.debugDescription) is not supported (use ssh-ed25519, ecdsa-sha2-nistp256 or their -sk forms)")
         }
         switch algorithm {
         case .ed25519, .ed25519SK:
@@ -44,7 +44,7 @@ public struct SSHPublicKey: Hashable, Sendable, CustomStringConvertible {
             keyBytes = raw
         case .ecdsaP256, .ecdsaP256SK:
             let curve = try reader.readText("curve name")
-            guard curve == "nistp256" else { throw reader.malformed("curve \(curve) does not match \(type)") }
+            guard curve == "nistp256" else { throw reader.malformed("curve \(curve.debugDescription) does not match \(type)") }
             let point = try reader.readString("ecdsa point")
             guard (try? P256.Signing.PublicKey(x963Representation: point)) != nil else {
                 throw reader.malformed("ecdsa point is not a valid uncompressed P-256 point")
@@ -79,7 +79,7 @@ public struct SSHPublicKey: Hashable, Sendable, CustomStringConvertible {
         }
         try self.init(blob: blob, comment: comment)
         guard algorithm.rawValue == type else {
-            throw SignOffError(.malformedKey, "key type \(type) does not match the key's own type \(algorithm.rawValue)")
+            throw SignOffError(.malformedKey, "key type \(type.debugDescription) does not match the key's own type \(algorithm.rawValue)")
         }
     }
 
@@ -100,18 +100,19 @@ public struct SSHPublicKey: Hashable, Sendable, CustomStringConvertible {
     /// FIDO signatures must carry the user-presence flag: a signature made without a touch does
     /// not count as a human's approval.
     public func isValidSignature(_ signature: [UInt8], for data: [UInt8]) -> Bool {
-        (try? verify(signature, for: data)) != nil
+        (try? verifies(signature, for: data)) ?? false
     }
 
-    private func verify(_ signature: [UInt8], for data: [UInt8]) throws {
+    /// Throws when the signature blob is malformed, returns false when it is well formed but wrong.
+    private func verifies(_ signature: [UInt8], for data: [UInt8]) throws -> Bool {
         var reader = SSHWireReader(signature, context: "signature")
-        guard try reader.readText("signature type") == algorithm.rawValue else { throw reader.malformed("type") }
+        guard try reader.readText("signature type") == algorithm.rawValue else { return false }
         let bytes = try reader.readString("signature bytes")
         var signed = data
         if let application {
             let flags = try reader.readByte("flags")
             let counter = try reader.readUInt32("counter")
-            guard flags & 0x01 != 0 else { throw reader.malformed("user presence flag is not set") }
+            guard flags & 0x01 != 0 else { return false }  // no user presence
             var writer = SSHWireWriter()
             writer.write(raw: Array(SHA256.hash(data: Array(application.utf8))))
             writer.write(byte: flags)
@@ -123,11 +124,11 @@ public struct SSHPublicKey: Hashable, Sendable, CustomStringConvertible {
         switch algorithm {
         case .ed25519, .ed25519SK:
             let key = try Curve25519.Signing.PublicKey(rawRepresentation: keyBytes)
-            guard bytes.count == 64, key.isValidSignature(bytes, for: signed) else { throw reader.malformed("bad") }
+            return bytes.count == 64 && key.isValidSignature(bytes, for: signed)
         case .ecdsaP256, .ecdsaP256SK:
             let key = try P256.Signing.PublicKey(x963Representation: keyBytes)
             let ecdsa = try P256.Signing.ECDSASignature(rawRepresentation: Self.rawECDSASignature(bytes))
-            guard key.isValidSignature(ecdsa, for: signed) else { throw reader.malformed("bad") }
+            return key.isValidSignature(ecdsa, for: signed)
         }
     }
 

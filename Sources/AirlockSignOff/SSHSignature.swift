@@ -55,24 +55,34 @@ public struct SSHSignature: Equatable, Sendable {
         guard armored.utf8.count <= maximumArmoredLength else {
             throw SignOffError(.malformedSignature, "signature text is longer than \(maximumArmoredLength) bytes")
         }
-        // One pass over the bytes (a replay parses tens of thousands of these): the first line must
-        // be the BEGIN marker, the last the END marker, the ones between are the base64 body.
-        // Blanks and a CR around a line are ignored, as are blank lines.
-        var lines: [ArraySlice<UInt8>] = []
+        // One pass over the bytes (a replay reads tens of thousands of these): the first non-blank
+        // line must be the BEGIN marker and the last the END marker; the lines between are the
+        // base64 body. Blanks and a CR around a line are ignored, as are blank lines.
         let text = Array(armored.utf8)
+        var lines = 0
+        var body: [UInt8] = []
+        var lastLine: Range<Int> = 0..<0  // within body
         var start = 0
         while start < text.count {
             let end = text[start...].firstIndex(of: UInt8(ascii: "\n")) ?? text.count
             var line = text[start..<end]
+            start = end + 1
             while let first = line.first, first == 0x20 || first == 0x09 || first == 0x0D { line = line.dropFirst() }
             while let last = line.last, last == 0x20 || last == 0x09 || last == 0x0D { line = line.dropLast() }
-            if !line.isEmpty { lines.append(line) }
-            start = end + 1
+            if line.isEmpty { continue }
+            lines += 1
+            if lines == 1 {
+                guard line.elementsEqual(armorBeginBytes) else { break }
+                continue
+            }
+            lastLine = body.count..<body.count + line.count
+            body += line
         }
-        guard lines.count >= 3, lines.first! == armorBeginBytes[...], lines.last! == armorEndBytes[...] else {
+        guard lines >= 3, body[lastLine].elementsEqual(armorEndBytes) else {
             throw SignOffError(.malformedSignature, "expected the \(armorBegin) … \(armorEnd) armor")
         }
-        guard let blob = Base64.decode(lines.dropFirst().dropLast().joined()) else {
+        body.removeSubrange(lastLine)
+        guard let blob = Base64.decode(body) else {
             throw SignOffError(.malformedSignature, "signature body is not valid base64")
         }
         return try parse(blob: blob)
@@ -91,7 +101,7 @@ public struct SSHSignature: Equatable, Sendable {
         let reserved = try reader.readString("reserved")
         let hashName = try reader.readText("hash algorithm")
         guard let hashAlgorithm = HashAlgorithm(rawValue: hashName) else {
-            throw reader.malformed("hash algorithm \(hashName) is not sha256 or sha512")
+            throw reader.malformed("hash algorithm \(hashName.debugDescription) is not sha256 or sha512")
         }
         let signature = try reader.readString("signature")
         try reader.expectEnd()
@@ -141,7 +151,7 @@ public struct SSHSignature: Equatable, Sendable {
     /// Throws `namespaceMismatch` or `badSignature`; returns normally only when it verifies.
     public func verify(message: [UInt8], namespace expected: String = airlockNamespace) throws {
         guard namespace == expected else {
-            throw SignOffError(.namespaceMismatch, "signature is for namespace \"\(namespace)\", not \"\(expected)\"")
+            throw SignOffError(.namespaceMismatch, "signature is for namespace \(namespace.debugDescription), not \(expected.debugDescription)")
         }
         let data = Self.signedData(message: message, namespace: namespace, reserved: reserved,
                                    hashAlgorithm: hashAlgorithm)

@@ -13,27 +13,39 @@ final class AgentPath {
     let canonical: [UInt8]
     let parentCanonical: [UInt8]
     let name: [UInt8]
-    /// The parent directory, opened oPath in the agent's view (its mounts: read-only where the
-    /// agent may not write).
-    let parent: Int32
+    let pid: Int32
+    /// The parent directory, opened O_PATH in the agent's view (its mounts: read-only where the
+    /// agent may not write); opened lazily, when an operation on the path is held or carried out.
+    private var parentFD: Int32
 
     static let resolveInRoot: UInt64 = 0x10
     static let resolveNoMagicLinks: UInt64 = 0x02
     static let resolveNoSymlinks: UInt64 = 0x04
 
-    private init(canonical: [UInt8], parentCanonical: [UInt8], name: [UInt8], parent: Int32) {
+    private init(canonical: [UInt8], parentCanonical: [UInt8], name: [UInt8], pid: Int32, parent: Int32) {
         self.canonical = canonical
         self.parentCanonical = parentCanonical
         self.name = name
-        self.parent = parent
+        self.pid = pid
+        self.parentFD = parent
     }
 
-    deinit { close(parent) }
+    deinit { if parentFD >= 0 { close(parentFD) } }
 
     /// Resolves `bytes` (as read from the agent) against its root and `dirfd`. nil when the path does
     /// not resolve (the call would fail in the kernel too) — the caller lets the kernel say so.
+    ///
+    /// A bare name relative to a directory fd or the cwd (what `rm -r` does for every file) needs no
+    /// walk: the kernel already resolved that directory, and its /proc link is its path in the
+    /// agent's view. Anything else is walked with openat2 inside the agent's root.
     static func resolve(_ bytes: [UInt8], dirfd: Int32, agent: AgentProcess) -> AgentPath? {
         let slash = UInt8(ascii: "/")
+        let dot = UInt8(ascii: ".")
+        if !bytes.isEmpty, bytes.first != slash, !bytes.contains(slash), bytes != [dot], bytes != [dot, dot] {
+            guard let base = agent.link(dirfd == Intercepted.cwd ? "cwd" : "fd/\(dirfd)"), base.first == slash else { return nil }
+            let canonical = (base == [slash] ? [] : base) + [slash] + bytes
+            return AgentPath(canonical: canonical, parentCanonical: base, name: bytes, pid: agent.pid, parent: -1)
+        }
         var full: [UInt8]
         if bytes.first == slash {
             full = bytes
@@ -45,25 +57,40 @@ final class AgentPath {
         let cut = full.lastIndex(of: slash)!
         var parentPart = Array(full[..<cut])
         var name = Array(full[(cut + 1)...])
-        if name.isEmpty || name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] {
+        if name.isEmpty || name == [dot] || name == [dot, dot] {
             // The target is a directory named by "." or ".." (or "/" itself): resolve all of it.
             parentPart = full
             name = []
         }
-        let root = open("/proc/\(agent.pid)/root", oPath | O_DIRECTORY | O_CLOEXEC)
-        guard root >= 0 else { return nil }
-        defer { close(root) }
-        let relative = Array(parentPart.drop { $0 == slash })
-        let parent = (relative.isEmpty ? [UInt8(ascii: ".")] : relative).withCPath {
-            airlock_openat2(root, $0, UInt64(oPath | O_DIRECTORY | O_CLOEXEC), 0, resolveInRoot | resolveNoMagicLinks)
-        }
+        let parent = openInRoot(pid: agent.pid, parentPart, resolve: resolveInRoot | resolveNoMagicLinks)
         guard parent >= 0 else { return nil }
         guard let parentCanonical = readLink("/proc/self/fd/\(parent)"), parentCanonical.first == slash else {
             close(parent)
             return nil
         }
         let canonical = name.isEmpty ? parentCanonical : (parentCanonical == [slash] ? [slash] : parentCanonical + [slash]) + name
-        return AgentPath(canonical: canonical, parentCanonical: parentCanonical, name: name, parent: parent)
+        return AgentPath(canonical: canonical, parentCanonical: parentCanonical, name: name, pid: agent.pid, parent: parent)
+    }
+
+    /// Opens the directory `path` (absolute, in the agent's view) inside the agent's root.
+    static func openInRoot(pid: Int32, _ path: [UInt8], resolve: UInt64) -> Int32 {
+        let slash = UInt8(ascii: "/")
+        let root = open("/proc/\(pid)/root", oPath | O_DIRECTORY | O_CLOEXEC)
+        guard root >= 0 else { return -1 }
+        defer { close(root) }
+        let relative = Array(path.drop { $0 == slash })
+        return (relative.isEmpty ? [UInt8(ascii: ".")] : relative).withCPath {
+            airlock_openat2(root, $0, UInt64(oPath | O_DIRECTORY | O_CLOEXEC), 0, resolve)
+        }
+    }
+
+    /// Pins the parent directory the agent named (its device and inode), before anything is held or
+    /// carried out. Its canonical path has no symlink left to follow.
+    func pin() -> Bool {
+        if parentFD < 0 {
+            parentFD = Self.openInRoot(pid: pid, parentCanonical, resolve: Self.resolveInRoot | Self.resolveNoSymlinks | Self.resolveNoMagicLinks)
+        }
+        return parentFD >= 0
     }
 
     /// The same parent directory opened writable-side, on the host, for the supervisor to act in:
@@ -75,7 +102,7 @@ final class AgentPath {
         }
         guard fd >= 0 else { return .failure(Errno(rawValue: -fd)) }
         var a = stat(), b = stat()
-        guard fstat(fd, &a) == 0, fstat(parent, &b) == 0, a.st_dev == b.st_dev, a.st_ino == b.st_ino else {
+        guard pin(), fstat(fd, &a) == 0, fstat(parentFD, &b) == 0, a.st_dev == b.st_dev, a.st_ino == b.st_ino else {
             close(fd)
             return .failure(.notPermitted)
         }

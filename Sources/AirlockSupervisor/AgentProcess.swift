@@ -21,7 +21,8 @@ struct AgentProcess {
         var result: [UInt8] = []
         var cursor = address
         while result.count <= limit {
-            let chunk = Int(4096 - cursor % 4096)
+            // Most paths are short: read up to 256 bytes first, never across a page boundary.
+            let chunk = Int(min(result.isEmpty ? 256 : 4096, 4096 - cursor % 4096))
             var buffer = [UInt8](repeating: 0, count: chunk)
             let n = buffer.withUnsafeMutableBytes { airlock_read_memory(pid, cursor, $0.baseAddress, chunk) }
             guard n > 0 else { throw .failed(Errno(rawValue: Int32(-n))) }

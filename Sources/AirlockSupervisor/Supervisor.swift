@@ -88,6 +88,8 @@ public final class Supervisor: @unchecked Sendable {
         case proceed
         /// An fd the supervisor opened, installed in the agent as the call's result.
         case fd(Int32, cloexec: Bool)
+        /// An exec: let it run under ptrace and kill it if its command line is not `argv` anymore.
+        case exec(argv: [[UInt8]])
     }
 
     public init(listener: Int32, config: SupervisorConfig, logger: Logger) {
@@ -138,6 +140,20 @@ public final class Supervisor: @unchecked Sendable {
         case .value(let v): rc = airlock_notif_send(listener, agent.notification, v, 0, 0)
         case .error(let e): rc = airlock_notif_send(listener, agent.notification, 0, Self.responseError(e), 0)
         case .proceed: rc = airlock_notif_send(listener, agent.notification, 0, 0, 1)
+        case .exec(let argv):
+            var sent: Int32 = 0
+            let outcome = ExecVerifier.run(tid: agent.pid, expected: argv) {
+                sent = airlock_notif_send(listener, agent.notification, 0, 0, 1)
+            }
+            switch outcome {
+            case .verified, .failedExec: rc = sent
+            case .mismatch(let why):
+                logger.warning("killed pid \(agent.pid): \(why)")
+                rc = sent
+            case .untraceable(let e):
+                logger.error("cannot trace pid \(agent.pid) to verify its exec (\(e)); denying it")
+                rc = airlock_notif_send(listener, agent.notification, 0, Self.responseError(.notPermitted), 0)
+            }
         case .fd(let fd, let cloexec):
             rc = airlock_notif_addfd_send(listener, agent.notification, fd, cloexec ? 1 : 0)
             close(fd)
@@ -254,6 +270,8 @@ public final class Supervisor: @unchecked Sendable {
             return answer(agent, .proceed)
         }
         let kind = OperationKind(operation)
+        // Pin the directories the agent named now: what is approved later is this very directory.
+        guard targets.allSatisfy({ $0.pin() }) else { return answer(agent, .error(.notPermitted)) }
         switch rule.action {
         case .allow: return answer(agent, .proceed)
         case .deny: return answer(agent, .error(.notPermitted))
@@ -283,21 +301,21 @@ public final class Supervisor: @unchecked Sendable {
         let argv = try agent.readStringArray(at: argvAddress)
         let env = try agent.readStringArray(at: envpAddress)
         let cwd = agent.link("cwd") ?? []
-        guard let verdict = config.classifyExec(argv, env, cwd, path) else { return answer(agent, .proceed) }
+        guard let verdict = config.classifyExec(argv, env, cwd, path) else { return answer(agent, .exec(argv: argv)) }
         switch verdict.action {
-        case .allow: return answer(agent, .proceed)
+        case .allow: return answer(agent, .exec(argv: argv))
         case .deny: return answer(agent, .error(.notPermitted))
         case .audit, .hold:
             if config.audit || verdict.action == .audit {
                 writeAudit(kind: .exec, paths: [path], argv: argv, rule: verdict.rule, agent)
-                return answer(agent, .proceed)
+                return answer(agent, .exec(argv: argv))
             }
         }
         let grant = Grant(requestID: "", pid: agent.pid, start: AgentProcess.parentAndStart(agent.pid)?.start ?? 0,
                           root: Array(config.workspace.utf8), kinds: Set(OperationKind.allCases), expires: .distantFuture)
         hold(kind: .exec, paths: [path], argv: argv, rule: verdict.rule,
              summary: "exec \(argv.map(\.shown).joined(separator: " ")) (\(verdict.reason))",
-             grant: grant, agent) { .proceed }
+             grant: grant, agent) { .exec(argv: argv) }
     }
 
     // MARK: - Holding

@@ -77,6 +77,7 @@ struct Run: ParsableCommand {
                                            approvers: approvers, quorum: quorum, audit: audit, logger: logger)
             signOff.apply(to: &request)
             let plan = try SandboxPlan(request)
+            try signOff.prepare()
             let status = try Sandbox.run(plan, logger: logger) { listener throws(SandboxError) in
                 try signOff.supervise(listener: listener, plan: plan)
             }

@@ -49,13 +49,17 @@ struct SignOffSetup {
         if kernel.truncated {
             logger.warning("more than 200000 files under the protected roots: only those seen first are pinned at the kernel layer")
         }
+    }
+
+    /// Called once the plan is valid: the queue's directory exists (0700) and the file exists
+    /// (0600), so the supervisor can watch it; a missing approvers file is said out loud.
+    func prepare() throws {
         try Self.prepareQueue(queuePath)
         if !FileManager.default.isReadableFile(atPath: approversPath) {
             logger.warning("no readable approvers file at \(approversPath): held operations can only be denied or expire (pass --approvers FILE)")
         }
     }
 
-    /// The queue's directory exists (0700) and the file exists (0600), so the supervisor can watch it.
     static func prepareQueue(_ path: String) throws {
         let dir = (path as NSString).deletingLastPathComponent
         do {

@@ -183,7 +183,11 @@ import Testing
 
     @Test func aQuorumBelowOneIsTreatedAsOne() throws {
         let held = try request(quorum: 0)
-        #expect(try state(of: held).state == .pending)
+        let pending = try state(of: held)
+        #expect(pending.state == .pending)
+        #expect(pending.quorum == 1)
+        try decide(held, by: alice)
+        #expect(try state(of: held).state == .approved)
     }
 
     @Test func withoutAnApproversFileNothingCounts() throws {

@@ -13,29 +13,6 @@ import Testing
     static let events = 100_000
     #endif
 
-    /// An Ed25519 approver whose signatures are made in-process, so a big queue is quick to build.
-    struct SoftwareApprover {
-        let key = Curve25519.Signing.PrivateKey()
-        var publicKey: SSHPublicKey {
-            try! SSHPublicKey(blob: Self.string(Array("ssh-ed25519".utf8)) + Self.string(Array(key.publicKey.rawRepresentation)))
-        }
-
-        func sign(_ decision: Decision, on request: Request) throws -> SignedDecision {
-            let statement = try request.statement(decision, sigExpires: request.operation.expires)
-            let data = SSHSignature.signedData(message: statement.message, namespace: "airlock", hashAlgorithm: .sha512)
-            let raw = Array(try key.signature(for: data))
-            let signature = SSHSignature(publicKey: publicKey, namespace: "airlock", hashAlgorithm: .sha512,
-                                         signature: Self.string(Array("ssh-ed25519".utf8)) + Self.string(raw))
-            return SignedDecision(id: request.id, digest: request.digest, decision: decision, signer: publicKey.fingerprint,
-                                  principal: nil, reason: "ok", sigExpires: request.operation.expires, signature: signature.armored)
-        }
-
-        static func string(_ bytes: [UInt8]) -> [UInt8] {
-            let n = UInt32(bytes.count)
-            return [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] + bytes
-        }
-    }
-
     @Test func replayingABigQueuePrintsItsTime() throws {
         let directory = try TemporaryDirectory()
         let path = FileManager.default.fileExists(atPath: "/dev/shm")

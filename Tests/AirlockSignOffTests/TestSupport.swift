@@ -1,4 +1,5 @@
 import AirlockSignOff
+import Crypto
 import Foundation
 
 /// A fresh directory under /tmp, removed when the value is dropped.
@@ -68,5 +69,28 @@ struct TestKey {
 /// An operation with plausible values; tests change what they are about.
 func sampleOperation(path: String = "/work/project/.git", expires: Date = Date().addingTimeInterval(900)) -> HeldOperation {
     HeldOperation(kind: .delete, paths: [Array(path.utf8)], cwd: Array("/work/project".utf8),
-              exe: "/usr/bin/rm dev=2049 ino=1234", sandbox: "sbx-1", rule: "protect.git", expires: expires)
+                  exe: "/usr/bin/rm dev=2049 ino=1234", sandbox: "sbx-1", rule: "protect.git", expires: expires)
+}
+
+/// An Ed25519 approver whose signatures are made in-process, so a big queue is quick to build.
+struct SoftwareApprover {
+    let key = Curve25519.Signing.PrivateKey()
+    var publicKey: SSHPublicKey {
+        try! SSHPublicKey(blob: Self.string(Array("ssh-ed25519".utf8)) + Self.string(Array(key.publicKey.rawRepresentation)))
+    }
+
+    func sign(_ decision: Decision, on request: Request) throws -> SignedDecision {
+        let statement = try request.statement(decision, sigExpires: request.operation.expires)
+        let data = SSHSignature.signedData(message: statement.message, namespace: "airlock", hashAlgorithm: .sha512)
+        let raw = Array(try key.signature(for: data))
+        let signature = SSHSignature(publicKey: publicKey, namespace: "airlock", hashAlgorithm: .sha512,
+                                     signature: Self.string(Array("ssh-ed25519".utf8)) + Self.string(raw))
+        return SignedDecision(id: request.id, digest: request.digest, decision: decision, signer: publicKey.fingerprint,
+                              principal: nil, reason: "ok", sigExpires: request.operation.expires, signature: signature.armored)
+    }
+
+    static func string(_ bytes: [UInt8]) -> [UInt8] {
+        let n = UInt32(bytes.count)
+        return [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] + bytes
+    }
 }

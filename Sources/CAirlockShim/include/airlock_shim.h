@@ -89,6 +89,8 @@ int airlock_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, 
 int airlock_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned flags);
 /// pidfd_getfd(2). Returns the fd or -errno.
 int airlock_pidfd_getfd(int pidfd, int targetfd);
+/// ptrace(2) (variadic in glibc). Returns the result, or -1 with errno.
+long airlock_ptrace(int request, pid_t pid, uint64_t addr, uint64_t data);
 /// fallocate(2), returning 0 or -1 with errno.
 int airlock_fallocate(int fd, int mode, int64_t offset, int64_t length);
 /// Receives one fd sent with SCM_RIGHTS (the agent's listener). Returns it, 0 on EOF, or -errno.

@@ -144,6 +144,8 @@ final class Fixture: @unchecked Sendable {
             "LANG": "C.UTF-8",
             "FOO": "bar",
             "SHELL": "/bin/sh",
+            // The sign-off queue of this fixture, never the machine's.
+            "AIRLOCK_QUEUE": home + "/.local/state/airlock/queue.jsonl",
         ]
         env.merge(extra) { _, new in new }
         return env

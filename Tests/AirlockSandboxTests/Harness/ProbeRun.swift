@@ -66,7 +66,8 @@ struct ProbeRun: CustomStringConvertible {
     init(checks: [String], outcome: Outcome, firstLine: Int = 0) {
         self.checks = checks
         self.outcome = outcome
-        let lines = Array(outcome.lines.dropFirst(firstLine))
+        // On a terminal airlock's own messages ("airlock: ...") share the stream with the probe's.
+        let lines = Array(outcome.lines.dropFirst(firstLine).filter { !$0.hasPrefix("airlock: ") })
         self.lineCount = lines.count
         verdicts = checks.indices.map { i in
             guard i < lines.count else { return .missing }

@@ -1,0 +1,78 @@
+import Foundation
+
+/// An approval or denial that counts.
+public struct CountedDecision: Equatable, Sendable {
+    /// The fingerprint of the key that signed it.
+    public let signer: String
+    /// The approvers-file principals that key stands for.
+    public let principals: [String]
+    public let reason: String?
+    public let ts: Date
+    public let line: Int?
+    /// Whether the signature was checked cryptographically. False only for decisions on settled
+    /// requests folded with `SignatureChecks.unsettled`, whose state no signature can change.
+    public let signatureVerified: Bool
+}
+
+/// Why an approve or deny line counted for nothing.
+public enum RejectionReason: String, Sendable {
+    /// The line carries no signature.
+    case unsigned
+    /// The signature could not be read, names another key than `signer`, or does not verify over
+    /// this request's digest, id, the decision and its expiry.
+    case badSignature = "bad signature"
+    /// The signature was made for another namespace than `airlock`.
+    case namespace
+    /// No approvers file, so no key is listed.
+    case noApprovers = "no approvers file"
+    /// The key is not in the approvers file for namespace `airlock` at the time of the line.
+    case notListed = "not listed"
+    /// The line names another digest than the request's, or the request's digest does not match
+    /// its own operation.
+    case wrongDigest = "wrong digest"
+    /// The key already counted for this request.
+    case duplicateKey = "duplicate key"
+    /// It arrived when the request had already expired.
+    case afterExpiry = "after expiry"
+    /// It arrived after its own `sig_expires`.
+    case signatureExpired = "signature expired"
+    /// It arrived when the request was already decided, resolved or cancelled.
+    case alreadyDecided = "already decided"
+    /// The queue's chain is broken, so no approval counts (fail closed).
+    case chainBroken = "chain broken"
+}
+
+/// An approve or deny line that counted for nothing, and why.
+public struct RejectedDecision: Equatable, Sendable {
+    public let decision: Decision
+    /// The key's fingerprint when the signature could be read, else the line's `signer` field.
+    public let signer: String
+    public let reason: RejectionReason
+    public let detail: String
+    public let line: Int?
+}
+
+/// One request and what the queue says about it.
+///
+/// A supervisor acting on `.approved` must also check that `request.digest` is the digest of the
+/// operation it holds in memory: the approvals are bound to the line's digest, and the line is
+/// only as trustworthy as the file.
+public struct RequestState: Sendable {
+    public enum State: String, Sendable {
+        case pending, approved, denied, expired, resolved, cancelled
+    }
+
+    public var id: String { request.id }
+    public internal(set) var state: State
+    public let request: Request
+    /// The request's quorum, at least 1.
+    public let quorum: Int
+    /// Counted approvals, one per distinct key, in arrival order.
+    public internal(set) var approvals: [CountedDecision] = []
+    public internal(set) var denial: CountedDecision?
+    public internal(set) var rejected: [RejectedDecision] = []
+    public internal(set) var resolution: Resolution?
+    /// Whether the request line's `digest` is the digest of its own operation; when not, no
+    /// approval counts.
+    public let digestMatches: Bool
+}

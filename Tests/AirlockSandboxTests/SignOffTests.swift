@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+
+/// Held operations end to end: a real sandbox, a real notify listener, the real queue file, real
+/// SSH keys signing with ssh-keygen.
+@Suite(.serialized)
+struct SignOffTests {
+    /// Two approvers' keys and a third that is not listed, with the allowed_signers file.
+    final class Approvers: @unchecked Sendable {
+        let dir: String
+        var allowedSigners: String { dir + "/allowed_signers" }
+        func key(_ name: String) -> String { dir + "/" + name }
+
+        init(in root: String) throws {
+            dir = root + "/approvers"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            var lines: [String] = []
+            for name in ["alice", "bob", "mallory"] {
+                let made = try Subprocess(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", key(name)],
+                                          environment: ["PATH": "/usr/bin:/bin"], directory: dir).wait(timeout: 30)
+                #expect(made.status == 0, "ssh-keygen: \(made)")
+                let pub = try String(contentsOfFile: key(name) + ".pub", encoding: .utf8).split(separator: " ")
+                if name != "mallory" { lines.append("\(name) namespaces=\"airlock\" \(pub[0]) \(pub[1])") }
+            }
+            try lines.joined(separator: "\n").appending("\n").write(toFile: allowedSigners, atomically: true, encoding: .utf8)
+        }
+    }
+
+    func queuePath(_ fixture: Fixture) -> String { fixture.home + "/.local/state/airlock/queue.jsonl" }
+
+    func queueCLI(_ fixture: Fixture, _ approvers: Approvers, _ args: [String]) throws -> Outcome {
+        try airlock(args + ["--queue", queuePath(fixture), "--approvers", approvers.allowedSigners],
+                    env: ["PATH": "/usr/bin:/bin", "HOME": fixture.root], cwd: fixture.root)
+    }
+
+    /// Waits for the first pending request to appear in the queue and returns its JSON object.
+    func waitForHeld(_ fixture: Fixture, _ approvers: Approvers, timeout: Double = 15) throws -> [String: Any]? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let listed = try queueCLI(fixture, approvers, ["queue", "list", "--json", "--pending"])
+            if listed.status == 0, let data = listed.stdout.data(using: .utf8),
+               let rows = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]], let first = rows.first {
+                return first
+            }
+            usleep(100_000)
+        }
+        return nil
+    }
+
+    func approve(_ fixture: Fixture, _ approvers: Approvers, _ id: String, as name: String) throws -> Outcome {
+        try queueCLI(fixture, approvers, ["approve", id, "--key", approvers.key(name)])
+    }
+
+    func startAgent(_ fixture: Fixture, _ approvers: Approvers, _ script: String, options: [String] = []) throws -> Subprocess {
+        try startAirlock(fixture.runArguments(["/bin/sh", "-c", script], options: ["--approvers", approvers.allowedSigners] + options),
+                         env: fixture.environment(), cwd: fixture.workspace, user: fixture.config.user)
+    }
+
+    @Test("a held delete goes ahead after two distinct listed approvals, and the agent sees success",
+          arguments: SandboxConfig.all)
+    func twoApprovalsLetADeleteThrough(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        try fixture.write(fixture.workspace + "/.env", "TOKEN=precious\n")
+        if let user = config.user { try chownTree(fixture.workspace, to: user) }
+        let agent = try startAgent(fixture, approvers, "rm .env; echo rm=$?")
+        let held = try #require(try waitForHeld(fixture, approvers), "no request was held")
+        #expect(held["kind"] as? String == "delete")
+        #expect(held["path"] as? String == fixture.workspace + "/.env")
+        #expect(held["rule"] as? String == "dotenv files")
+        let id = try #require(held["id"] as? String)
+
+        // None of these counts: a key not listed, and a listed key twice.
+        _ = try approve(fixture, approvers, id, as: "mallory")
+        _ = try approve(fixture, approvers, id, as: "alice")
+        _ = try approve(fixture, approvers, id, as: "alice")
+        usleep(300_000)
+        #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/.env"), "deleted before quorum")
+        #expect(agent.poll() == nil, "the agent's call returned before quorum")
+
+        _ = try approve(fixture, approvers, id, as: "bob")
+        let outcome = agent.wait(timeout: 15)
+        #expect(outcome.lines.contains("rm=0"), "\(outcome)")
+        #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/.env"))
+        let shown = try queueCLI(fixture, approvers, ["queue", "show", id])
+        #expect(shown.stdout.contains("state:     resolved (2/2 approvals)"), "\(shown)")
+        #expect(shown.stdout.contains("not counted: approve by") && shown.stdout.contains("duplicate"), "\(shown)")
+        let verified = try queueCLI(fixture, approvers, ["queue", "verify"])
+        #expect(verified.status == 0, "\(verified)")
+    }
+
+    @Test("a denied hold fails the call with EPERM and changes nothing", arguments: [SandboxConfig.root])
+    func denialFailsWithEPERM(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        try fixture.write(fixture.workspace + "/prod.tfstate", "{\"serial\": 7}\n")
+        let agent = try startAgent(fixture, approvers, ": > prod.tfstate; echo truncate=$?; cat prod.tfstate")
+        let held = try #require(try waitForHeld(fixture, approvers))
+        #expect(held["kind"] as? String == "truncate")
+        let id = try #require(held["id"] as? String)
+        let denied = try queueCLI(fixture, approvers, ["deny", id, "--key", approvers.key("alice"), "--reason", "no"])
+        #expect(denied.status == 0, "\(denied)")
+        let outcome = agent.wait(timeout: 15)
+        #expect(outcome.stderr.contains("Operation not permitted"), "\(outcome)")
+        #expect(outcome.lines.contains("{\"serial\": 7}"), "\(outcome)")
+        #expect(try String(contentsOfFile: fixture.workspace + "/prod.tfstate", encoding: .utf8) == "{\"serial\": 7}\n")
+    }
+
+    @Test("a hold nobody answers expires and fails with EPERM", arguments: [SandboxConfig.root])
+    func expiryFailsWithEPERM(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        try fixture.write(fixture.workspace + "/.env", "A=1\n")
+        try fixture.write(fixture.root + "/short.toml", "extends = \"default\"\n[signoff]\ntimeout = 2\n")
+        let started = Date()
+        let agent = try startAgent(fixture, approvers, "mv .env gone.env; echo mv=$?", options: ["--profile", fixture.root + "/short.toml"])
+        let outcome = agent.wait(timeout: 20)
+        #expect(outcome.lines.contains("mv=1"), "\(outcome)")
+        #expect(Date().timeIntervalSince(started) >= 2)
+        #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/.env"))
+        let listed = try queueCLI(fixture, approvers, ["queue", "list", "--json"])
+        #expect(listed.stdout.contains("\"state\" : \"resolved\""), "\(listed)")
+    }
+
+    @Test("killing airlock while a call is held fails the call and changes nothing", arguments: SandboxConfig.all)
+    func killingTheSupervisorFailsClosed(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        try fixture.write(fixture.workspace + "/.env", "KEEP=1\n")
+        if let user = config.user { try chownTree(fixture.workspace, to: user) }
+        let agent = try startAgent(fixture, approvers, "rm -f .env; rm -f .env; echo after > marker-\(fixture.unique)")
+        _ = try #require(try waitForHeld(fixture, approvers))
+        agent.send(SIGKILL)
+        _ = agent.wait(timeout: 10)
+        usleep(300_000)
+        #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/.env"))
+        #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/marker-\(fixture.unique)"),
+                "the sandbox went on after airlock died")
+    }
+
+    @Test("--audit holds nothing and records what it would have held", arguments: [SandboxConfig.root])
+    func auditModeRecords(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        try fixture.write(fixture.workspace + "/.env", "A=1\n")
+        let outcome = try startAgent(fixture, approvers, "rm .env; echo rm=$?", options: ["--audit"]).wait(timeout: 15)
+        #expect(outcome.lines.contains("rm=0"), "\(outcome)")
+        let queue = try String(contentsOfFile: queuePath(fixture), encoding: .utf8)
+        #expect(queue.contains("\"event\":\"audit\""), "\(queue)")
+        #expect(!queue.contains("\"event\":\"request\""), "\(queue)")
+    }
+}
