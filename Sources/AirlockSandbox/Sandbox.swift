@@ -138,12 +138,16 @@ public enum Sandbox {
         }
         var environment = plan.environment
         if let privateTmp { environment["TMPDIR"] = privateTmp }
-        let rules = plan.landlockRules(confinement, privateTmp: privateTmp)
+        let rules: [Landlock.Rule]
+        do { rules = try plan.landlockRules(confinement, privateTmp: privateTmp) } catch {
+            if let privateTmp { removeTree(privateTmp) }
+            throw StartError(error: error, namespacesUnavailable: false)
+        }
 
         let strings = CStrings()
         defer { strings.free() }
         let writable = strings.array(plan.writable)
-        let readOnly = strings.array(plan.readOnly)
+        let readOnly = strings.array(plan.readOnly + plan.protectedReadOnly)
         let pinned = strings.array(plan.pinned)
         let hidden = strings.array(plan.hidden.map(\.path))
         let hiddenIsDir = plan.hidden.map { UInt8($0.isDirectory ? 1 : 0) }
@@ -157,7 +161,7 @@ public enum Sandbox {
         cfg.outside_uid = geteuid()
         cfg.outside_gid = getegid()
         cfg.n_writable = plan.writable.count
-        cfg.n_readonly = plan.readOnly.count
+        cfg.n_readonly = plan.readOnly.count + plan.protectedReadOnly.count
         cfg.n_pinned = plan.pinned.count
         cfg.n_hidden = plan.hidden.count
         if let abi = landlockABI {
@@ -179,7 +183,9 @@ public enum Sandbox {
         }
         defer { for fd in sockets where fd >= 0 { close(fd) } }
         cfg.listener_socket = sockets[1]
-        cfg.init_death_signal = confinement == .namespaces ? SIGKILL : SIGTERM
+        // Namespaces: init's death ends the pid namespace. Landlock only: init must kill the tree itself,
+        // on a signal that is never one of the forwarded ones.
+        cfg.init_death_signal = confinement == .namespaces ? SIGKILL : SIGRTMIN_AIRLOCK
 
         var sandbox = airlock_sandbox()
         var err = airlock_spawn_error()
@@ -285,6 +291,9 @@ public enum Sandbox {
         }
     }
 }
+
+/// SIGRTMIN+3 (glibc reserves the first two real-time signals for itself).
+let SIGRTMIN_AIRLOCK: Int32 = 34 + 3
 
 /// C strings that live until `free()`: the spawn configuration points into them.
 final class CStrings {

@@ -13,6 +13,8 @@ public struct SandboxRequest: Sendable {
     /// Bound onto themselves (namespaces backend): the entry cannot be removed or renamed (EBUSY),
     /// its contents stay as writable as before. Absolute paths; missing ones are skipped.
     public var pinned: [String] = []
+    /// Read-only binds that back sign-off's protected paths (namespaces backend). Absolute paths.
+    public var protectedReadOnly: [String] = []
     public var hide: [String] = []
     public var envPass: [String] = []
     public var backend: Backend?
@@ -49,6 +51,7 @@ public struct SandboxPlan: Sendable {
     /// Writable trees, workspace included, parents before children.
     public var writable: [String]
     public var readOnly: [String]
+    public var protectedReadOnly: [String]
     public var pinned: [String]
     /// Existing hidden paths (resolved), and whether each is a directory.
     public var hidden: [(path: String, isDirectory: Bool)]
@@ -110,6 +113,9 @@ public struct SandboxPlan: Sendable {
         self.writable = writable
         let readOnly = Self.unique(ro).filter { path in writable.contains { Self.isWithin(path, $0) } }
         self.readOnly = readOnly
+        protectedReadOnly = Self.unique(request.protectedReadOnly.compactMap(Self.realPath)).filter { path in
+            !readOnly.contains(path) && writable.contains { Self.isWithin(path, $0) }
+        }
         pinned = Self.unique(request.pinned.compactMap(Self.realPath)).filter { path in
             !writable.contains(path) && !readOnly.contains(path) && writable.contains { Self.isWithin(path, $0) }
         }
@@ -132,7 +138,7 @@ public struct SandboxPlan: Sendable {
 
     /// The Landlock rules for this view under `confinement`; `privateTmp` is the landlock backend's
     /// stand-in for a private /tmp.
-    func landlockRules(_ confinement: Confinement, privateTmp: String?) -> [Landlock.Rule] {
+    func landlockRules(_ confinement: Confinement, privateTmp: String?) throws(SandboxError) -> [Landlock.Rule] {
         let device = Landlock.read | Landlock.writeFile | Landlock.truncate | Landlock.ioctlDev
         switch confinement {
         case .unconfined:
@@ -146,12 +152,16 @@ public struct SandboxPlan: Sendable {
                    Landlock.Rule(path: "/dev/shm", access: Landlock.everything),
                    Landlock.Rule(path: "/dev", access: device)]
         case .landlock:
-            let hiddenPaths = hidden.map(\.path)
-            var rules = Landlock.carve("/", access: Landlock.read, excluding: hiddenPaths, onTheWay: Landlock.readDir)
+            // Landlock only ever adds rights down a tree: inside a writable tree nothing can be taken
+            // away again, so a hidden or read-only path there cannot be enforced. Refuse, rather
+            // than run with it exposed.
             for tree in writable {
-                rules += Landlock.carve(tree, access: Landlock.everything, excluding: hiddenPaths + readOnly,
-                                        onTheWay: Landlock.readDir | Landlock.makeAll | Landlock.refer)
+                if let inner = (hidden.map(\.path) + readOnly).first(where: { $0 != tree && Self.isWithin($0, tree) }) {
+                    throw SandboxError("the landlock backend cannot keep \(inner) \(readOnly.contains(inner) ? "read-only" : "hidden") inside the writable \(tree); use the namespaces backend, or a workspace that does not contain it")
+                }
             }
+            var rules = Landlock.carve("/", access: Landlock.read, excluding: hidden.map(\.path), onTheWay: Landlock.readDir)
+            rules += writable.map { Landlock.Rule(path: $0, access: Landlock.everything) }
             for node in ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty",
                          "/dev/ptmx", "/dev/pts"] {
                 rules.append(Landlock.Rule(path: node, access: device))

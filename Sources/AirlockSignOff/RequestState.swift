@@ -55,8 +55,9 @@ public struct RejectedDecision: Equatable, Sendable {
 /// One request and what the queue says about it.
 ///
 /// A supervisor acting on `.approved` must also check that `request.digest` is the digest of the
-/// operation it holds in memory: the approvals are bound to the line's digest, and the line is
-/// only as trustworthy as the file.
+/// operation it holds in memory and that `approvals.count` reaches the quorum its own policy
+/// requires: approvals are bound to the line's digest, and the line's `quorum` and `scope` are not
+/// signed — the line is only as trustworthy as the file.
 public struct RequestState: Sendable {
     public enum State: String, Sendable {
         case pending, approved, denied, expired, resolved, cancelled

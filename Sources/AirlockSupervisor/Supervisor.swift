@@ -348,6 +348,9 @@ public final class Supervisor: @unchecked Sendable {
         bound.requestID = request.id
         pending[request.id] = Held(request: request, summary: summary, waiters: [Waiter(agent: agent, perform: perform)], grant: bound)
         let queueFlag = config.queuePath == QueuePaths.defaultQueue() ? "" : " --queue \(config.queuePath)"
+        if access(config.approversPath, R_OK) != 0 {
+            logger.warning("no readable approvers file at \(config.approversPath): \(request.id) can only be denied or expire")
+        }
         logger.warning("HELD \(request.id): \(summary) [rule \(rule)] needs \(config.quorum) approval\(config.quorum == 1 ? "" : "s"); grant on approval: \(grant.kinds.map(\.rawValue).sorted().joined(separator: ",")) under \(grant.root.shown) for pid \(agent.pid) and descendants. Approve: airlock approve \(request.id)\(queueFlag)  Deny: airlock deny \(request.id)\(queueFlag) --reason TEXT")
     }
 
@@ -382,7 +385,11 @@ public final class Supervisor: @unchecked Sendable {
                 continue
             }
             let current = state?.requests[id]
-            let approved = current?.state == .approved && state?.chainBreak == nil
+            // Approved only if the line still describes the operation held here (the request line's
+            // quorum is not signed, and an edit to the last line leaves the chain intact) and our own
+            // quorum of distinct keys signed it.
+            let approved = current?.state == .approved && state?.chainBreak == nil && current?.digestMatches == true
+                && current?.request.digest == held.request.digest && (current?.approvals.count ?? 0) >= config.quorum
             if approved {
                 var outcome = Resolution.Outcome.allowed
                 var failure: Int32?

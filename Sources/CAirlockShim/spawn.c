@@ -386,8 +386,8 @@ static void kill_descendants(void) {
     }
 }
 
-__attribute__((noreturn)) static void init_main(const struct airlock_spawn_config *cfg, pid_t airlock_pid,
-                                                  int errfd, int statusfd, int lifeline) {
+__attribute__((noreturn)) static void init_main(const struct airlock_spawn_config *cfg, int errfd, int statusfd,
+                                                  int lifeline) {
     prctl(PR_SET_PDEATHSIG, cfg->init_death_signal, 0, 0, 0);
     struct pollfd pfd = {.fd = lifeline, .events = POLLIN};
     if (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLHUP)) { errno = ESRCH; die(errfd, AIRLOCK_STEP_PARENT_GONE, "airlock"); }
@@ -408,6 +408,11 @@ __attribute__((noreturn)) static void init_main(const struct airlock_spawn_confi
     sigaction(SIGCHLD, &act, NULL);
     if (cfg->init_death_signal != SIGKILL) sigaction(cfg->init_death_signal, &act, NULL);
     sigprocmask(SIG_BLOCK, &set, NULL);
+    // Reporting to an airlock that is gone must not kill init before it has cleaned up.
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ign, NULL);
 
     if (cfg->use_namespaces) {
         map_ids(cfg, errfd);
@@ -430,11 +435,13 @@ __attribute__((noreturn)) static void init_main(const struct airlock_spawn_confi
             int status; pid_t pid;
             while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
                 if (pid != agent) continue;
-                write_all(statusfd, &status, sizeof status);
                 if (!cfg->use_namespaces) kill_descendants();
+                write_all(statusfd, &status, sizeof status);
                 _exit(0); // in a pid namespace, the kernel kills everything left when pid 1 exits
             }
-        } else if (sig == cfg->init_death_signal && !cfg->use_namespaces && getppid() != airlock_pid) {
+        } else if (sig == cfg->init_death_signal) {
+            // A signal of its own, never forwarded: airlock (the thread that made us) is gone. An
+            // agent able to send it (Landlock ABI < 6) can only end its own sandbox this way.
             kill_descendants();
             _exit(125);
         } else {
@@ -457,11 +464,10 @@ int airlock_spawn(const struct airlock_spawn_config *cfg, struct airlock_sandbox
     if (cfg->use_namespaces)
         flags |= CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP |
                  (cfg->new_network ? CLONE_NEWNET : 0);
-    pid_t self = getpid();
     pid_t pid = (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
     if (pid == 0) {
         close(errpipe[0]); close(statuspipe[0]); close(lifeline[1]);
-        init_main(cfg, self, errpipe[1], statuspipe[1], lifeline[0]);
+        init_main(cfg, errpipe[1], statuspipe[1], lifeline[0]);
     }
     int saved = errno;
     close(errpipe[1]); close(statuspipe[1]); close(lifeline[0]);

@@ -55,9 +55,6 @@ struct SignOffSetup {
     /// (0600), so the supervisor can watch it; a missing approvers file is said out loud.
     func prepare() throws {
         try Self.prepareQueue(queuePath)
-        if !FileManager.default.isReadableFile(atPath: approversPath) {
-            logger.warning("no readable approvers file at \(approversPath): held operations can only be denied or expire (pass --approvers FILE)")
-        }
     }
 
     static func prepareQueue(_ path: String) throws {
@@ -75,7 +72,7 @@ struct SignOffSetup {
 
     /// The kernel layer and hiding: protected paths pinned, airlock's own files out of sight.
     func apply(to request: inout SandboxRequest) {
-        request.readOnly += kernel.readOnly
+        request.protectedReadOnly += kernel.readOnly
         request.pinned += kernel.pinned
         // The agent must never read the approvers or read or write the queue, wherever they are.
         // Airlock's own state directory goes entirely; elsewhere (a shared directory) just the files.

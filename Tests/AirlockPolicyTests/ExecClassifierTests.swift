@@ -56,7 +56,7 @@ import Testing
         Wrapped(["sh", "-c", "echo $(rm -rf /)"], "recursive rm", via: ["sh -c", "$(…)"]),
         Wrapped(["sh", "-c", "echo \"`rm -rf /`\""], "recursive rm", via: ["sh -c", "$(…)"]),
         Wrapped(["sh", "-c", "diff <(rm -rf /) x"], "recursive rm", via: ["sh -c", "$(…)"]),
-        Wrapped(["sh", "-c", "echo ${x:-$(rm -rf /)}"], "recursive rm", via: ["sh -c", "$(…)"]),
+        Wrapped(["sh", "-c", "echo ${x:-$(rm -rf /)}"], "recursive rm", via: ["sh -c", "$(…)", "$(…)"]),
         Wrapped(["sh", "-c", "echo 'rm -rf /' | sh"], "recursive rm", via: ["sh -c", "sh (stdin)"]),
         Wrapped(["sh", "-c", "rm -rf \"$1\"", "sh", "/"], "recursive rm", via: ["sh -c"]),
         Wrapped(["sh", "-c", "\"$@\"", "sh", "rm", "-rf", "/"], "recursive rm", via: ["sh -c"]),
@@ -106,7 +106,7 @@ import Testing
     }
 
     @Test(arguments: [
-        (["sh", "-c", "cd / && rm -rf *"], "on /* (a glob in the filesystem root)"),
+        (["sh", "-c", "cd / && rm -rf *"], "on '/*' (a glob in the filesystem root)"),
         (["sh", "-c", "cd .. ; rm -rf ws"], "on /work/ws (the workspace root)"),
         (["sh", "-c", "cd \"$X\" && rm -rf build"], "on a path only the running shell knows"),
         (["sh", "-c", "rm -rf \"$dir\""], "on a path only the running shell knows"),

@@ -239,6 +239,15 @@ import Glibc
         let run = try f.probe(
             ["write \(extra)/new", "write \(frozen)/x", "write \(frozen)/new", "read \(hidden)/notes", "write \(f.workspace)/ok"],
             options: ["--rw", extra, "--ro", frozen, "--hide", hidden])
+        if config.backend == .landlock {
+            // Landlock can only add rights down a tree, so a read-only directory inside the writable
+            // workspace cannot be enforced: airlock must refuse, not run with it writable.
+            #expect(run.outcome.status == 125, "\(run)")
+            #expect(run.outcome.stderr.contains(frozen) && run.outcome.stderr.contains("landlock"), "\(run)")
+            #expect(run.outcome.stdout.isEmpty, "something ran\n\(run)")
+            #expect(!FileManager.default.fileExists(atPath: extra + "/new"))
+            return
+        }
         #expect(run["write \(extra)/new"].isOK, "--rw did not make \(extra) writable\n\(run)")
         #expect(!run["write \(frozen)/x"].isOK, "--ro did not make \(frozen) read-only\n\(run)")
         #expect(!run["write \(frozen)/new"].isOK, "--ro did not make \(frozen) read-only\n\(run)")
@@ -305,6 +314,14 @@ import Glibc
             "rename \(ssh) \(f.home)/ssh-moved",
             "read \(f.awsCredentials)",
         ])
+        if config.backend == .landlock {
+            // Hidden paths inside the writable tree cannot be enforced by Landlock alone: refuse.
+            #expect(run.outcome.status == 125, "\(run)")
+            #expect(run.outcome.stderr.contains("hidden inside the writable"), "\(run)")
+            #expect(run.outcome.stdout.isEmpty, "something ran\n\(run)")
+            #expect(!FileManager.default.fileExists(atPath: payload))
+            return
+        }
         #expect(run.complete, "\(run)")
         #expect(run["write \(payload)"].isOK, "HOME is the workspace, so it should be writable\n\(run)")
         #expect(run["write \(planted)"].isOK, "HOME is the workspace, so it should be writable\n\(run)")

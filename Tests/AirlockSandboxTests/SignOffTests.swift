@@ -64,7 +64,11 @@ struct SignOffTests {
         try fixture.write(fixture.workspace + "/.env", "TOKEN=precious\n")
         if let user = config.user { try chownTree(fixture.workspace, to: user) }
         let agent = try startAgent(fixture, approvers, "rm .env; echo rm=$?")
-        let held = try #require(try waitForHeld(fixture, approvers), "no request was held")
+        guard let held = try waitForHeld(fixture, approvers) else {
+            agent.send(SIGKILL)
+            Issue.record("no request was held: \(agent.wait(timeout: 5))")
+            return
+        }
         #expect(held["kind"] as? String == "delete")
         #expect(held["path"] as? String == fixture.workspace + "/.env")
         #expect(held["rule"] as? String == "dotenv files")
@@ -94,7 +98,7 @@ struct SignOffTests {
         let fixture = try Fixture(config)
         let approvers = try Approvers(in: fixture.root)
         try fixture.write(fixture.workspace + "/prod.tfstate", "{\"serial\": 7}\n")
-        let agent = try startAgent(fixture, approvers, ": > prod.tfstate; echo truncate=$?; cat prod.tfstate")
+        let agent = try startAgent(fixture, approvers, "true > prod.tfstate; echo truncate=$?; cat prod.tfstate")
         let held = try #require(try waitForHeld(fixture, approvers))
         #expect(held["kind"] as? String == "truncate")
         let id = try #require(held["id"] as? String)

@@ -3,6 +3,14 @@ import Crypto
 import Foundation
 import Testing
 
+/// Errors collected from several threads.
+private final class Failures: @unchecked Sendable {
+    private let lock = NSLock()
+    private var errors: [String] = []
+    func add(_ error: Error) { lock.withLock { errors.append("\(error)") } }
+    var all: [String] { lock.withLock { errors } }
+}
+
 @Suite struct QueueFileTests {
     let directory: TemporaryDirectory
     let queue: QueueFile
@@ -56,14 +64,18 @@ import Testing
         // so flock excludes the other writer exactly as it would another process.
         let path = queue.path
         let group = DispatchGroup()
+        let failures = Failures()
         for writer in 0..<2 {
             group.enter()
             Thread {
-                for n in 0..<200 { try! QueueFile(path: path).append(.cancel(id: "w\(writer)n\(n)")) }
+                for n in 0..<200 {
+                    do { try QueueFile(path: path).append(.cancel(id: "w\(writer)n\(n)")) } catch { failures.add(error) }
+                }
                 group.leave()
             }.start()
         }
         group.wait()
+        #expect(failures.all.isEmpty, "\(failures.all)")
         let log = try QueueReader.read(path)
         #expect(log.verify() == nil)
         #expect(log.records.count == 400)

@@ -43,14 +43,24 @@ import Testing
         let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
 
         clock = ContinuousClock.now
+        let cpuBefore = processorTime()
         let log = try QueueReader.read(path)
         let read = ContinuousClock.now - clock
         let state = QueueState.fold(log, approvers: approvers, now: start.addingTimeInterval(10))
         let total = ContinuousClock.now - clock
+        let cpu = processorTime() - cpuBefore
 
-        print("replay: \(log.records.count) events, \(size / 1024) KiB: read + verify chain \(read), fold \(total - read), total \(total) (writing them took \(written))")
+        // The CPU time (all threads) alongside the wall time, since a shared machine's load moves the latter.
+        print("replay: \(log.records.count) events, \(size / 1024) KiB: read + verify chain \(read), fold \(total - read), total \(total), CPU \(cpu) s on \(ProcessInfo.processInfo.activeProcessorCount) cores (writing them took \(written))")
         #expect(log.verify() == nil)
         #expect(log.records.count == Self.events)
         #expect(state.requests.values.allSatisfy { $0.state == .resolved && $0.approvals.count == 2 })
     }
+}
+
+/// CPU seconds this process has used, all threads together.
+private func processorTime() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }

@@ -86,7 +86,7 @@ final class Fixture: @unchecked Sendable {
         (".docker", "config.json"),
         (".gnupg", "private-keys-v1.d/0123456789ABCDEF.key"),
         // Airlock's own state: its queue and approvers must never be visible to the agent.
-        (".local/state/airlock", "queue.jsonl"),
+        (".local/state/airlock", "planted-secret"),
         (".config/airlock", "allowed_signers"),
     ]
     /// The hidden files of the default profile (relative to HOME).
