@@ -39,17 +39,26 @@ import Testing
     @Test func defaultHoldsEveryDestructiveOperationOnWhatMatters() throws {
         let profile = try shippedLoader.load("default")
         let rules = try resolvedProtectRules(profile: profile, workspace: "/w", home: "/home/u")
-        for path in ["/w", "/w/.git", "/w/.git/config", "/w/.git/refs/heads/main", "/w/infra/prod.tfstate",
-                     "/w/prod.tfstate.backup", "/w/.env", "/w/services/api/.env"] {
+        // State files: every destructive operation is held.
+        for path in ["/w/infra/prod.tfstate", "/w/prod.tfstate.backup", "/w/.env", "/w/services/api/.env"] {
             for operation in FileOperation.allCases {
                 let rule = rules.firstMatch(Array(path.utf8), operation: operation)
                 #expect(rule?.action == .hold, "\(operation) on \(path)")
             }
         }
-        for path in ["/w/src/main.swift", "/w/.envrc", "/w/.gitignore", "/other/.git/config"] {
+        // The workspace and the repository directory themselves: removing or replacing them is held;
+        // their contents are the agent's to change (git rewrites .git on every commit).
+        for path in ["/w", "/w/.git"] {
+            for operation in [FileOperation.delete, .rename] {
+                #expect(rules.firstMatch(Array(path.utf8), operation: operation)?.action == .hold, "\(operation) on \(path)")
+            }
+            #expect(rules.firstMatch(Array(path.utf8), operation: .write) == nil, "write on \(path)")
+        }
+        for path in ["/w/src/main.swift", "/w/.envrc", "/w/.gitignore", "/other/.git/config", "/w/.git/index"] {
             #expect(rules.firstMatch(Array(path.utf8), operation: .delete) == nil, "\(path) should not be protected")
         }
         #expect(profile.protect.allSatisfy { $0.name != nil })
+        #expect(profile.hide.contains("/etc/airlock"))
     }
 
     @Test func strictHasNoNetworkAndNothingWritableButTheWorkspace() throws {
