@@ -40,10 +40,18 @@ private func severity(_ action: ProtectAction) -> Int {
 /// Walks a command line through its wrappers and scripts, classifying each simple command.
 struct ExecWalk {
     let classifier: ExecClassifier
-    let context: ExecContext
+    let places: TargetPlaces
     let budget = ExecBudget(
         words: ExecClassifier.maximumWords, commands: ExecClassifier.maximumCommands, bytes: ExecClassifier.maximumExpansionBytes)
     var analysis = ExecAnalysis()
+    /// `ExecClassifier.candidates(named:)` by command names: a script runs the same few commands
+    /// many times.
+    private var candidates: [[[UInt8]]: [Int]] = [:]
+
+    init(classifier: ExecClassifier, context: ExecContext) {
+        self.classifier = classifier
+        self.places = TargetPlaces(context)
+    }
 
     mutating func visit(_ command: SimpleCommand, depth: Int) {
         guard analysis.incomplete == nil else { return }
@@ -56,8 +64,11 @@ struct ExecWalk {
             analysis.incomplete = "more than \(ExecClassifier.maximumCommands) commands"
             return
         }
-        analysis.steps.append(.init(command: command, match: classifier.firstMatch(command, context: context)))
-        let inner = command.innerCommands(home: normalisePath(context.home), budget: budget, keep: classifier.mayMatchEnvironment)
+        let names = command.names
+        let candidates = self.candidates[names] ?? classifier.candidates(named: names)
+        self.candidates[names] = candidates
+        analysis.steps.append(.init(command: command, match: classifier.firstMatch(command, candidates: candidates, places: places)))
+        let inner = command.innerCommands(home: places.home, budget: budget, keep: classifier.mayMatchEnvironment)
         for next in inner {
             switch next {
             case .command(let command): visit(command, depth: depth + 1)
@@ -72,7 +83,7 @@ struct ExecWalk {
             analysis.incomplete = "wrappers and scripts nest more than \(ExecClassifier.maximumDepth) deep"
             return
         }
-        var lexer = ShellLexer(text, home: normalisePath(context.home), parameters: parameters, budget: budget)
+        var lexer = ShellLexer(text, home: places.home, parameters: parameters, budget: budget)
         let script = lexer.parse()
 
         // Every assignment anywhere in the script is taken to be in every command's environment:
@@ -111,7 +122,7 @@ struct ExecWalk {
     private func directoryAfterCD(_ arguments: ArraySlice<CommandWord>, from cwd: [UInt8]?) -> [UInt8]? {
         let operands = arguments.drop { $0.bytes.count >= 2 && $0.bytes.first == UInt8(ascii: "-") && $0.bytes != Array("--".utf8) }
             .drop { $0.bytes == Array("--".utf8) }
-        guard let target = operands.first else { return normalisePath(context.home) }
+        guard let target = operands.first else { return places.home }
         if target.bytes == [UInt8(ascii: "-")] { return nil }
         return resolveDirectory(target, from: cwd)
     }

@@ -66,11 +66,14 @@ public struct ExecClassifier: Sendable {
     public static let unclassifiableRule = "airlock: unclassifiable"
 
     let rules: [CompiledExecRule]
-    private let environmentPatterns: [EnvPattern]
+    /// The variable-name globs of every rule's `env`, without repeats.
+    private let environmentNames: [[UInt8]]
 
     public init(rules: [ExecRule]) {
         self.rules = rules.map(CompiledExecRule.init)
-        self.environmentPatterns = self.rules.flatMap(\.env)
+        var names: [[UInt8]] = []
+        for pattern in self.rules.flatMap(\.env) where !names.contains(pattern.name) { names.append(pattern.name) }
+        self.environmentNames = names
     }
 
     /// The classifier for a profile's `[[exec]]` rules.
@@ -134,10 +137,19 @@ public struct ExecClassifier: Sendable {
         return walk.analysis
     }
 
-    /// The first rule, in profile order, that matches `command`.
-    func firstMatch(_ command: SimpleCommand, context: ExecContext) -> ExecMatch? {
-        for compiled in rules {
-            if let reason = compiled.reason(for: command, context: context) {
+    /// The rules, in profile order, whose executable pattern matches one of `names`: the only
+    /// ones worth trying on a command known by them.
+    func candidates(named names: [[UInt8]]) -> [Int] {
+        rules.indices.filter { index in rules[index].executable.map { names.contains(where: $0.matches) } ?? false }
+    }
+
+    /// The first of `candidates` (see `candidates(named:)`) that matches `command`.
+    func firstMatch(_ command: SimpleCommand, candidates: [Int], places: TargetPlaces) -> ExecMatch? {
+        guard !candidates.isEmpty else { return nil }
+        let names = command.names
+        let tokens = command.arguments
+        for compiled in candidates.lazy.map({ rules[$0] }) {
+            if let reason = compiled.reason(for: command, names: names, tokens: tokens, places: places) {
                 return ExecMatch(
                     rule: compiled.rule.name, action: compiled.rule.action, reason: reason,
                     command: command.words.map(\.bytes), via: command.via)
@@ -149,6 +161,7 @@ public struct ExecClassifier: Sendable {
     /// Whether some rule's `env` could match this `NAME=VALUE` entry: the classifier keeps only
     /// those, so that a large environment costs nothing per command.
     func mayMatchEnvironment(_ entry: [UInt8]) -> Bool {
-        environmentPatterns.contains { $0.matchesName(of: entry) }
+        let name = entry[..<(entry.firstIndex(of: UInt8(ascii: "=")) ?? entry.endIndex)]
+        return environmentNames.contains { wildcardMatches($0, name) }
     }
 }

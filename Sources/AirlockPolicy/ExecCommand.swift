@@ -88,7 +88,7 @@ func basename(_ path: [UInt8]) -> [UInt8] {
 /// UTF-8. Lossless, so two different arguments never look the same.
 func displayWord(_ bytes: [UInt8]) -> String {
     let plain = !bytes.isEmpty && bytes.allSatisfy { b in
-        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || Array("-_./:=+,@%^~".utf8).contains(b)
+        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || Array("-_./:=+,@%^".utf8).contains(b)
     }
     if plain { return String(decoding: bytes, as: UTF8.self) }
     guard let text = String(validating: bytes, as: UTF8.self), !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {

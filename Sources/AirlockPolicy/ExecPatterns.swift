@@ -169,10 +169,6 @@ struct EnvPattern: Sendable {
         value = eq.map { Array(bytes[($0 + 1)...]) }
     }
 
-    func matchesName(of entry: [UInt8]) -> Bool {
-        wildcardMatches(name, entry[..<(entry.firstIndex(of: equals) ?? entry.endIndex)])
-    }
-
     func matches(_ entry: [UInt8]) -> Bool {
         guard let eq = entry.firstIndex(of: equals), wildcardMatches(name, entry[..<eq]) else { return false }
         return value.map { wildcardMatches($0, entry[(eq + 1)...]) } ?? true

@@ -27,9 +27,9 @@ struct CompiledExecRule: Sendable {
     }
 
     /// Why `command` matches this rule ("rm with -r on / (the filesystem root)"), or nil.
-    func reason(for command: SimpleCommand, context: ExecContext) -> String? {
-        guard let executable, let name = command.names.first(where: executable.matches) else { return nil }
-        let tokens = command.arguments
+    /// `names` and `tokens` are the command's, computed once for all rules.
+    func reason(for command: SimpleCommand, names: [[UInt8]], tokens: [ArgumentToken], places: TargetPlaces) -> String? {
+        guard let executable, let name = names.first(where: executable.matches) else { return nil }
         guard let (end, matched) = matchWords(tokens) else { return nil }
         for entry in unless where entry.firstOption(in: tokens) != nil || entry.matchesPositional(tokens) { return nil }
 
@@ -52,7 +52,7 @@ struct CompiledExecRule: Sendable {
             clauses.append("with argument " + displayWord(arg.bytes))
         }
         if !targets.isEmpty {
-            guard let hit = target(of: positional, command: command, context: context) else { return nil }
+            guard let hit = target(of: positional, command: command, places: places) else { return nil }
             clauses.append(hit)
         }
         if !sql.isEmpty {
@@ -114,12 +114,12 @@ struct CompiledExecRule: Sendable {
     }
 
     /// The first argument that lands on one of the rule's targets, described.
-    private func target(of positional: [CommandWord], command: SimpleCommand, context: ExecContext) -> String? {
+    private func target(of positional: [CommandWord], command: SimpleCommand, places: TargetPlaces) -> String? {
         for word in positional {
-            guard let landing = landing(of: word, cwd: command.cwd, context: context),
+            guard let landing = places.landing(of: word, cwd: command.cwd),
                 let target = targets.first(where: landing.targets.contains)
             else { continue }
-            return landing.describe(target, context: context)
+            return landing.describe(target, places: places)
         }
         return command.unknownArguments ? "on arguments it reads from its input" : nil
     }

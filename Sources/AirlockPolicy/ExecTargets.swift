@@ -17,7 +17,7 @@ struct Landing: Sendable {
     static let unknown = Landing(path: nil, targets: Set(ExecTarget.allCases))
 
     /// "on / (the filesystem root)".
-    func describe(_ target: ExecTarget, context: ExecContext) -> String {
+    func describe(_ target: ExecTarget, places: TargetPlaces) -> String {
         guard let path else { return "on a path only the running shell knows" }
         let shown = "on " + displayWord(path)
         let glob = isGlob ? "a glob in " : ""
@@ -25,7 +25,7 @@ struct Landing: Sendable {
         case .root: return shown + " (\(glob)the filesystem root)"
         case .home: return shown + " (\(glob)your home directory)"
         case .workspaceRoot:
-            let exact = normalisePath(directory) == normalisePath(context.workspace)
+            let exact = normalisePath(directory) == places.workspace
             return shown + (exact ? " (\(glob)the workspace root)" : " (\(glob)a directory containing the workspace)")
         case .protected: return shown + " (protected by rule \"\(protectRule ?? "")\")"
         case .outsideWorkspace: return shown + " (outside the workspace)"
@@ -39,37 +39,58 @@ struct Landing: Sendable {
     }
 }
 
-/// Where `word`, an argument of a command running in `cwd`, lands; nil for an empty argument.
-func landing(of word: CommandWord, cwd: [UInt8]?, context: ExecContext) -> Landing? {
-    if word.isUnknown { return .unknown }
-    guard !word.bytes.isEmpty else { return nil }
-    var path = word.bytes
-    if path.first != slash {
-        guard let cwd else { return .unknown }
-        path = cwd + [slash] + path
+/// What path arguments are compared with, prepared once per command line.
+struct TargetPlaces: Sendable {
+    struct Protected: Sendable {
+        let name: String
+        let globs: [PathGlob]
+        let fixedPrefixes: [[UInt8]]
     }
-    path = normalisePath(path)
-    // A glob counts as the directory it expands in: `rm -rf *` at the top of the workspace
-    // empties the workspace.
-    let isGlob = word.globStart != nil
-    let place = isGlob ? globDirectory(path) : path
-    let workspace = normalisePath(context.workspace)
 
-    var targets = Set<ExecTarget>()
-    if place == [slash] { targets.insert(.root) }
-    if place == normalisePath(context.home) { targets.insert(.home) }
-    if isWithin(workspace, place) { targets.insert(.workspaceRoot) }
-    if !isWithin(place, workspace) { targets.insert(.outsideWorkspace) }
-    var protectRule: String?
-    // The workspace itself has its own target: `cp x .` at the top must not count as writing a
-    // protected path just because the default profile protects the workspace root.
-    if !targets.contains(.workspaceRoot) {
-        protectRule = context.protectedRules.first { rule in
-            rule.action != .allow && rule.globs.contains { $0.matches(place) || isWithin($0.fixedPrefix, place) }
-        }?.name
-        if protectRule != nil { targets.insert(.protected) }
+    let workspace: [UInt8]
+    let home: [UInt8]
+    /// The protect rules that hold, deny or audit something (not `allow` exceptions).
+    let protected: [Protected]
+
+    init(_ context: ExecContext) {
+        workspace = normalisePath(context.workspace)
+        home = normalisePath(context.home)
+        protected = context.protectedRules.filter { $0.action != .allow }.map {
+            Protected(name: $0.name, globs: $0.globs, fixedPrefixes: $0.globs.map(\.fixedPrefix))
+        }
     }
-    return Landing(path: path, targets: targets, protectRule: protectRule, isGlob: isGlob)
+
+    /// Where `word`, an argument of a command running in `cwd`, lands; nil for an empty argument.
+    func landing(of word: CommandWord, cwd: [UInt8]?) -> Landing? {
+        if word.isUnknown { return .unknown }
+        guard !word.bytes.isEmpty else { return nil }
+        var path = word.bytes
+        if path.first != slash {
+            guard let cwd else { return .unknown }
+            path = cwd + [slash] + path
+        }
+        path = normalisePath(path)
+        // A glob counts as the directory it expands in: `rm -rf *` at the top of the workspace
+        // empties the workspace.
+        let isGlob = word.globStart != nil
+        let place = isGlob ? globDirectory(path) : path
+
+        var targets = Set<ExecTarget>()
+        if place == [slash] { targets.insert(.root) }
+        if place == home { targets.insert(.home) }
+        if isWithin(workspace, place) { targets.insert(.workspaceRoot) }
+        if !isWithin(place, workspace) { targets.insert(.outsideWorkspace) }
+        var protectRule: String?
+        // The workspace itself has its own target: `cp x .` at the top must not count as
+        // writing a protected path just because the default profile protects the workspace root.
+        if !targets.contains(.workspaceRoot) {
+            protectRule = protected.first { rule in
+                rule.fixedPrefixes.contains { isWithin($0, place) } || rule.globs.contains { $0.matches(place) }
+            }?.name
+            if protectRule != nil { targets.insert(.protected) }
+        }
+        return Landing(path: path, targets: targets, protectRule: protectRule, isGlob: isGlob)
+    }
 }
 
 /// Whether `path` is `ancestor` or beneath it (both normalised).

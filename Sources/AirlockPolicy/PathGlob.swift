@@ -112,7 +112,16 @@ private func splitPath(_ path: some Collection<UInt8>) -> [ArraySlice<UInt8>] {
 /// The classic greedy match with one backtrack point: on a mismatch, let the last `*` swallow one
 /// more byte. It is linear in practice and never worse than |pattern| × |name|.
 func wildcardMatches(_ pattern: some Collection<UInt8>, _ name: some Collection<UInt8>) -> Bool {
-    let pattern = Array(pattern), name = Array(name)
+    // Arrays and slices are matched in place: the exec classifier calls this for every rule and
+    // every argument of every exec, so a copy per call would dominate.
+    let inPlace = pattern.withContiguousStorageIfAvailable { p in
+        name.withContiguousStorageIfAvailable { n in wildcardMatchesInPlace(p, n) }
+    }
+    if let inPlace, let result = inPlace { return result }
+    return Array(pattern).withUnsafeBufferPointer { p in Array(name).withUnsafeBufferPointer { n in wildcardMatchesInPlace(p, n) } }
+}
+
+private func wildcardMatchesInPlace(_ pattern: UnsafeBufferPointer<UInt8>, _ name: UnsafeBufferPointer<UInt8>) -> Bool {
     var p = 0, n = 0
     var lastStar: (p: Int, n: Int)?
     while n < name.count {

@@ -344,9 +344,10 @@ struct ShellLexer {
             text: word.bytes, isLiteral: isLiteral, isAssignment: isAssignment, nested: word.nested)
     }
 
-    /// `"$@"` or `$@` (or `$*`) as a whole word: one word per parameter from `$1`.
+    /// `"$@"`, `$@` or `$*` as a whole word: one word per parameter from `$1`. (`"$*"` is one
+    /// word, joined with spaces, like `$1` is: see `expandParameter`.)
     private mutating func readWholeWordParameters() -> Word? {
-        for form in ["\"$@\"", "$@", "\"$*\"", "$*"] {
+        for form in ["\"$@\"", "$@", "$*"] {
             let end = i + form.utf8.count
             guard input[i...].starts(with: form.utf8), end >= input.count || endsWord(input[end]) else { continue }
             i = end

@@ -73,15 +73,22 @@ final class AgentPath {
     }
 
     /// Opens the directory `path` (absolute, in the agent's view) inside the agent's root.
-    static func openInRoot(pid: Int32, _ path: [UInt8], resolve: UInt64) -> Int32 {
+    static func openInRoot(pid: Int32, _ path: [UInt8], resolve: UInt64, directory: Bool = true) -> Int32 {
         let slash = UInt8(ascii: "/")
         let root = open("/proc/\(pid)/root", oPath | O_DIRECTORY | O_CLOEXEC)
         guard root >= 0 else { return -1 }
         defer { close(root) }
         let relative = Array(path.drop { $0 == slash })
         return (relative.isEmpty ? [UInt8(ascii: ".")] : relative).withCPath {
-            airlock_openat2(root, $0, UInt64(oPath | O_DIRECTORY | O_CLOEXEC), 0, resolve)
+            airlock_openat2(root, $0, UInt64(oPath | (directory ? O_DIRECTORY : 0) | O_CLOEXEC), 0, resolve)
         }
+    }
+
+    /// Whether the target exists in the agent's view (following a final symlink, as exec does).
+    func exists() -> Bool {
+        let fd = Self.openInRoot(pid: pid, canonical, resolve: Self.resolveInRoot | Self.resolveNoMagicLinks, directory: false)
+        if fd >= 0 { close(fd) }
+        return fd >= 0
     }
 
     /// Pins the parent directory the agent named (its device and inode), before anything is held or

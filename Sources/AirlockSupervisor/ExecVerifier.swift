@@ -16,6 +16,8 @@ enum ExecVerifier {
         case verified, failedExec, mismatch(String), untraceable(Errno)
     }
 
+    static let eventStop: Int32 = 128
+
     /// Seizes `tid`, lets the held execve run (`proceed`), and waits for its outcome.
     static func run(tid: Int32, expected argv: [[UInt8]], proceed: () -> Void) -> Outcome {
         guard airlock_ptrace(seize, tid, 0, optionTraceExec | optionExitKill) == 0 else {
@@ -25,39 +27,71 @@ enum ExecVerifier {
         // After a successful exec from a non-leader thread, the thread carries the leader's id.
         let tgid = threadGroup(of: tid) ?? tid
         let ids = tgid == tid ? [tid] : [tid, tgid]
-        // One stop of the tracee: the exec (verify), its end, or a signal to pass on (nil: go on).
-        func handle(_ id: Int32, _ status: Int32) -> Outcome? {
-            guard status & 0xff == 0x7f else { return .failedExec } // it ended before the exec completed
-            if status >> 16 == eventExec {
-                let result = compare(pid: id, expected: argv)
-                if result != .verified { kill(id, SIGKILL) }
-                _ = airlock_ptrace(detach, id, 0, 0)
-                return result
-            }
-            let signal = (status >> 8) & 0xff
-            _ = airlock_ptrace(cont, id, 0, signal == SIGTRAP ? 0 : UInt64(signal))
-            return nil
-        }
-        func poll() -> Outcome? {
-            for id in ids {
-                var status: Int32 = 0
-                if waitpid(id, &status, Int32(__WALL) | WNOHANG) > 0, let outcome = handle(id, status) { return outcome }
-            }
-            return nil
-        }
+        var interrupted = false
+        var runningSince: UInt64?
         var pause: UInt32 = 20
         while true {
-            if let outcome = poll() { return outcome }
-            // No stop: still inside execve (keep waiting, however long it takes), or it failed and
-            // the thread went on, having run nothing that was not classified: let go of it.
-            if !ids.contains(where: inExecve) {
-                if let outcome = poll() { return outcome } // the stop landed between the two looks
-                detachRunning(tid)
-                return .failedExec
+            for id in ids {
+                var status: Int32 = 0
+                guard waitpid(id, &status, Int32(__WALL) | WNOHANG) > 0 else { continue }
+                guard status & 0xff == 0x7f else { return .failedExec } // it ended before any exec
+                switch status >> 16 {
+                case eventExec:
+                    // Before the new image runs an instruction: is it what was classified?
+                    let result = compare(pid: id, expected: argv)
+                    if result == .verified {
+                        _ = airlock_ptrace(detach, id, 0, 0)
+                    } else {
+                        // Killed in the stop; as its tracer we take its death notice, which hands it
+                        // back to its real parent.
+                        kill(id, SIGKILL)
+                        var ended: Int32 = 0
+                        while waitpid(id, &ended, Int32(__WALL)) == id && ended & 0xff == 0x7f {}
+                    }
+                    return result
+                case eventStop where interrupted:
+                    // Our interrupt landed and no exec came: the execve failed, nothing new runs.
+                    _ = airlock_ptrace(detach, id, 0, 0)
+                    return .failedExec
+                default:
+                    // A signal-delivery stop: pass the signal on and keep waiting.
+                    let signal = (status >> 8) & 0xff
+                    _ = airlock_ptrace(cont, id, 0, signal == SIGTRAP || signal == SIGSTOP ? 0 : UInt64(signal))
+                }
+            }
+            if !interrupted {
+                switch syscallState(tid) {
+                case .inExec:
+                    runningSince = nil
+                case .running:
+                    // On a CPU right now: inside the exec, or past a failed one. Give it time first.
+                    let now = monotonicMilliseconds()
+                    if runningSince == nil { runningSince = now }
+                    if now - runningSince! > 200 { interrupted = airlock_ptrace(interrupt, tid, 0, 0) == 0 }
+                case .elsewhere:
+                    // In another syscall or in user space: the execve returned an error.
+                    interrupted = airlock_ptrace(interrupt, tid, 0, 0) == 0
+                }
             }
             usleep(pause)
             pause = min(pause * 2, 1000)
         }
+    }
+
+    enum SyscallState { case inExec, running, elsewhere }
+
+    static func syscallState(_ tid: Int32) -> SyscallState {
+        guard let text = readSmallFile("/proc/\(tid)/syscall"), let first = text.split(separator: 32).first else { return .elsewhere }
+        let word = String(decoding: first.filter { $0 != 10 }, as: UTF8.self)
+        if word == "running" { return .running }
+        let nr = Int32(word)
+        return nr == Intercepted.numbers["execve"] || nr == Intercepted.numbers["execveat"] ? .inExec : .elsewhere
+    }
+
+    static func monotonicMilliseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
     }
 
     static func compare(pid: Int32, expected: [[UInt8]]) -> Outcome {
@@ -78,19 +112,6 @@ enum ExecVerifier {
             return Int32(String(decoding: line.dropFirst(5).filter { $0 != 9 && $0 != 32 }, as: UTF8.self))
         }
         return nil
-    }
-
-    static func inExecve(_ tid: Int32) -> Bool {
-        guard let text = readSmallFile("/proc/\(tid)/syscall"), let first = text.split(separator: 32).first else { return false }
-        let nr = Int32(String(decoding: first, as: UTF8.self))
-        return nr == Intercepted.numbers["execve"] || nr == Intercepted.numbers["execveat"]
-    }
-
-    static func detachRunning(_ tid: Int32) {
-        guard airlock_ptrace(interrupt, tid, 0, 0) == 0 else { return }
-        var status: Int32 = 0
-        _ = waitpid(tid, &status, Int32(__WALL))
-        _ = airlock_ptrace(detach, tid, 0, 0)
     }
 
     static func readSmallFileFully(_ path: String) -> [UInt8]? {

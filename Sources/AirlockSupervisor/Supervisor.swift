@@ -22,6 +22,8 @@ public struct SupervisorConfig: Sendable {
     /// Shadow mode: nothing is held; each would-be hold is written as an audit event and allowed.
     public var audit: Bool
     public var requester: String
+    /// The command line the operator gave `airlock run`: the sandbox's first exec, never held.
+    public var operatorArgv: [[UInt8]] = []
 
     public init(sandboxID: String, workspace: String, home: String, protect: [ResolvedProtectRule],
                 classifyExec: @escaping @Sendable ([[UInt8]], [[UInt8]], [UInt8], [UInt8]) -> ExecVerdict?,
@@ -65,6 +67,8 @@ public final class Supervisor: @unchecked Sendable {
     /// Held calls by request id; several identical calls may join one request.
     var pending: [String: Held] = [:]
     var grants: [Grant] = []
+    /// Whether the agent's own first exec (the operator's command) has been seen.
+    var operatorCommandSeen = false
 
     struct Held {
         var request: Request
@@ -301,19 +305,29 @@ public final class Supervisor: @unchecked Sendable {
         let argv = try agent.readStringArray(at: argvAddress)
         let env = try agent.readStringArray(at: envpAddress)
         let cwd = agent.link("cwd") ?? []
+        if !operatorCommandSeen {
+            // The first exec in the sandbox is the command the operator typed: theirs to run. It is
+            // still verified after the exec like every other.
+            operatorCommandSeen = true
+            if argv == config.operatorArgv { return answer(agent, .exec(argv: argv)) }
+        }
+        // A shell tries every PATH entry: only an executable that exists can run, so only then ask.
+        guard let target = AgentPath.resolve(path, dirfd: p.dirfd, agent: agent), target.exists() else {
+            return answer(agent, .exec(argv: argv))
+        }
         guard let verdict = config.classifyExec(argv, env, cwd, path) else { return answer(agent, .exec(argv: argv)) }
         switch verdict.action {
         case .allow: return answer(agent, .exec(argv: argv))
         case .deny: return answer(agent, .error(.notPermitted))
         case .audit, .hold:
             if config.audit || verdict.action == .audit {
-                writeAudit(kind: .exec, paths: [path], argv: argv, rule: verdict.rule, agent)
+                writeAudit(kind: .exec, paths: [], argv: argv, rule: verdict.rule, agent)
                 return answer(agent, .exec(argv: argv))
             }
         }
         let grant = Grant(requestID: "", pid: agent.pid, start: AgentProcess.parentAndStart(agent.pid)?.start ?? 0,
                           root: Array(config.workspace.utf8), kinds: Set(OperationKind.allCases), expires: .distantFuture)
-        hold(kind: .exec, paths: [path], argv: argv, rule: verdict.rule,
+        hold(kind: .exec, paths: [], argv: argv, rule: verdict.rule,
              summary: "exec \(argv.map(\.shown).joined(separator: " ")) (\(verdict.reason))",
              grant: grant, agent) { .exec(argv: argv) }
     }

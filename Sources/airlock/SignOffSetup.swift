@@ -90,13 +90,19 @@ struct SignOffSetup {
         let workspace = plan.workspace
         let home = plan.home
         let rules = self.rules
-        let config = SupervisorConfig(
+        let classifier = ExecClassifier(profile: profile)
+        var config = SupervisorConfig(
             sandboxID: String(UUID().uuidString.prefix(8)).lowercased(),
             workspace: workspace, home: home, protect: rules,
-            classifyExec: { _, _, _, _ in nil },
+            classifyExec: { argv, env, cwd, exe in
+                let context = ExecContext(workspace: Array(workspace.utf8), cwd: cwd, home: Array(home.utf8), protectedRules: rules)
+                guard let match = classifier.classify(argv: argv, environment: env, executable: exe, context: context) else { return nil }
+                return ExecVerdict(rule: match.rule, action: match.action, reason: match.reason)
+            },
             queuePath: queuePath, approversPath: approversPath, quorum: quorum,
             timeout: TimeInterval(profile.timeoutSeconds), grantWindow: TimeInterval(profile.grantWindowSeconds),
             audit: audit, requester: Self.userName())
+        config.operatorArgv = plan.argv.map { Array($0.utf8) }
         Supervisor(listener: listener, config: config, logger: logger).start()
     }
 }

@@ -185,6 +185,11 @@ import Glibc
         let process = try startAirlock(f.runArguments(["/bin/sh", "-c", script, try Binaries.probe(), pidFile]),
                                        env: f.environment(), cwd: f.workspace, user: config.user)
         let pid = process.pid
+        // As uid 65534 the process starts as setpriv (root): wait until it is airlock, as that user.
+        for _ in 0..<250 {
+            if (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe"))?.hasSuffix("/airlock") == true { break }
+            usleep(20_000)
+        }
         // Unconfined, the same user can do both to that very process.
         let bare = try f.bare(["kill \(pid) 0", "procmem \(pid)"])
         for check in bare.checks { #expect(bare[check].isOK, "bare \(check) → \(bare[check])\n\(bare)") }

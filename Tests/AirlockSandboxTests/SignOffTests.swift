@@ -33,13 +33,14 @@ struct SignOffTests {
                     env: ["PATH": "/usr/bin:/bin", "HOME": fixture.root], cwd: fixture.root)
     }
 
-    /// Waits for the first pending request to appear in the queue and returns its JSON object.
-    func waitForHeld(_ fixture: Fixture, _ approvers: Approvers, timeout: Double = 15) throws -> [String: Any]? {
+    /// Waits for a pending request (other than `seen`) to appear in the queue; returns its JSON object.
+    func waitForHeld(_ fixture: Fixture, _ approvers: Approvers, timeout: Double = 15, excluding seen: Set<String> = []) throws -> [String: Any]? {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             let listed = try queueCLI(fixture, approvers, ["queue", "list", "--json", "--pending"])
             if listed.status == 0, let data = listed.stdout.data(using: .utf8),
-               let rows = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]], let first = rows.first {
+               let rows = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]],
+               let first = rows.first(where: { !seen.contains($0["id"] as? String ?? "") }) {
                 return first
             }
             usleep(100_000)
@@ -117,9 +118,9 @@ struct SignOffTests {
         try fixture.write(fixture.workspace + "/.env", "A=1\n")
         try fixture.write(fixture.root + "/short.toml", "extends = \"default\"\n[signoff]\ntimeout = 2\n")
         let started = Date()
-        let agent = try startAgent(fixture, approvers, "mv .env gone.env; echo mv=$?", options: ["--profile", fixture.root + "/short.toml"])
+        let agent = try startAgent(fixture, approvers, "\(try Binaries.probe()) rename .env gone.env; echo mv=$?", options: ["--profile", fixture.root + "/short.toml"])
         let outcome = agent.wait(timeout: 20)
-        #expect(outcome.lines.contains("mv=1"), "\(outcome)")
+        #expect(outcome.lines.contains("rename: errno 1 (EPERM)") && outcome.lines.contains("mv=1"), "\(outcome)")
         #expect(Date().timeIntervalSince(started) >= 2)
         #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/.env"))
         let listed = try queueCLI(fixture, approvers, ["queue", "list", "--json"])
@@ -152,5 +153,66 @@ struct SignOffTests {
         let queue = try String(contentsOfFile: queuePath(fixture), encoding: .utf8)
         #expect(queue.contains("\"event\":\"audit\""), "\(queue)")
         #expect(!queue.contains("\"event\":\"request\""), "\(queue)")
+    }
+
+    @Test("an agent's rm -rf of a protected directory and terraform destroy are held at exec, and run once two approvers sign",
+          arguments: [SandboxConfig.root, SandboxConfig(backend: .namespaces, asNobody: true)])
+    func commandsAreHeldAndRunAfterApproval(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        for name in ["a", "b", "deep/er/c"] { try fixture.write(fixture.workspace + "/data/" + name, "\(name)\n") }
+        // A stand-in terraform on PATH: the interception is real, the binary need not be.
+        try fixture.write(fixture.root + "/bin/terraform", "#!/bin/sh\necho \"terraform $*\" > terraform-ran\n", mode: 0o755)
+        if let user = config.user { try chownTree(fixture.workspace, to: user) }
+        let agent = try startAirlock(
+            fixture.runArguments(["/bin/sh", "-c", "rm -rf data; echo rm=$?; terraform destroy -auto-approve; echo tf=$?"],
+                                 options: ["--approvers", approvers.allowedSigners, "--protect", fixture.workspace + "/data"]),
+            env: fixture.environment(["PATH": fixture.root + "/bin:/usr/bin:/bin"]), cwd: fixture.workspace, user: config.user)
+
+        let rm = try #require(try waitForHeld(fixture, approvers))
+        #expect(rm["kind"] as? String == "exec")
+        #expect((rm["argv"] as? [String]) == ["rm", "-rf", "data"], "\(rm)")
+        #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/data/a"), "rm ran before approval")
+        let rmID = try #require(rm["id"] as? String)
+        for name in ["alice", "bob"] { _ = try approve(fixture, approvers, rmID, as: name) }
+
+        let tf = try #require(try waitForHeld(fixture, approvers, excluding: [rmID]))
+        #expect((tf["argv"] as? [String]) == ["terraform", "destroy", "-auto-approve"], "\(tf)")
+        #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/terraform-ran"), "terraform ran before approval")
+        let tfID = try #require(tf["id"] as? String)
+        for name in ["alice", "bob"] { _ = try approve(fixture, approvers, tfID, as: name) }
+
+        let outcome = agent.wait(timeout: 30)
+        #expect(outcome.lines.contains("rm=0"), "\(outcome)")
+        #expect(outcome.lines.contains("tf=0"), "\(outcome)")
+        #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/data"), "the approved rm -rf did not finish")
+        #expect((try? String(contentsOfFile: fixture.workspace + "/terraform-ran", encoding: .utf8)) == "terraform destroy -auto-approve\n")
+        // Each file the approved rm removed under its grant is on record.
+        let queue = try String(contentsOfFile: queuePath(fixture), encoding: .utf8)
+        #expect(queue.contains("under grant: delete \(fixture.workspace)/data/deep/er/c"), "\(queue)")
+    }
+
+    @Test("a thread that rewrites execve's argv after the check gets its process killed, never run as the other command",
+          arguments: [SandboxConfig.root])
+    func argvRaceIsCaughtAfterExec(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        try fixture.write(fixture.root + "/race.toml", """
+            extends = "default"
+            [[exec]]
+            name = "evil echo"
+            argv = ["echo"]
+            args = ["evil"]
+            action = "deny"
+            """)
+        let race = [try Binaries.probe(), "exec-race", "400", "/bin/echo", "safe", "evil"]
+        // Bare, the flipping thread does get the other command line run.
+        let bare = try Subprocess(race, environment: fixture.environment(), directory: fixture.workspace).wait(timeout: 60)
+        #expect(bare.stdout.contains("exec-race: ran-evil ") && !bare.stdout.contains("ran-evil 0 "), "\(bare)")
+
+        let outcome = try startAgent(fixture, approvers, race.map(shellQuoted).joined(separator: " "),
+                                     options: ["--profile", fixture.root + "/race.toml"]).wait(timeout: 120)
+        #expect(outcome.stdout.contains("exec-race: ran-evil 0 killed "), "\(outcome)")
+        #expect(!outcome.stdout.contains("killed 0\n"), "the race never hit: nothing was proved\n\(outcome)")
     }
 }

@@ -28,6 +28,7 @@
 #include <linux/keyctl.h>
 #include <linux/perf_event.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -910,6 +911,58 @@ static int c_sleep(int argc, char **argv) {
     return ok();
 }
 
+// exec-race N PROGRAM SAFE EVIL: N times, fork a child whose second thread flips argv[1] between
+// SAFE and EVIL (same length) while its first thread execs PROGRAM with it. Prints
+// `exec-race: ran-evil K killed M` where K counts children whose PROGRAM printed EVIL (read back
+// through a pipe) and M those killed by SIGKILL. Bare, K > 0 proves the race is real.
+static char race_arg[256];
+static const char *race_safe, *race_evil;
+
+static void *flip_arg(void *unused) {
+    (void)unused;
+    size_t len = strlen(race_safe);
+    for (unsigned long i = 0;; i++) memcpy(race_arg, (i & 1) ? race_evil : race_safe, len);
+    return NULL;
+}
+
+static int c_exec_race(int argc, char **argv) {
+    if (argc < 5 || strlen(argv[3]) != strlen(argv[4]) || strlen(argv[3]) >= sizeof race_arg) {
+        printf("exec-race: usage: exec-race N PROGRAM SAFE EVIL (SAFE and EVIL of equal length)\n");
+        return 64;
+    }
+    int rounds = atoi(argv[1]);
+    race_safe = argv[3];
+    race_evil = argv[4];
+    int ran_evil = 0, killed = 0;
+    for (int i = 0; i < rounds; i++) {
+        int out[2];
+        if (pipe(out) < 0) return setup_fail(errno, "pipe");
+        pid_t child = fork();
+        if (child == 0) {
+            dup2(out[1], 1);
+            close(out[0]);
+            strcpy(race_arg, race_safe);
+            pthread_t t;
+            pthread_create(&t, NULL, flip_arg, NULL);
+            char *args[] = {argv[2], race_arg, NULL};
+            execv(argv[2], args);
+            _exit(127);
+        }
+        close(out[1]);
+        char buf[512];
+        ssize_t n, total = 0;
+        while ((n = read(out[0], buf + total, sizeof buf - 1 - (size_t)total)) > 0) total += n;
+        buf[total] = 0;
+        close(out[0]);
+        int status = 0;
+        waitpid(child, &status, 0);
+        if (strstr(buf, race_evil)) ran_evil++;
+        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) killed++;
+    }
+    printf("exec-race: ran-evil %d killed %d\n", ran_evil, killed);
+    return 0;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 struct check {
@@ -918,6 +971,7 @@ struct check {
 };
 
 static const struct check checks[] = {
+    {"exec-race", c_exec_race},
     {"ptrace", c_ptrace},
     {"process_vm_readv", c_process_vm_readv},
     {"process_vm_writev", c_process_vm_writev},
