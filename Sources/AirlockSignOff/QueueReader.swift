@@ -20,12 +20,37 @@ public struct QueueWarning: Equatable, Sendable, CustomStringConvertible {
     public var description: String { "line \(line): \(message)" }
 }
 
+/// Where reading a queue file stopped: just after its last committed line (a torn last line is
+/// left for the next read), with what the next line must chain to. Lets a reader that stays (the
+/// supervisor) read only what was appended since.
+public struct QueueTail: Sendable, Equatable {
+    /// Byte offset in the file where the next read starts.
+    public var offset: Int
+    public var seq: UInt64
+    public var hash: String
+    public var line: Int
+    /// Marked torn lines read since the last committed line (the next line's `torn` covers them).
+    var skipped: [UInt8]
+
+    /// The start of a file.
+    public static let start = QueueTail(offset: 0, seq: 0, hash: QueueLine.zeroHash, line: 0, skipped: [])
+}
+
 /// A queue file as read: its events in order, the warnings, and whether its chain holds.
 public struct QueueLog: Sendable {
     public let records: [QueueRecord]
     public let warnings: [QueueWarning]
     /// The first break in the chain, nil when every committed line chains to the one before.
     public let chainBreak: ChainBreak?
+    /// Where the next incremental read continues.
+    public var tail: QueueTail = .start
+
+    public init(records: [QueueRecord], warnings: [QueueWarning], chainBreak: ChainBreak?, tail: QueueTail = .start) {
+        self.records = records
+        self.warnings = warnings
+        self.chainBreak = chainBreak
+        self.tail = tail
+    }
 
     /// nil when the chain verifies; otherwise the first broken line and why.
     public func verify() -> ChainBreak? { chainBreak }
@@ -45,7 +70,7 @@ public enum QueueReader {
     /// line's bytes (64 zeros for the first), and `torn` the SHA-256 of the marked torn lines between
     /// them (absent when there are none). A last line without a newline is torn: ignored with a
     /// warning.
-    public static func parse(_ bytes: [UInt8]) -> QueueLog {
+    public static func parse(_ bytes: [UInt8], from tail: QueueTail = .start) -> QueueLog {
         var lines: [Range<Int>] = []  // each with its newline
         var start = 0
         while let newline = bytes[start...].firstIndex(of: QueueFile.newline) {
@@ -62,13 +87,13 @@ public enum QueueReader {
         func broken(_ line: Int, _ reason: String) {
             if chainBreak == nil { chainBreak = ChainBreak(line: line, reason: reason) }
         }
-        var lastSeq: UInt64 = 0
-        var lastHash = QueueLine.zeroHash
-        var lastLine = 0
-        var skipped: [UInt8] = []
+        var lastSeq = tail.seq
+        var lastHash = tail.hash
+        var lastLine = tail.line
+        var skipped = tail.skipped
 
         for (index, line) in parsed.enumerated() {
-            let number = index + 1
+            let number = tail.line + index + 1
             if line.isMarkedTorn {
                 warnings.append(QueueWarning(line: number, message: "torn line, closed by a later writer, ignored"))
                 skipped += bytes[lines[index]]
@@ -105,13 +130,15 @@ public enum QueueReader {
             }
         }
         if start < bytes.count {
-            warnings.append(QueueWarning(line: lines.count + 1, message: "torn last line (no newline, \(bytes.count - start) bytes) ignored"))
+            warnings.append(QueueWarning(line: tail.line + lines.count + 1, message: "torn last line (no newline, \(bytes.count - start) bytes) ignored"))
         } else if !skipped.isEmpty {
             // Marked torn lines with no committed line after them: a writer was cut off right after
             // closing a torn line. Nothing was committed, so nothing is broken.
-            warnings.append(QueueWarning(line: lines.count, message: "file ends with torn lines"))
+            warnings.append(QueueWarning(line: tail.line + lines.count, message: "file ends with torn lines"))
         }
-        return QueueLog(records: records, warnings: warnings, chainBreak: chainBreak)
+        let next = QueueTail(offset: tail.offset + start, seq: lastSeq, hash: lastHash,
+                             line: tail.line + lines.count, skipped: skipped)
+        return QueueLog(records: records, warnings: warnings, chainBreak: chainBreak, tail: next)
     }
 
     /// What can be learnt from one line on its own.

@@ -67,6 +67,12 @@ public final class Supervisor: @unchecked Sendable {
     /// Held calls by request id; several identical calls may join one request.
     var pending: [String: Held] = [:]
     var grants: [Grant] = []
+    /// The queue as read so far: where to continue, the records of requests held here, and any
+    /// break in the chain seen (which stays: no approval counts after it).
+    var queueTail = QueueTail.start
+    var heldRecords: [QueueRecord] = []
+    var heldIDs = Set<String>()
+    var chainBreak: ChainBreak?
     /// Whether the agent's own first exec (the operator's command) has been seen.
     var operatorCommandSeen = false
 
@@ -384,8 +390,9 @@ public final class Supervisor: @unchecked Sendable {
         let now = Date()
         let state: QueueState?
         do {
-            let log = try QueueReader.read(config.queuePath)
+            try readAppended()
             let approvers = try? AllowedSigners(contentsOf: config.approversPath)
+            let log = QueueLog(records: heldRecords, warnings: [], chainBreak: chainBreak, tail: queueTail)
             state = QueueState.fold(log, approvers: approvers, now: now)
         } catch {
             logger.error("reading the queue \(config.queuePath): \(error); no approval counts")
@@ -430,6 +437,32 @@ public final class Supervisor: @unchecked Sendable {
             }
         }
         grants.removeAll { $0.expires <= now }
+        heldIDs = Set(pending.keys)
+        heldRecords.removeAll { !heldIDs.contains($0.event.requestID) }
+    }
+
+    /// Reads what was appended to the queue since the last read (the whole file the first time):
+    /// a long queue is replayed once, not on every approval.
+    func readAppended() throws {
+        let fd = open(config.queuePath, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SignOffError(.io, "open", errno: errno) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SignOffError(.io, "stat", errno: errno) }
+        let size = Int(st.st_size)
+        guard size > queueTail.offset else { return }
+        var bytes = [UInt8](repeating: 0, count: size - queueTail.offset)
+        let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(queueTail.offset)) }
+        guard got >= 0 else { throw SignOffError(.io, "read", errno: errno) }
+        bytes.removeLast(bytes.count - got)
+        let log = QueueReader.parse(bytes, from: queueTail)
+        if chainBreak == nil, let broken = log.chainBreak {
+            chainBreak = broken
+            logger.error("the queue \(config.queuePath) is broken at \(broken): no approval counts from now on")
+        }
+        heldIDs.formUnion(pending.keys)
+        heldRecords += log.records.filter { heldIDs.contains($0.event.requestID) }
+        queueTail = log.tail
     }
 
     func record(_ event: QueueEvent) {
