@@ -7,7 +7,7 @@ import Glibc
 /// directory as the test bundle (the target depends on both).
 enum Binaries {
     /// The directory holding both, or why it could not be found.
-    static let located: Result<String, HarnessError> = locate()
+    static let located: Result<String, HarnessError> = locate().flatMap(installed)
 
     static func directory() throws -> String { try located.get() }
     static func airlock() throws -> String { try directory() + "/airlock" }
@@ -64,6 +64,42 @@ enum Binaries {
             return .failure(HarnessError("\(error)"))
         }
     }()
+
+    /// Copies both binaries, with the profiles, to a fresh directory under /var/tmp laid out as an
+    /// installation (bin/, share/airlock/profiles/): the build directory may be under /tmp (private
+    /// inside the namespaces backend) or below a directory uid 65534 cannot search.
+    private static func installed(_ buildDirectory: String) -> Result<String, HarnessError> {
+        do {
+            let root = try makeTemporaryDirectory(prefix: "airlock-e2e-bin-")
+            installedRoot = root
+            atexit { if let root = Binaries.installedRoot { removeTree(root) } }
+            let fm = FileManager.default
+            let bin = root + "/bin", profiles = root + "/share/airlock/profiles"
+            try fm.createDirectory(atPath: bin, withIntermediateDirectories: true)
+            try fm.createDirectory(atPath: profiles, withIntermediateDirectories: true)
+            for name in ["airlock", "airlock-probe"] {
+                try fm.copyItem(atPath: buildDirectory + "/" + name, toPath: bin + "/" + name)
+                chmod(bin + "/" + name, 0o755)
+            }
+            var dir = buildDirectory
+            while dir != "/" && !fm.fileExists(atPath: dir + "/Package.swift") { dir = (dir as NSString).deletingLastPathComponent }
+            guard fm.fileExists(atPath: dir + "/profiles/default.toml") else {
+                throw HarnessError("no profiles/ above \(buildDirectory)")
+            }
+            for file in try fm.contentsOfDirectory(atPath: dir + "/profiles") where file.hasSuffix(".toml") {
+                try fm.copyItem(atPath: dir + "/profiles/" + file, toPath: profiles + "/" + file)
+            }
+            for path in [root, root + "/bin", root + "/share", root + "/share/airlock", profiles] { chmod(path, 0o755) }
+            for file in try fm.contentsOfDirectory(atPath: profiles) { chmod(profiles + "/" + file, 0o644) }
+            return .success(bin)
+        } catch let error as HarnessError {
+            return .failure(error)
+        } catch {
+            return .failure(HarnessError("installing the binaries for the tests: \(error)"))
+        }
+    }
+
+    nonisolated(unsafe) static var installedRoot: String?
 
     private static func isExecutable(_ path: String) -> Bool {
         var st = stat()
