@@ -292,10 +292,11 @@ public final class Supervisor: @unchecked Sendable {
             }
         }
         if let grant = grants.first(where: { $0.covers(pid: agent.pid, path: target.canonical, kind: kind) }) {
+            // On record before the agent learns of it: nothing it was told is missing from the queue.
             let result = perform()
-            answer(agent, result)
             record(.resolve(Resolution(id: grant.requestID, outcome: result.outcome, errno: result.errno,
                                        detail: "under grant: \(kind.rawValue) \(target.canonical.shown)")))
+            answer(agent, result)
             return
         }
         let root = rule.globs.first { $0.matches(target.canonical) }.map(\.literalPrefix) ?? target.canonical
@@ -411,28 +412,26 @@ public final class Supervisor: @unchecked Sendable {
             // quorum of distinct keys signed it.
             let approved = current?.state == .approved && state?.chainBreak == nil && current?.digestMatches == true
                 && current?.request.digest == held.request.digest && (current?.approvals.count ?? 0) >= config.quorum
+            // Each outcome is written to the queue before the agent is answered.
             if approved {
-                var outcome = Resolution.Outcome.allowed
-                var failure: Int32?
-                for waiter in live {
-                    let result = waiter.perform()
-                    answer(waiter.agent, result)
-                    if result.outcome != .allowed { outcome = result.outcome; failure = result.errno }
-                }
+                // Exec answers run the exec (and its verification): they can only come last.
+                let results = live.map { ($0.agent, $0.perform()) }
+                let failed = results.first { $0.1.outcome != .allowed }?.1
                 if var grant = held.grant {
                     grant.expires = now.addingTimeInterval(config.grantWindow)
                     grants.append(grant)
                 }
-                record(.resolve(Resolution(id: id, outcome: outcome, errno: failure, detail: held.summary)))
+                record(.resolve(Resolution(id: id, outcome: failed?.outcome ?? .allowed, errno: failed?.errno, detail: held.summary)))
+                for (agent, result) in results { answer(agent, result) }
                 pending[id] = nil
             } else if current?.state == .denied {
-                live.forEach { answer($0.agent, .error(.notPermitted)) }
                 record(.resolve(Resolution(id: id, outcome: .denied, errno: EPERM, detail: held.summary)))
+                live.forEach { answer($0.agent, .error(.notPermitted)) }
                 pending[id] = nil
             } else if now >= held.request.operation.expires {
-                live.forEach { answer($0.agent, .error(.notPermitted)) }
                 record(.expire(id: id))
                 record(.resolve(Resolution(id: id, outcome: .expired, errno: EPERM, detail: held.summary)))
+                live.forEach { answer($0.agent, .error(.notPermitted)) }
                 pending[id] = nil
             }
         }
