@@ -313,10 +313,11 @@ public final class Supervisor: @unchecked Sendable {
         let env = try agent.readStringArray(at: envpAddress)
         let cwd = agent.link("cwd") ?? []
         if !operatorCommandSeen {
-            // The first exec in the sandbox is the command the operator typed: theirs to run. It is
-            // still verified after the exec like every other.
+            // The first exec in the sandbox is the command the operator typed: theirs to run. Nothing
+            // of the agent's has run yet (the caller is airlock's own single-threaded child, exec'ing
+            // an argv airlock prepared), so nothing can rewrite it: no check after the exec either.
             operatorCommandSeen = true
-            if argv == config.operatorArgv { return answer(agent, .exec(argv: argv)) }
+            if argv == config.operatorArgv { return answer(agent, .proceed) }
         }
         // A shell tries every PATH entry: only an executable that exists can run, so only then ask.
         guard let target = AgentPath.resolve(path, dirfd: p.dirfd, agent: agent), target.exists() else {

@@ -78,9 +78,10 @@ struct Run: ParsableCommand {
             signOff.apply(to: &request)
             let plan = try SandboxPlan(request)
             try signOff.prepare()
-            let status = try Sandbox.run(plan, logger: logger) { listener throws(SandboxError) in
-                try signOff.supervise(listener: listener, plan: plan)
-            }
+            // With no protect and no command rule there is nothing to hold: no listener at all.
+            let supervise: ((Int32) throws(SandboxError) -> Void)? = signOff.hasRules
+                ? { listener throws(SandboxError) in try signOff.supervise(listener: listener, plan: plan) } : nil
+            let status = try Sandbox.run(plan, logger: logger, supervise: supervise)
             throw ExitCode(status)
         } catch let error as ProfileError {
             fail(error.description, 125)

@@ -51,6 +51,8 @@ struct SignOffSetup {
         }
     }
 
+    var hasRules: Bool { !rules.isEmpty || !profile.exec.isEmpty }
+
     /// Called once the plan is valid: the queue's directory exists (0700) and the file exists
     /// (0600), so the supervisor can watch it; a missing approvers file is said out loud.
     func prepare() throws {

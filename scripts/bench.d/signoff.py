@@ -46,9 +46,11 @@ for i in range(rounds):
     for name in ("alice", "bob"):
         subprocess.run([airlock, "approve", request["id"], "--key", f"{keys}/{name}", *common],
                        check=True, stdout=subprocess.DEVNULL)
-    approved = time.time()
     out, _ = agent.communicate(timeout=30)
     called, returned = map(float, out.split())
+    lines = [json.loads(l) for l in open(queue) if l.strip()]
+    approvals = [e for e in lines if e["event"] == "approve" and e["id"] == request["id"]]
+    approved = datetime.strptime(approvals[-1]["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
     ts = request["ts"]  # RFC 3339 with milliseconds, UTC
     written = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
     request_ms.append((written - called) * 1000)
@@ -56,6 +58,6 @@ for i in range(rounds):
 
 print(f"rounds: {rounds}")
 print(f"call -> request line in the queue: median {statistics.median(request_ms):.1f} ms (max {max(request_ms):.1f})")
-print(f"second approve returned -> agent's call returned: median {statistics.median(release_ms):.1f} ms (max {max(release_ms):.1f})")
+print(f"second approval line written -> agent's call returned: median {statistics.median(release_ms):.1f} ms (max {max(release_ms):.1f})")
 print(f"airlock (supervisor) RSS while holding: median {statistics.median(rss_kib)/1024:.1f} MiB")
 subprocess.run(["rm", "-rf", root])
