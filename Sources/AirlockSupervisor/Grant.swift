@@ -24,7 +24,7 @@ struct Grant {
     }
 
     func isSelfOrDescendant(_ candidate: Int32) -> Bool {
-        var current = candidate
+        var current = ExecVerifier.threadGroup(of: candidate) ?? candidate
         for _ in 0..<64 {
             guard let (ppid, start) = AgentProcess.parentAndStart(current) else { return false }
             if current == pid { return start == self.start }

@@ -215,4 +215,33 @@ struct SignOffTests {
         #expect(outcome.stdout.contains("exec-race: ran-evil 0 killed "), "\(outcome)")
         #expect(!outcome.stdout.contains("killed 0\n"), "the race never hit: nothing was proved\n\(outcome)")
     }
+
+    @Test("a grant covers the approved process's other threads, and no other process", arguments: [SandboxConfig.root])
+    func grantCoversThreadsOfTheApprovedProcess(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        for name in ["a", "b"] { try fixture.write(fixture.workspace + "/data/" + name, "\(name)\n") }
+        try fixture.write(fixture.root + "/grant.toml", """
+            extends = "default"
+            [[exec]]
+            name = "probe unlinks"
+            argv = ["airlock-probe", "thread-unlink"]
+            """)
+        let probe = try Binaries.probe()
+        let script = "\(probe) thread-unlink data/a; \(probe) unlink data/b; echo done"
+        let agent = try startAgent(fixture, approvers, script,
+                                   options: ["--profile", fixture.root + "/grant.toml", "--protect", fixture.workspace + "/data"])
+        let held = try #require(try waitForHeld(fixture, approvers))
+        #expect(held["kind"] as? String == "exec", "\(held)")
+        let id = try #require(held["id"] as? String)
+        for name in ["alice", "bob"] { _ = try approve(fixture, approvers, id, as: name) }
+        // The approved process's thread deletes data/a under the grant; the next process is another
+        // process, so its delete of data/b is held anew.
+        let next = try #require(try waitForHeld(fixture, approvers, excluding: [id]), "\(agent.poll().map(\.description) ?? "")")
+        #expect(next["kind"] as? String == "delete" && next["path"] as? String == fixture.workspace + "/data/b", "\(next)")
+        #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/data/a"))
+        agent.send(SIGTERM)
+        _ = agent.wait(timeout: 15)
+        #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/data/b"))
+    }
 }

@@ -963,6 +963,20 @@ static int c_exec_race(int argc, char **argv) {
     return 0;
 }
 
+// thread-unlink PATH: unlinks PATH from a second thread (system calls name threads, not processes).
+static void *unlink_in_thread(void *path) {
+    return (void *)(intptr_t)(unlink((const char *)path) < 0 ? errno : 0);
+}
+
+static int c_thread_unlink(int argc, char **argv) {
+    if (argc < 2) return setup_fail(EINVAL, "usage: thread-unlink PATH");
+    pthread_t t;
+    void *result = NULL;
+    if (pthread_create(&t, NULL, unlink_in_thread, argv[1]) != 0) return setup_fail(errno, "pthread_create");
+    pthread_join(t, &result);
+    return result ? fail((int)(intptr_t)result) : ok();
+}
+
 // ---------------------------------------------------------------------------------------------
 
 struct check {
@@ -972,6 +986,7 @@ struct check {
 
 static const struct check checks[] = {
     {"exec-race", c_exec_race},
+    {"thread-unlink", c_thread_unlink},
     {"ptrace", c_ptrace},
     {"process_vm_readv", c_process_vm_readv},
     {"process_vm_writev", c_process_vm_writev},
