@@ -17,7 +17,9 @@ struct AgentProcess {
 
     /// Reads a NUL-terminated string from the agent, page by page (a read must not cross into an
     /// unmapped page). A failed, partial or unterminated read is an error: the caller denies.
-    func readCString(at address: UInt64, limit: Int = 4096) throws(ReadError) -> [UInt8] {
+    /// `validate`: check the notification is still pending afterwards (a caller reading several
+    /// strings checks once, after the last).
+    func readCString(at address: UInt64, limit: Int = 4096, validate: Bool = true) throws(ReadError) -> [UInt8] {
         var result: [UInt8] = []
         var cursor = address
         while result.count <= limit {
@@ -28,7 +30,7 @@ struct AgentProcess {
             guard n > 0 else { throw .failed(Errno(rawValue: Int32(-n))) }
             if let end = buffer[..<n].firstIndex(of: 0) {
                 result += buffer[..<end]
-                guard stillWaiting() else { throw .gone }
+                guard !validate || stillWaiting() else { throw .gone }
                 return result
             }
             guard n == chunk else { throw .failed(.ioError) }
@@ -51,7 +53,7 @@ struct AgentProcess {
                 guard stillWaiting() else { throw .gone }
                 return strings
             }
-            let s = try readCString(at: pointer, limit: 128 * 1024)
+            let s = try readCString(at: pointer, limit: 128 * 1024, validate: false)
             total += s.count
             if total > maxBytes { throw .tooLong }
             strings.append(s)

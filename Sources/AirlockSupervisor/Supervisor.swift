@@ -310,8 +310,6 @@ public final class Supervisor: @unchecked Sendable {
     func execCall(_ p: PathArgument, _ argvAddress: UInt64, _ envpAddress: UInt64, _ agent: AgentProcess) throws(AgentProcess.ReadError) {
         let path = try agent.readCString(at: p.address)
         let argv = try agent.readStringArray(at: argvAddress)
-        let env = try agent.readStringArray(at: envpAddress)
-        let cwd = agent.link("cwd") ?? []
         if !operatorCommandSeen {
             // The first exec in the sandbox is the command the operator typed: theirs to run. Nothing
             // of the agent's has run yet (the caller is airlock's own single-threaded child, exec'ing
@@ -319,6 +317,8 @@ public final class Supervisor: @unchecked Sendable {
             operatorCommandSeen = true
             if argv == config.operatorArgv { return answer(agent, .proceed) }
         }
+        let env = try agent.readStringArray(at: envpAddress)
+        let cwd = agent.link("cwd") ?? []
         // A shell tries every PATH entry: only an executable that exists can run, so only then ask.
         guard let target = AgentPath.resolve(path, dirfd: p.dirfd, agent: agent), target.exists() else {
             return answer(agent, .exec(argv: argv))
