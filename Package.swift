@@ -63,6 +63,7 @@ let package = Package(
         .executableTarget(name: "airlock-probe", path: "Tests/Probe"),
         .testTarget(name: "AirlockPolicyTests", dependencies: ["AirlockPolicy"]),
         .testTarget(name: "AirlockSignOffTests", dependencies: ["AirlockSignOff"]),
+        .testTarget(name: "AirlockSupervisorTests", dependencies: ["AirlockSupervisor", "AirlockPolicy"]),
         .testTarget(
             name: "AirlockSandboxTests",
             dependencies: ["AirlockSandbox", "AirlockPolicy", "airlock", "airlock-probe"]
