@@ -244,4 +244,59 @@ struct SignOffTests {
         _ = agent.wait(timeout: 15)
         #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/data/b"))
     }
+
+    @Test("two sandboxes and two approvers writing one queue at once lose nothing", arguments: [SandboxConfig.root])
+    func concurrentWritersLoseNothing(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        let second = fixture.root + "/workspace2"
+        for name in ["a", "b", "c"] {
+            try fixture.write(fixture.workspace + "/\(name)/.env", "\(name)\n")
+            try fixture.write(second + "/\(name)/.env", "\(name)\n")
+        }
+        let script = "for f in a b c; do rm $f/.env; echo rm-$f=$?; done"
+        let agents = try [fixture.workspace, second].map { ws in
+            try startAirlock(["run", "--backend", config.backend.rawValue, "--workspace", ws, "--approvers", approvers.allowedSigners,
+                              "--", "/bin/sh", "-c", script], env: fixture.environment(), cwd: ws, user: config.user)
+        }
+        // Two approvers, each in a loop of their own, sign whatever is pending until both agents end.
+        let done = ManagedFlag()
+        let threads = ["alice", "bob"].map { name in
+            Thread {
+                var signed = Set<String>()
+                while !done.value {
+                    if let listed = try? queueCLI(fixture, approvers, ["queue", "list", "--json", "--pending"]),
+                       let data = listed.stdout.data(using: .utf8),
+                       let rows = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] {
+                        for id in rows.compactMap({ $0["id"] as? String }) where !signed.contains(id) {
+                            if (try? approve(fixture, approvers, id, as: name))?.status == 0 { signed.insert(id) }
+                        }
+                    }
+                    usleep(50_000)
+                }
+            }
+        }
+        threads.forEach { $0.start() }
+        let outcomes = agents.map { $0.wait(timeout: 60) }
+        done.value = true
+        for outcome in outcomes {
+            for f in ["a", "b", "c"] { #expect(outcome.lines.contains("rm-\(f)=0"), "\(outcome)") }
+        }
+        let verified = try queueCLI(fixture, approvers, ["queue", "verify"])
+        #expect(verified.status == 0, "\(verified)")
+        let listed = try queueCLI(fixture, approvers, ["queue", "list", "--json"])
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.count == 6, "\(listed)")
+        #expect(rows.allSatisfy { $0["state"] as? String == "resolved" && $0["approvals"] as? Int == 2 }, "\(listed)")
+    }
+}
+
+/// A flag shared with helper threads.
+final class ManagedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var flag = false
+    var value: Bool {
+        get { lock.withLock { flag } }
+        set { lock.withLock { flag = newValue } }
+    }
 }
