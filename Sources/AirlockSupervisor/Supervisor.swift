@@ -78,6 +78,8 @@ public final class Supervisor: @unchecked Sendable {
 
     struct Held {
         var request: Request
+        /// The thread group of the call that made the request.
+        var process: Int32
         var summary: String
         var waiters: [Waiter]
         var grant: Grant?
@@ -348,7 +350,10 @@ public final class Supervisor: @unchecked Sendable {
                                       exe: executableIdentity(agent.pid), sandbox: config.sandboxID, rule: rule,
                                       expires: Date().addingTimeInterval(config.timeout))
         // An identical call already waiting joins its request instead of making another.
-        if let id = pending.first(where: { $0.value.request.operation.sameCall(operation) && $0.value.request.pid == agent.pid })?.key {
+        // (Same process: any of its threads; a signal to a held thread never re-issues the call, the
+        // filter is loaded with WAIT_KILLABLE_RECV.)
+        let process = ExecVerifier.threadGroup(of: agent.pid) ?? agent.pid
+        if let id = pending.first(where: { $0.value.process == process && $0.value.request.operation.sameCall(operation) })?.key {
             pending[id]!.waiters.append(Waiter(agent: agent, perform: perform))
             return
         }
@@ -368,7 +373,7 @@ public final class Supervisor: @unchecked Sendable {
         }
         var bound = grant
         bound.requestID = request.id
-        pending[request.id] = Held(request: request, summary: summary, waiters: [Waiter(agent: agent, perform: perform)], grant: bound)
+        pending[request.id] = Held(request: request, process: process, summary: summary, waiters: [Waiter(agent: agent, perform: perform)], grant: bound)
         let queueFlag = config.queuePath == QueuePaths.defaultQueue() ? "" : " --queue \(config.queuePath)"
         if access(config.approversPath, R_OK) != 0 {
             logger.warning("no readable approvers file at \(config.approversPath): \(request.id) can only be denied or expire")

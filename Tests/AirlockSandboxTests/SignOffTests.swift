@@ -289,6 +289,37 @@ struct SignOffTests {
         #expect(rows.count == 6, "\(listed)")
         #expect(rows.allSatisfy { $0["state"] as? String == "resolved" && $0["approvals"] as? Int == 2 }, "\(listed)")
     }
+
+    @Test("signals to a held thread and the same call from a second thread make no second request",
+          arguments: [SandboxConfig.root])
+    func heldCallsDoNotMultiply(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        try fixture.write(fixture.workspace + "/.env", "A=1\n")
+        // A handler with SA_RESTART on SIGUSR1, and two threads unlinking the same protected file.
+        let program = """
+            import os, signal, threading
+            signal.signal(signal.SIGUSR1, lambda *a: None)
+            def gone():
+                try: os.unlink('.env'); print('unlinked', flush=True)
+                except OSError as e: print('errno', e.errno, flush=True)
+            ts = [threading.Thread(target=gone) for _ in range(2)]
+            [t.start() for t in ts]; [t.join() for t in ts]
+            """
+        let agent = try startAgent(fixture, approvers, "python3 -c \(shellQuoted(program))")
+        let held = try #require(try waitForHeld(fixture, approvers))
+        let pid = try #require(held["pid"] as? Int)
+        usleep(300_000) // let the second thread reach the supervisor too
+        for _ in 0..<20 { kill(pid_t(pid), SIGUSR1); usleep(10_000) }
+        let id = try #require(held["id"] as? String)
+        for name in ["alice", "bob"] { _ = try approve(fixture, approvers, id, as: name) }
+        let outcome = agent.wait(timeout: 30)
+        #expect(outcome.lines.contains("unlinked"), "\(outcome)")
+        #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/.env"))
+        let listed = try queueCLI(fixture, approvers, ["queue", "list", "--json"])
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.count == 1, "one call, one request\n\(listed)")
+    }
 }
 
 /// A flag shared with helper threads.
