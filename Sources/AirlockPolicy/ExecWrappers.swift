@@ -223,6 +223,14 @@ extension SimpleCommand {
                 }
             }
         }
+        return wrapped(&reader, environment: environment, cwd: cwd, through: name, keep: keep)
+    }
+
+    /// The command a wrapper runs once its options are read: leading `NAME=VALUE` words join its
+    /// environment, the rest is the command line.
+    private func wrapped(_ reader: inout OptionReader, environment: [[UInt8]], cwd: [UInt8]?, through name: String,
+                         keep: ([UInt8]) -> Bool) -> [InnerCommand] {
+        var environment = environment
         while let word = reader.operands.first, isAssignment(word) {
             if keep(word.bytes) { environment.append(word.bytes) }
             reader.index += 1
@@ -250,15 +258,7 @@ extension SimpleCommand {
             }
         }
         var environment = self.environment
-        while let word = reader.operands.first, isAssignment(word) {
-            if keep(word.bytes) { environment.append(word.bytes) }
-            reader.index += 1
-        }
-        guard !reader.operands.isEmpty else { return [] }
-        var command = running(reader.operands, through: name)
-        command.environment = environment
-        command.cwd = cwd
-        return [.command(command)]
+        return wrapped(&reader, environment: environment, cwd: cwd, through: name, keep: keep)
     }
 }
 

@@ -34,6 +34,7 @@ public struct KernelReport: Codable, Sendable {
             switch rc {
             case 0: notify = Check(ok: true, detail: "a filter with a notify listener was installed in a child and answered")
             case -EBUSY: notify = Check(ok: false, detail: "a notify listener already exists in this process tree (EBUSY): airlock is running inside another supervisor's filter, so it cannot add its own")
+            case -EPERM: notify = Check(ok: false, detail: "a seccomp filter over this process forbids a new notify listener (EPERM): airlock is running inside a sandbox, so it cannot supervise one of its own")
             default: notify = Check(ok: false, detail: "\(Errno(-rc))")
             }
         } catch {

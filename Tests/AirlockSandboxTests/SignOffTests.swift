@@ -320,6 +320,27 @@ struct SignOffTests {
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])
         #expect(rows.count == 1, "one call, one request\n\(listed)")
     }
+
+    @Test("a path the supervisor cannot read from the agent's memory is denied, not let through",
+          arguments: [SandboxConfig.root])
+    func unreadableArgumentsAreDenied(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let bare = try fixture.bare(["unlink-badptr"])
+        #expect(bare["unlink-badptr"].isErrno(EFAULT), "\(bare)")
+        let run = try fixture.probe(["unlink-badptr"])
+        #expect(run["unlink-badptr"].isErrno(EPERM), "\(run)")
+    }
+
+    @Test("inside a sandbox, doctor reports that no second notify listener can be added",
+          arguments: [SandboxConfig.root])
+    func doctorSeesTheListenerTaken(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let outcome = try fixture.run([try Binaries.airlock(), "doctor", "--json"])
+        #expect(outcome.status == 0, "\(outcome)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
+        let notify = try #require(report["seccompUserNotification"] as? [String: Any])
+        #expect(notify["ok"] as? Bool == false, "\(outcome)")
+    }
 }
 
 /// A flag shared with helper threads.

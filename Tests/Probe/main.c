@@ -963,6 +963,13 @@ static int c_exec_race(int argc, char **argv) {
     return 0;
 }
 
+// unlink-badptr: unlinkat with a path pointer into unmapped memory. Bare, the kernel says EFAULT;
+// a supervisor whose read of agent memory fails must deny (EPERM), never let the call through.
+static int c_unlink_badptr(int argc, char **argv) {
+    (void)argc; (void)argv;
+    return syscall(SYS_unlinkat, AT_FDCWD, (const char *)8, 0) < 0 ? fail(errno) : ok();
+}
+
 // thread-unlink PATH: unlinks PATH from a second thread (system calls name threads, not processes).
 static void *unlink_in_thread(void *path) {
     return (void *)(intptr_t)(unlink((const char *)path) < 0 ? errno : 0);
@@ -987,6 +994,7 @@ struct check {
 static const struct check checks[] = {
     {"exec-race", c_exec_race},
     {"thread-unlink", c_thread_unlink},
+    {"unlink-badptr", c_unlink_badptr},
     {"ptrace", c_ptrace},
     {"process_vm_readv", c_process_vm_readv},
     {"process_vm_writev", c_process_vm_writev},
