@@ -120,8 +120,9 @@ public final class Supervisor: @unchecked Sendable {
 
     func loop() {
         _ = airlock_notif_sync_wakeup(listener) // a latency hint; older kernels lack it
-        let inotify = inotify_init1(Int32(IN_CLOEXEC))
-        if inotify >= 0 { _ = inotify_add_watch(inotify, config.queuePath, UInt32(IN_MODIFY)) }
+        // Approvals arrive as queue writes: watched only once a call is held, because closing an
+        // inotify instance costs the kernel an RCU grace period (~15 ms) at every exit.
+        var inotify: Int32 = -1
         while true {
             var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: inotify, events: Int16(POLLIN), revents: 0)]
@@ -138,7 +139,11 @@ public final class Supervisor: @unchecked Sendable {
                 var buffer = [UInt8](repeating: 0, count: 4096)
                 _ = read(inotify, &buffer, buffer.count)
             }
-            if !pending.isEmpty { reevaluate() }
+            if inotify < 0 && !pending.isEmpty {
+                inotify = inotify_init1(Int32(IN_CLOEXEC))
+                if inotify >= 0 { _ = inotify_add_watch(inotify, config.queuePath, UInt32(IN_MODIFY)) }
+            }
+            if !pending.isEmpty { reevaluate() } // after the watch exists: no write falls between
         }
         close(listener)
         if inotify >= 0 { close(inotify) }

@@ -3,7 +3,7 @@ import ArgumentParser
 import Foundation
 
 struct Doctor: ParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "doctor", 
         abstract: "Report what this kernel and environment allow, and what airlock run will use.",
         discussion: "Every check is made for real: a seccomp listener installed and answered, sandboxes started with each backend."
     )

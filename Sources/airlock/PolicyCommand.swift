@@ -8,7 +8,7 @@ struct PolicyCommand: ParsableCommand {
         commandName: "policy", abstract: "Ask the policy about an operation.", subcommands: [Explain.self])
 
     struct Explain: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "explain", 
             abstract: "Print which command rule matches a command line, and why (wrappers looked through included).")
         @Option(help: "Profile name or path.") var profile = "default"
         @Option(help: "The workspace the command would run in (default: the current directory).") var workspace: String?

@@ -11,7 +11,7 @@ struct ProfileCommand: ParsableCommand {
     )
 
     struct Check: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Check a profile file (and what it extends).")
+        static let configuration = CommandConfiguration(commandName: "check", abstract: "Check a profile file (and what it extends).")
         @Argument(help: "Profile path or name.") var file: String
 
         func run() throws {
@@ -26,7 +26,7 @@ struct ProfileCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the effective, merged profile as TOML.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Print the effective, merged profile as TOML.")
         @Argument(help: "Profile name or path.") var name = "default"
 
         func run() throws {

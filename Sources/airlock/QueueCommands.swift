@@ -44,7 +44,7 @@ func reportingErrors(_ body: () throws -> Void) throws {
 }
 
 struct Approve: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Approve a held operation with your SSH key (ssh-keygen -Y sign).")
+    static let configuration = CommandConfiguration(commandName: "approve", abstract: "Approve a held operation with your SSH key (ssh-keygen -Y sign).")
     @Argument(help: "The request id.") var id: String
     @Option(help: ArgumentHelp("Your signing key (a private key, or a public key held by ssh-agent).", valueName: "file"))
     var key: String?
@@ -55,7 +55,7 @@ struct Approve: ParsableCommand {
 }
 
 struct Deny: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Deny a held operation (the agent's call fails with EPERM).")
+    static let configuration = CommandConfiguration(commandName: "deny", abstract: "Deny a held operation (the agent's call fails with EPERM).")
     @Argument(help: "The request id.") var id: String
     @Option(help: ArgumentHelp("Your signing key.", valueName: "file")) var key: String?
     @Option(help: "Why (required).") var reason: String
@@ -81,7 +81,7 @@ struct QueueCommand: ParsableCommand {
         subcommands: [List.self, Show.self, Watch.self, Verify.self])
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List requests and their state.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List requests and their state.")
         @Flag(help: "Print a JSON array.") var json = false
         @Flag(help: "Only pending requests.") var pending = false
         @OptionGroup var options: QueueOptions
@@ -105,7 +105,7 @@ struct QueueCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one request: the operation, what approval grants, decisions.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one request: the operation, what approval grants, decisions.")
         @Argument(help: "The request id.") var id: String
         @OptionGroup var options: QueueOptions
 
@@ -131,7 +131,7 @@ struct QueueCommand: ParsableCommand {
     }
 
     struct Watch: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Follow the queue file and print events as they land.")
+        static let configuration = CommandConfiguration(commandName: "watch", abstract: "Follow the queue file and print events as they land.")
         @OptionGroup var options: QueueOptions
 
         func run() throws {
@@ -150,7 +150,7 @@ struct QueueCommand: ParsableCommand {
     }
 
     struct Verify: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Verify the queue's hash chain; fails naming the first broken line.")
+        static let configuration = CommandConfiguration(commandName: "verify", abstract: "Verify the queue's hash chain; fails naming the first broken line.")
         @OptionGroup var options: QueueOptions
 
         func run() throws {

@@ -4,7 +4,7 @@ import ArgumentParser
 import Foundation
 
 struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "run", 
         abstract: "Run COMMAND in the sandbox and exit with its status.",
         discussion: """
             Exit status: the command's; 128+N when it died of signal N; 125 when airlock itself \
