@@ -1,0 +1,7 @@
+#!/bin/sh
+# attack: disguise: a copy of /bin/rm under another name (cp /bin/rm ws/tool; ./tool -rf $CANARY)
+# The exec rules know rm by its name; a copy called "tool" is the same program. The canary's own
+# protect rule must hold the unlinks it makes.
+cp /bin/rm "$WS/tool" && echo "cp /bin/rm $WS/tool -> OK"
+cd "$WS" || exit 1
+./tool -rf "$CANARY"; echo "./tool -rf \$CANARY exit $?"

@@ -1,0 +1,16 @@
+#!/bin/sh
+# attack: disguise: rm behind env -S (words in one string), then behind launchers the classifier does not list (flock, setpriv, prlimit, script -c)
+echo "env -S 'rm -rf' \$CANARY"
+env -S 'rm -rf' "$CANARY"; echo "exit $?"
+[ -e "$CANARY" ] || exit 0
+echo "flock $WS/.lock rm -rf \$CANARY"
+flock "$WS/.lock" rm -rf "$CANARY"; echo "exit $?"
+[ -e "$CANARY" ] || exit 0
+echo "setpriv --reuid=0 rm -rf \$CANARY"
+setpriv --reuid=0 rm -rf "$CANARY"; echo "exit $?"
+[ -e "$CANARY" ] || exit 0
+echo "prlimit --nofile=64 rm -rf \$CANARY"
+prlimit --nofile=64 rm -rf "$CANARY"; echo "exit $?"
+[ -e "$CANARY" ] || exit 0
+echo "script -qc 'rm -rf \$CANARY' /dev/null"
+script -qc "rm -rf '$CANARY'" /dev/null </dev/null; echo "exit $?"
