@@ -61,6 +61,14 @@ let package = Package(
         ),
         // A small C program the end-to-end tests run inside the sandbox to try what an agent may try.
         .executableTarget(name: "airlock-probe", path: "Tests/Probe"),
+        // Fuzz targets (scripts/fuzz builds airlock-fuzz with libFuzzer; built normally it replays a corpus).
+        .target(
+            name: "AirlockFuzz",
+            dependencies: ["AirlockPolicy", "AirlockSignOff", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/Fuzz/AirlockFuzz"
+        ),
+        .executableTarget(name: "airlock-fuzz", dependencies: ["AirlockFuzz"], path: "Tests/Fuzz/Main"),
+        .testTarget(name: "AirlockFuzzTests", dependencies: ["AirlockFuzz"], path: "Tests/Fuzz/Tests"),
         .testTarget(name: "AirlockPolicyTests", dependencies: ["AirlockPolicy"]),
         .testTarget(name: "AirlockSignOffTests", dependencies: ["AirlockSignOff"]),
         .testTarget(name: "AirlockSupervisorTests", dependencies: ["AirlockSupervisor", "AirlockPolicy"]),

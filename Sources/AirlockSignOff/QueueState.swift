@@ -54,8 +54,10 @@ public struct QueueState: Sendable {
         for record in log.records {
             switch record.event {
             case .request(let request) where firstRequests[request.id] == nil: firstRequests[request.id] = request
-            case .resolve(let resolution): settledIDs.insert(resolution.id)
-            case .cancel(let id): settledIDs.insert(id)
+            // Only a line after the request settles it (the fold ignores one before it), else a
+            // `resolve` written ahead for a predictable id would exempt forged approvals from checks.
+            case .resolve(let resolution) where firstRequests[resolution.id] != nil: settledIDs.insert(resolution.id)
+            case .cancel(let id) where firstRequests[id] != nil: settledIDs.insert(id)
             default: break
             }
         }
