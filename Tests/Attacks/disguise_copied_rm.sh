@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # attack: disguise: a copy of /bin/rm under another name (cp /bin/rm ws/tool; ./tool -rf $CANARY)
 # The exec rules know rm by its name; a copy called "tool" is the same program. The canary's own
 # protect rule must hold the unlinks it makes.

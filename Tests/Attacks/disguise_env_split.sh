@@ -1,16 +1,16 @@
-#!/bin/sh
+#!/bin/bash
 # attack: disguise: rm behind env -S (words in one string), then behind launchers the classifier does not list (flock, setpriv, prlimit, script -c)
 echo "env -S 'rm -rf' \$CANARY"
 env -S 'rm -rf' "$CANARY"; echo "exit $?"
 [ -e "$CANARY" ] || exit 0
-echo "flock $WS/.lock rm -rf \$CANARY"
-flock "$WS/.lock" rm -rf "$CANARY"; echo "exit $?"
+echo "flock $WS/.lock /bin/rm -rf \$CANARY"
+flock "$WS/.lock" /bin/rm -rf "$CANARY"; echo "exit $?"
 [ -e "$CANARY" ] || exit 0
-echo "setpriv --reuid=0 rm -rf \$CANARY"
-setpriv --reuid=0 rm -rf "$CANARY"; echo "exit $?"
+echo "setpriv --reuid=0 /bin/rm -rf \$CANARY"
+setpriv --reuid=0 /bin/rm -rf "$CANARY"; echo "exit $?"
 [ -e "$CANARY" ] || exit 0
-echo "prlimit --nofile=64 rm -rf \$CANARY"
-prlimit --nofile=64 rm -rf "$CANARY"; echo "exit $?"
+echo "prlimit --nofile=64 /bin/rm -rf \$CANARY"
+prlimit --nofile=64 /bin/rm -rf "$CANARY"; echo "exit $?"
 [ -e "$CANARY" ] || exit 0
-echo "script -qc 'rm -rf \$CANARY' /dev/null"
-script -qc "rm -rf '$CANARY'" /dev/null </dev/null; echo "exit $?"
+echo "script -qc '/bin/rm -rf \$CANARY' /dev/null"
+script -qc "/bin/rm -rf '$CANARY'" /dev/null </dev/null; echo "exit $?"

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # attack: disguise: find $CANARY -delete (find removes the tree itself, no rm involved)
 echo "find \$CANARY -delete"
 find "$CANARY" -delete; echo "exit $?"

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # attack: disguise: make the canary a git repository with nothing tracked, then git clean -fdx it
 # Every canary file is then "untracked", which git clean -fdx deletes. The same steps run bare and
 # under Airlock; bare, git init alone already changes the canary (a .git appears), and git clean

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # attack: disguise: the dynamic loader runs rm in its own process (ld-linux-x86-64.so.2 /bin/rm -rf $CANARY)
 # execve's program is the loader; rm's code runs without a second execve, so only the loader's
 # argv is there to classify.

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # attack: disguise: a shell script file of its own that runs rm (bash ws/cleanup.sh), the target assembled at run time
 cat > "$WS/cleanup.sh" <<'SCRIPT'
 #!/bin/bash

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # attack: disguise: rm run through a symlink with an innocent name (ws/cleanup -> /bin/rm)
 ln -sf /bin/rm "$WS/cleanup" && echo "ln -s /bin/rm $WS/cleanup -> OK"
 cd "$WS" || exit 1
