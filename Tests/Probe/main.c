@@ -42,6 +42,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -984,6 +985,68 @@ static int c_thread_unlink(int argc, char **argv) {
     return result ? fail((int)(intptr_t)result) : ok();
 }
 
+// alarm-storm USEC PATH: a SIGALRM handler installed with SA_RESTART and an interval timer firing
+// every USEC microseconds, then unlink(PATH) from this (the only) thread, so the call is interrupted
+// and restarted over and over while it waits. `alarm-storm: ok signals=N` or
+// `alarm-storm: errno N (ENAME) signals=N`, N the signals handled meanwhile.
+static volatile sig_atomic_t alarms;
+static void count_alarm(int sig) { (void)sig; alarms++; }
+
+static int c_alarm_storm(int argc, char **argv) {
+    if (argc < 3) return setup_fail(EINVAL, "usage: alarm-storm USEC PATH");
+    struct sigaction act;
+    memset(&act, 0, sizeof act);
+    act.sa_handler = count_alarm;
+    act.sa_flags = SA_RESTART;
+    sigemptyset(&act.sa_mask);
+    if (sigaction(SIGALRM, &act, NULL) < 0) return setup_fail(errno, "sigaction");
+    long usec = atol(argv[1]);
+    struct itimerval every = {{usec / 1000000, usec % 1000000}, {usec / 1000000, usec % 1000000}};
+    if (setitimer(ITIMER_REAL, &every, NULL) < 0) return setup_fail(errno, "setitimer");
+    int rc = unlink(argv[2]);
+    int e = errno;
+    struct itimerval off;
+    memset(&off, 0, sizeof off);
+    setitimer(ITIMER_REAL, &off, NULL);
+    if (rc < 0) printf("alarm-storm: errno %d (%s) signals=%d\n", e, errno_name(e), (int)alarms);
+    else printf("alarm-storm: ok signals=%d\n", (int)alarms);
+    return rc < 0 ? 1 : 0;
+}
+
+static int run_check(int argc, char **argv);
+
+// fork-until-pid PID MAX CHECK [ARGS...]: forks (each child exits at once) until a child gets pid
+// PID, at most MAX times; that child runs CHECK ARGS (printing its own line). Then
+// `fork-until-pid: ok forks=K status=S` (S the child's exit status, or 128+signal), or
+// `fork-until-pid: not-reused forks=K` (exit 3). Reuses the pid of a process that has gone:
+// pids are allocated cyclically, so this takes up to pid_max forks.
+static int c_fork_until_pid(int argc, char **argv) {
+    if (argc < 4) return setup_fail(EINVAL, "usage: fork-until-pid PID MAX CHECK [ARGS...]");
+    pid_t target = (pid_t)atoi(argv[1]);
+    long max = atol(argv[2]);
+    fflush(stdout);
+    for (long i = 1; i <= max; i++) {
+        pid_t child = fork();
+        if (child < 0) {
+            if (errno == EAGAIN) { sleep_ms(1); continue; }
+            return setup_fail(errno, "fork");
+        }
+        if (child == 0) {
+            if (getpid() != target) _exit(0);
+            _exit(run_check(argc - 3, argv + 3));
+        }
+        int status = 0;
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+        if (child == target) {
+            int s = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+            printf("fork-until-pid: ok forks=%ld status=%d\n", i, s);
+            return 0;
+        }
+    }
+    printf("fork-until-pid: not-reused forks=%ld\n", max);
+    return 3;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 struct check {
@@ -994,6 +1057,8 @@ struct check {
 static const struct check checks[] = {
     {"exec-race", c_exec_race},
     {"thread-unlink", c_thread_unlink},
+    {"alarm-storm", c_alarm_storm},
+    {"fork-until-pid", c_fork_until_pid},
     {"unlink-badptr", c_unlink_badptr},
     {"ptrace", c_ptrace},
     {"process_vm_readv", c_process_vm_readv},
