@@ -17,12 +17,22 @@ public enum KernelLayer {
         var seen = 0
         var truncated = false
         let active = rules.filter { $0.action == .hold || $0.action == .deny }
+        // Each tree is walked once, for every glob rooted in it (the default profile's three
+        // workspace globs would otherwise walk the workspace three times).
+        var roots: [(root: [UInt8], globs: [PathGlob])] = []
+        for glob in active.flatMap(\.globs).sorted(by: { $0.literalPrefix.count < $1.literalPrefix.count }) {
+            if let i = roots.firstIndex(where: { Grant.isWithin(glob.literalPrefix, $0.root) }) {
+                roots[i].globs.append(glob)
+            } else {
+                roots.append((glob.literalPrefix, [glob]))
+            }
+        }
         var candidates = Set<[UInt8]>()
-        for glob in active.flatMap(\.globs) {
-            walk(glob.literalPrefix, depthLimit: 64) { path in
+        for (root, globs) in roots {
+            walk(root, depthLimit: 64) { path in
                 seen += 1
                 if seen > limit { truncated = true; return false }
-                if glob.matches(path) { candidates.insert(path) }
+                if globs.contains(where: { $0.matches(path) }) { candidates.insert(path) }
                 return true
             }
         }
@@ -45,14 +55,29 @@ public enum KernelLayer {
     static func walk(_ path: [UInt8], depthLimit: Int, _ visit: ([UInt8]) -> Bool) -> Bool {
         var st = stat()
         guard path.withCPath({ lstat($0, &st) }) == 0 else { return true }
+        return walk(path, isDirectory: st.st_mode & S_IFMT == S_IFDIR, depthLimit: depthLimit, visit)
+    }
+
+    /// The recursion: the directory entry's own type says what to descend into, so a tree costs one
+    /// getdents per directory rather than one stat per file.
+    private static func walk(_ path: [UInt8], isDirectory: Bool, depthLimit: Int, _ visit: ([UInt8]) -> Bool) -> Bool {
         guard visit(path) else { return false }
-        guard st.st_mode & S_IFMT == S_IFDIR, depthLimit > 0, let dir = path.withCPath({ opendir($0) }) else { return true }
+        guard isDirectory, depthLimit > 0, let dir = path.withCPath({ opendir($0) }) else { return true }
         defer { closedir(dir) }
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
             if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
             let child = (path == [UInt8(ascii: "/")] ? path : path + [UInt8(ascii: "/")]) + name
-            if !walk(child, depthLimit: depthLimit - 1, visit) { return false }
+            let descend: Bool
+            switch Int32(entry.pointee.d_type) {
+            case Int32(DT_DIR): descend = true
+            case Int32(DT_UNKNOWN):
+                var st = stat()
+                guard child.withCPath({ lstat($0, &st) }) == 0 else { continue }
+                descend = st.st_mode & S_IFMT == S_IFDIR
+            default: descend = false
+            }
+            if !walk(child, isDirectory: descend, depthLimit: depthLimit - 1, visit) { return false }
         }
         return true
     }

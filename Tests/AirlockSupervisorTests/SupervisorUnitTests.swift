@@ -47,4 +47,36 @@ struct SupervisorUnitTests {
     func literalPrefix(pattern: String, prefix: String) throws {
         #expect(try PathGlob(pattern).literalPrefix == Array(prefix.utf8))
     }
+
+    @Test("the kernel layer finds every existing protected path in one walk: nested roots, several globs, deep trees")
+    func kernelLayerFindsProtectedPaths() throws {
+        var template = Array("/var/tmp/airlock-kl-XXXXXX".utf8CString)
+        let ws = try #require(template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }.map { String(cString: $0) })
+        defer { _ = system("rm -rf '\(ws)'") }
+        for dir in ["a/b/c", ".git/objects", "node_modules/x"] { #expect(mkdirs("\(ws)/\(dir)")) }
+        for file in ["a/b/c/.env", "a/prod.tfstate", "a/b/notes.txt", ".git/objects/pack", "node_modules/x/.env.example"] {
+            #expect(creat("\(ws)/\(file)", 0o644) >= 0)
+        }
+        var profile = Profile()
+        profile.protect = [
+            ProtectRule(name: "git", paths: [".git"], operations: [.delete, .rename]),
+            ProtectRule(name: "state", paths: ["**/*.tfstate", "**/.env"]),
+        ]
+        let rules = try resolvedProtectRules(profile: profile, workspace: ws, home: "/nonexistent")
+        let found = KernelLayer.protectedPaths(rules, writableRoots: [ws])
+        #expect(Set(found.readOnly) == ["\(ws)/a/b/c/.env", "\(ws)/a/prod.tfstate"])
+        #expect(found.pinned == ["\(ws)/.git"])
+        #expect(!found.truncated)
+        let capped = KernelLayer.protectedPaths(rules, writableRoots: [ws], limit: 3)
+        #expect(capped.truncated, "a walk that stops at its limit says so")
+    }
+}
+
+private func mkdirs(_ path: String) -> Bool {
+    var prefix = ""
+    for part in path.split(separator: "/") {
+        prefix += "/" + part
+        if mkdir(prefix, 0o755) != 0 && errno != EEXIST { return false }
+    }
+    return true
 }
