@@ -3,10 +3,28 @@ import Foundation
 
 // Built normally, `airlock-fuzz` replays files through the fuzz targets (what the regression test
 // does) and writes the queue seeds. Built by scripts/fuzz with `-sanitize=fuzzer,address
-// -DFUZZING`, it has no main of its own: libFuzzer's main drives LLVMFuzzerTestOneInput, and
-// $AIRLOCK_FUZZ_TARGET names the target.
+// -DFUZZING`, its main hands over to libFuzzer's driver (LLVMFuzzerRunDriver: SwiftPM links an
+// executable's main to this module's entry point, so libFuzzer's own main cannot be used), which
+// runs LLVMFuzzerTestOneInput; $AIRLOCK_FUZZ_TARGET names the target.
 
 #if FUZZING
+
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
+
+@main
+struct AirlockFuzzDriver {
+    static func main() {
+        _ = fuzzTarget
+        var argc = CommandLine.argc
+        var argv = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv, { data, size in fuzzTestOneInput(data, size) }))
+    }
+}
 
 let fuzzTarget: FuzzTarget = {
     let name = ProcessInfo.processInfo.environment["AIRLOCK_FUZZ_TARGET"] ?? ""
