@@ -1,0 +1,33 @@
+// attack: alias: ws/link -> protected/sub, then unlink ws/link/../notes.txt (.. after a symlink)
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static long report(const char *what, long result) {
+    if (result < 0) printf("%s -> %s (%s)\n", what, strerrorname_np(errno), strerror(errno));
+    else printf("%s -> OK (%ld)\n", what, result);
+    fflush(stdout);
+    return result;
+}
+
+/* A path in the canary tree. */
+static char *canary(const char *name) {
+    static char paths[4][4096];
+    static int next;
+    char *path = paths[next++ % 4];
+    snprintf(path, 4096, "%s/%s", getenv("CANARY"), name);
+    return path;
+}
+
+int main(void) {
+    report("symlink(protected/sub, link)", symlink("protected/sub", "link"));
+    /* The kernel resolves link first, so .. lands in protected/; a lexical clean-up says ws/notes.txt. */
+    report("unlink(link/../notes.txt)", unlink("link/../notes.txt"));
+    return 0;
+}

@@ -1,0 +1,34 @@
+// attack: alias: hard-link a canary file into the workspace, then truncate and write through the link
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static long report(const char *what, long result) {
+    if (result < 0) printf("%s -> %s (%s)\n", what, strerrorname_np(errno), strerror(errno));
+    else printf("%s -> OK (%ld)\n", what, result);
+    fflush(stdout);
+    return result;
+}
+
+/* A path in the canary tree. */
+static char *canary(const char *name) {
+    static char paths[4][4096];
+    static int next;
+    char *path = paths[next++ % 4];
+    snprintf(path, 4096, "%s/%s", getenv("CANARY"), name);
+    return path;
+}
+
+int main(void) {
+    report("link(protected/notes.txt, hl)", link(canary("notes.txt"), "hl"));
+    report("linkat(protected/notes.txt, hl2)", linkat(AT_FDCWD, canary("notes.txt"), AT_FDCWD, "hl2", 0));
+    int fd = report("open(hl, O_WRONLY|O_TRUNC)", open("hl", O_WRONLY | O_TRUNC));
+    if (fd >= 0) report("write(hl)", write(fd, "through the link\n", 17));
+    return 0;
+}

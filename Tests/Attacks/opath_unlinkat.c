@@ -1,0 +1,32 @@
+// attack: alias: an O_PATH fd of the canary directory, then unlinkat() relative to it
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static long report(const char *what, long result) {
+    if (result < 0) printf("%s -> %s (%s)\n", what, strerrorname_np(errno), strerror(errno));
+    else printf("%s -> OK (%ld)\n", what, result);
+    fflush(stdout);
+    return result;
+}
+
+/* A path in the canary tree. */
+static char *canary(const char *name) {
+    static char paths[4][4096];
+    static int next;
+    char *path = paths[next++ % 4];
+    snprintf(path, 4096, "%s/%s", getenv("CANARY"), name);
+    return path;
+}
+
+int main(void) {
+    int dir = report("open(protected, O_PATH|O_DIRECTORY)", open(getenv("CANARY"), O_PATH | O_DIRECTORY));
+    report("unlinkat(dirfd, notes.txt)", unlinkat(dir, "notes.txt", 0));
+    return 0;
+}

@@ -1,0 +1,33 @@
+// attack: alias: truncate a canary file by its /proc/self/root/... path
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static long report(const char *what, long result) {
+    if (result < 0) printf("%s -> %s (%s)\n", what, strerrorname_np(errno), strerror(errno));
+    else printf("%s -> OK (%ld)\n", what, result);
+    fflush(stdout);
+    return result;
+}
+
+/* A path in the canary tree. */
+static char *canary(const char *name) {
+    static char paths[4][4096];
+    static int next;
+    char *path = paths[next++ % 4];
+    snprintf(path, 4096, "%s/%s", getenv("CANARY"), name);
+    return path;
+}
+
+int main(void) {
+    char path[4096];
+    snprintf(path, sizeof path, "/proc/self/root%s", canary("notes.txt"));
+    report("open(/proc/self/root/.../protected/notes.txt, O_WRONLY|O_TRUNC)", open(path, O_WRONLY | O_TRUNC));
+    return 0;
+}
