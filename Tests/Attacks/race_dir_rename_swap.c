@@ -2,6 +2,7 @@
 // The supervisor resolves race-d/NAME to the decoy; by the time the kernel walks race-d, the name may
 // belong to the canary directory. Renaming the canary directory is itself an attack on its name.
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -25,6 +26,18 @@ static char canary[4096];
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 
+// The canary's regular files (top level), as names relative to it: the attack does not assume them.
+static int canary_files(const char *canary, char names[][256], int max) {
+    DIR *d = opendir(canary);
+    int n = 0;
+    struct dirent *e;
+    if (!d) { perror(canary); return 0; }
+    while (n < max && (e = readdir(d)))
+        if (e->d_type == DT_REG) snprintf(names[n++], 256, "%s", e->d_name);
+    closedir(d);
+    return n;
+}
+
 static void *flipper(void *arg) {
     (void)arg;
     while (!atomic_load(&stop)) {
@@ -39,10 +52,11 @@ int main(void) {
     if (!c) { fprintf(stderr, "CANARY not set\n"); return 2; }
     snprintf(canary, sizeof canary, "%s", c);
     mkdir("race-d", 0755);
-    mkdir("race-d/sub", 0755);
     pthread_t t;
     pthread_create(&t, NULL, flipper, NULL);
-    const char *names[] = {"race-d/a", "race-d/b", "race-d/c", "race-d/sub/deep"};
+    char files[4][256], names[4][300];
+    if (canary_files(canary, files, 4) < 4) { fprintf(stderr, "fewer than 4 canary files\n"); return 2; }
+    for (int i = 0; i < 4; i++) snprintf(names[i], sizeof names[i], "race-d/%s", files[i]);
     long tries = 0, ok = 0, counts[256] = {0};
     double deadline = now() + 4.0;
     while (now() < deadline) {

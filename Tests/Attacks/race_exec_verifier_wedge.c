@@ -4,6 +4,7 @@
 // that only the (now waiting) supervisor can answer. The parent then tries to destroy the canary
 // while nothing answers: fail-closed means its calls must never succeed.
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +16,18 @@
 #include <unistd.h>
 
 extern char **environ;
+
+// The canary's regular files (top level), as names relative to it: the attack does not assume them.
+static int canary_files(const char *canary, char names[][256], int max) {
+    DIR *d = opendir(canary);
+    int n = 0;
+    struct dirent *e;
+    if (!d) { perror(canary); return 0; }
+    while (n < max && (e = readdir(d)))
+        if (e->d_type == DT_REG) snprintf(names[n++], 256, "%s", e->d_name);
+    closedir(d);
+    return n;
+}
 
 int main(void) {
     const char *canary = getenv("CANARY");
@@ -33,8 +46,9 @@ int main(void) {
     }
     sleep(1);
     char path[4096];
-    const char *names[] = {"a", "b", "c", "sub/deep"};
-    for (int i = 0; i < 4; i++) {
+    char names[4][256];
+    int n = canary_files(canary, names, 4);
+    for (int i = 0; i < n; i++) {
         snprintf(path, sizeof path, "%s/%s", canary, names[i]);
         errno = 0;
         long rc = syscall(SYS_unlinkat, AT_FDCWD, path, 0);

