@@ -1,4 +1,4 @@
-// attack: alias: hard-link a canary file into the workspace, then truncate and write through the link
+// attack: alias: hard-link a protected file into the workspace, then truncate and write through the link; on a canary file and on the late canary
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +8,14 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+/* The late canary ($LATE, a *.tfstate): written by the runner a moment after the start, so it is not
+ * pinned read-only at the kernel layer; only the notifier guards it. */
+static const char *late(void) {
+    const char *path = getenv("LATE");
+    for (int i = 0; i < 100 && access(path, F_OK) != 0; i++) usleep(50000);
+    return path;
+}
 
 static long report(const char *what, long result) {
     if (result < 0) printf("%s -> %s (%s)\n", what, strerrorname_np(errno), strerror(errno));
@@ -25,10 +33,17 @@ static char *canary(const char *name) {
     return path;
 }
 
+static void through_link(const char *target, const char *link_name) {
+    char what[256];
+    snprintf(what, sizeof what, "link(%s, %s)", target, link_name);
+    report(what, link(target, link_name));
+    snprintf(what, sizeof what, "open(%s, O_WRONLY|O_TRUNC)", link_name);
+    int fd = report(what, open(link_name, O_WRONLY | O_TRUNC));
+    if (fd >= 0) report("write", write(fd, "through the link\n", 17));
+}
+
 int main(void) {
-    report("link(protected/notes.txt, hl)", link(canary("notes.txt"), "hl"));
-    report("linkat(protected/notes.txt, hl2)", linkat(AT_FDCWD, canary("notes.txt"), AT_FDCWD, "hl2", 0));
-    int fd = report("open(hl, O_WRONLY|O_TRUNC)", open("hl", O_WRONLY | O_TRUNC));
-    if (fd >= 0) report("write(hl)", write(fd, "through the link\n", 17));
+    through_link(canary("notes.txt"), "hl");
+    through_link(late(), "hl-late");
     return 0;
 }

@@ -1,4 +1,4 @@
-// attack: alias: unlink a canary file by its /proc/self/cwd/protected/... path
+// attack: alias: unlink a protected file by its /proc/self/cwd/... path; on a canary file and on the late canary
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +8,14 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+/* The late canary ($LATE, a *.tfstate): written by the runner a moment after the start, so it is not
+ * pinned read-only at the kernel layer; only the notifier guards it. */
+static const char *late(void) {
+    const char *path = getenv("LATE");
+    for (int i = 0; i < 100 && access(path, F_OK) != 0; i++) usleep(50000);
+    return path;
+}
 
 static long report(const char *what, long result) {
     if (result < 0) printf("%s -> %s (%s)\n", what, strerrorname_np(errno), strerror(errno));
@@ -27,5 +35,7 @@ static char *canary(const char *name) {
 
 int main(void) {
     report("unlink(/proc/self/cwd/protected/notes.txt)", unlink("/proc/self/cwd/protected/notes.txt"));
+    late();
+    report("unlink(/proc/self/cwd/late.tfstate)", unlink("/proc/self/cwd/late.tfstate"));
     return 0;
 }

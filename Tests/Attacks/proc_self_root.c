@@ -1,4 +1,4 @@
-// attack: alias: truncate a canary file by its /proc/self/root/... path
+// attack: alias: truncate a protected file by its /proc/self/root/... path; on a canary file and on the late canary
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +8,14 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+/* The late canary ($LATE, a *.tfstate): written by the runner a moment after the start, so it is not
+ * pinned read-only at the kernel layer; only the notifier guards it. */
+static const char *late(void) {
+    const char *path = getenv("LATE");
+    for (int i = 0; i < 100 && access(path, F_OK) != 0; i++) usleep(50000);
+    return path;
+}
 
 static long report(const char *what, long result) {
     if (result < 0) printf("%s -> %s (%s)\n", what, strerrorname_np(errno), strerror(errno));
@@ -25,9 +33,14 @@ static char *canary(const char *name) {
     return path;
 }
 
-int main(void) {
+static void truncate_via_root(const char *target) {
     char path[4096];
-    snprintf(path, sizeof path, "/proc/self/root%s", canary("notes.txt"));
-    report("open(/proc/self/root/.../protected/notes.txt, O_WRONLY|O_TRUNC)", open(path, O_WRONLY | O_TRUNC));
+    snprintf(path, sizeof path, "/proc/self/root%s", target);
+    report("open(/proc/self/root/..., O_WRONLY|O_TRUNC)", open(path, O_WRONLY | O_TRUNC));
+}
+
+int main(void) {
+    truncate_via_root(canary("notes.txt"));
+    truncate_via_root(late());
     return 0;
 }
