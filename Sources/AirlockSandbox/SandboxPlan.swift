@@ -75,7 +75,14 @@ public struct SandboxPlan: Sendable {
         let workspacePath = expandPath(request.workspace ?? here, home: home, relativeTo: here)
         let workspace = try Self.existingDirectory(workspacePath, what: "workspace")
         self.workspace = workspace
-        let cwd = (here + "/").hasPrefix(workspace + "/") ? (Self.realPath(here) ?? workspace) : workspace
+        var cwd = workspace
+        if (here + "/").hasPrefix(workspace + "/") {
+            // The agent starts where the operator stands; never silently somewhere else.
+            guard let real = Self.realPath(here) else {
+                throw SandboxError("current directory \(here): \(Errno(errno)); cannot start the agent there")
+            }
+            cwd = real
+        }
         self.cwd = cwd
 
         func resolve(_ paths: [String], base: String, origin: String) throws(SandboxError) -> [String] {

@@ -193,7 +193,7 @@ private struct Folder {
         guard record.ts < request.operation.expires else { return reject(.afterExpiry, "arrived \(RFC3339.format(record.ts)), the request expired \(RFC3339.format(request.operation.expires))") }
         guard record.ts <= decision.sigExpires else { return reject(.signatureExpired, "arrived \(RFC3339.format(record.ts)), the signature expired \(RFC3339.format(decision.sigExpires))") }
         if decision.decision == .approve && chainBroken { return reject(.chainBroken, "the queue's chain is broken; run `airlock queue verify`") }
-        guard let approvers else { return reject(.noApprovers, "no approvers file") }
+        guard let approvers else { return reject(.noApprovers, "") }
 
         let signer: String
         let verified: Bool

@@ -73,6 +73,8 @@ public final class Supervisor: @unchecked Sendable {
     var heldRecords: [QueueRecord] = []
     var heldIDs = Set<String>()
     var chainBreak: ChainBreak?
+    /// Problems already reported (queue warnings, an unreadable approvers file): each said once.
+    var reported = Set<String>()
     /// Whether the agent's own first exec (the operator's command) has been seen.
     var operatorCommandSeen = false
 
@@ -299,11 +301,9 @@ public final class Supervisor: @unchecked Sendable {
             }
         }
         if let grant = grants.first(where: { $0.covers(pid: agent.pid, path: target.canonical, kind: kind) }) {
-            // On record before the agent learns of it: nothing it was told is missing from the queue.
-            let result = perform()
-            record(.resolve(Resolution(id: grant.requestID, outcome: result.outcome, errno: result.errno,
-                                       detail: "under grant: \(kind.rawValue) \(target.canonical.shown)")))
-            answer(agent, result)
+            let results = carryOut(grant.requestID, detail: "under grant: \(kind.rawValue) \(target.canonical.shown)",
+                                   [Waiter(agent: agent, perform: perform)])
+            for (agent, result) in results { answer(agent, result) }
             return
         }
         let root = rule.globs.first { $0.matches(target.canonical) }.map(\.literalPrefix) ?? target.canonical
@@ -403,7 +403,11 @@ public final class Supervisor: @unchecked Sendable {
         let state: QueueState?
         do {
             try readAppended()
-            let approvers = try? AllowedSigners(contentsOf: config.approversPath)
+            let approvers: AllowedSigners?
+            do { approvers = try AllowedSigners(contentsOf: config.approversPath) } catch {
+                reportOnce("approvers file \(config.approversPath): \(error); no approval counts")
+                approvers = nil
+            }
             let log = QueueLog(records: heldRecords, warnings: [], chainBreak: chainBreak, tail: queueTail)
             state = QueueState.fold(log, approvers: approvers, now: now)
         } catch {
@@ -423,16 +427,15 @@ public final class Supervisor: @unchecked Sendable {
             // quorum of distinct keys signed it.
             let approved = current?.state == .approved && state?.chainBreak == nil && current?.digestMatches == true
                 && current?.request.digest == held.request.digest && (current?.approvals.count ?? 0) >= config.quorum
+                && wholeQueueVerifies()
             // Each outcome is written to the queue before the agent is answered.
             if approved {
-                // Exec answers run the exec (and its verification): they can only come last.
-                let results = live.map { ($0.agent, $0.perform()) }
-                let failed = results.first { $0.1.outcome != .allowed }?.1
-                if var grant = held.grant {
+                let results = carryOut(id, detail: held.summary, live)
+                if var grant = held.grant, results.allSatisfy({ $0.1.outcome == .allowed }) {
                     grant.expires = now.addingTimeInterval(config.grantWindow)
                     grants.append(grant)
                 }
-                record(.resolve(Resolution(id: id, outcome: failed?.outcome ?? .allowed, errno: failed?.errno, detail: held.summary)))
+                // Exec answers run the exec (and its verification): they can only come last.
                 for (agent, result) in results { answer(agent, result) }
                 pending[id] = nil
             } else if current?.state == .denied {
@@ -466,18 +469,58 @@ public final class Supervisor: @unchecked Sendable {
         guard got >= 0 else { throw SignOffError(.io, "read", errno: errno) }
         bytes.removeLast(bytes.count - got)
         let log = QueueReader.parse(bytes, from: queueTail)
+        for warning in log.warnings { reportOnce("the queue \(config.queuePath): \(warning)") }
         if chainBreak == nil, let broken = log.chainBreak {
             chainBreak = broken
-            logger.error("the queue \(config.queuePath) is broken at \(broken): no approval counts from now on")
+            reportOnce("the queue \(config.queuePath) is broken at \(broken): no approval counts from now on")
         }
         heldIDs.formUnion(pending.keys)
         heldRecords += log.records.filter { heldIDs.contains($0.event.requestID) }
         queueTail = log.tail
     }
 
-    func record(_ event: QueueEvent) {
+    /// Appends `event`; false (and one line saying why) when it could not be written.
+    @discardableResult
+    func record(_ event: QueueEvent) -> Bool {
         do { try queue.append(event) } catch {
             logger.error("cannot write \(event.name) for \(event.requestID) to \(config.queuePath): \(error)")
+            return false
+        }
+        return true
+    }
+
+    func reportOnce(_ message: String) {
+        if reported.insert(message).inserted { logger.error("\(message)") }
+    }
+
+    /// Carries out an approved operation for its waiting calls, write-ahead: the `resolve` line is
+    /// written first, so nothing the agent is told has happened is missing from the queue (if the
+    /// line cannot be written, nothing is done and the calls fail with EPERM). An operation that
+    /// then fails gets a second `resolve` with its errno.
+    func carryOut(_ id: String, detail: String, _ waiters: [Waiter]) -> [(AgentProcess, Answer)] {
+        guard record(.resolve(Resolution(id: id, outcome: .allowed, detail: detail))) else {
+            return waiters.map { ($0.agent, .error(.notPermitted)) }
+        }
+        let results = waiters.map { ($0.agent, $0.perform()) }
+        if let failed = results.first(where: { $0.1.outcome != .allowed })?.1 {
+            record(.resolve(Resolution(id: id, outcome: failed.outcome, errno: failed.errno, detail: detail)))
+        }
+        return results
+    }
+
+    /// Before anything is carried out on an approval: the whole file, not just what was appended
+    /// since the last read, still chains (an edit in place of bytes already read shows here).
+    func wholeQueueVerifies() -> Bool {
+        do {
+            if let broken = try QueueReader.read(config.queuePath).chainBreak {
+                chainBreak = chainBreak ?? broken
+                reportOnce("the queue \(config.queuePath) is broken at \(broken): no approval counts from now on")
+                return false
+            }
+            return true
+        } catch {
+            reportOnce("reading the queue \(config.queuePath): \(error); no approval counts")
+            return false
         }
     }
 

@@ -19,8 +19,16 @@ struct QueueOptions: ParsableArguments {
         do { log = try QueueReader.read(queuePath) } catch {
             throw CLIError("cannot read the queue \(queuePath): \(error)")
         }
-        let signers = try? AllowedSigners(contentsOf: approversPath)
-        return (log, QueueState.fold(log, approvers: signers, now: Date()))
+        return (log, QueueState.fold(log, approvers: approverKeys(), now: Date()))
+    }
+
+    /// The approvers, or nil with one line saying why no approval can be counted (the queue is
+    /// still worth reading without them).
+    func approverKeys() -> AllowedSigners? {
+        do { return try AllowedSigners(contentsOf: approversPath) } catch {
+            printError("warning: approvers file \(approversPath): \(error); no approval can be counted")
+            return nil
+        }
     }
 
     func request(_ id: String) throws -> RequestState {
@@ -65,6 +73,10 @@ struct Deny: ParsableCommand {
 }
 
 func decide(_ decision: Decision, _ id: String, _ key: String?, _ reason: String?, _ options: QueueOptions) throws {
+    // A decision nobody can count helps nobody: refuse it up front, naming the file.
+    do { _ = try AllowedSigners(contentsOf: options.approversPath) } catch {
+        throw CLIError("approvers file \(options.approversPath): \(error); nothing signed (pass --approvers FILE)")
+    }
     let current = try options.request(id)
     guard current.state == .pending else { throw CLIError("request \(id) is \(current.state.rawValue), not pending") }
     let keyFile = key ?? (NSHomeDirectory() + "/.ssh/id_ed25519")
