@@ -19,16 +19,23 @@ enum ExecVerifier {
     static let eventStop: Int32 = 128
 
     /// Seizes `tid`, lets the held execve run (`proceed`), and waits for its outcome.
+    ///
+    /// An interrupt is requested at once: it is taken at the thread's next return to user space, so
+    /// a successful exec reports PTRACE_EVENT_EXEC first (and detaching drops the interrupt), while a
+    /// failed one stops in the interrupt before the thread runs another instruction — before it can
+    /// make its next call (a shell trying the next PATH entry), which only this thread could answer.
     static func run(tid: Int32, expected argv: [[UInt8]], proceed: () -> Void) -> Outcome {
         guard airlock_ptrace(seize, tid, 0, optionTraceExec | optionExitKill) == 0 else {
             return .untraceable(Errno(rawValue: errno))
         }
         proceed()
+        guard airlock_ptrace(interrupt, tid, 0, 0) == 0 else {
+            // It is gone already (killed during the exec): nothing runs.
+            return .failedExec
+        }
         // After a successful exec from a non-leader thread, the thread carries the leader's id.
         let tgid = threadGroup(of: tid) ?? tid
         let ids = tgid == tid ? [tid] : [tid, tgid]
-        var interrupted = false
-        var runningSince: UInt64?
         var pause: UInt32 = 20
         while true {
             for id in ids {
@@ -49,8 +56,8 @@ enum ExecVerifier {
                         while waitpid(id, &ended, Int32(__WALL)) == id && ended & 0xff == 0x7f {}
                     }
                     return result
-                case eventStop where interrupted:
-                    // Our interrupt landed and no exec came: the execve failed, nothing new runs.
+                case eventStop:
+                    // The interrupt landed and no exec came: the execve failed, nothing new runs.
                     _ = airlock_ptrace(detach, id, 0, 0)
                     return .failedExec
                 default:
@@ -59,39 +66,9 @@ enum ExecVerifier {
                     _ = airlock_ptrace(cont, id, 0, signal == SIGTRAP || signal == SIGSTOP ? 0 : UInt64(signal))
                 }
             }
-            if !interrupted {
-                switch syscallState(tid) {
-                case .inExec:
-                    runningSince = nil
-                case .running:
-                    // On a CPU right now: inside the exec, or past a failed one. Give it time first.
-                    let now = monotonicMilliseconds()
-                    if runningSince == nil { runningSince = now }
-                    if now - runningSince! > 200 { interrupted = airlock_ptrace(interrupt, tid, 0, 0) == 0 }
-                case .elsewhere:
-                    // In another syscall or in user space: the execve returned an error.
-                    interrupted = airlock_ptrace(interrupt, tid, 0, 0) == 0
-                }
-            }
             usleep(pause)
             pause = min(pause * 2, 1000)
         }
-    }
-
-    enum SyscallState { case inExec, running, elsewhere }
-
-    static func syscallState(_ tid: Int32) -> SyscallState {
-        guard let text = readSmallFile("/proc/\(tid)/syscall"), let first = text.split(separator: 32).first else { return .elsewhere }
-        let word = String(decoding: first.filter { $0 != 10 }, as: UTF8.self)
-        if word == "running" { return .running }
-        let nr = Int32(word)
-        return nr == Intercepted.numbers["execve"] || nr == Intercepted.numbers["execveat"] ? .inExec : .elsewhere
-    }
-
-    static func monotonicMilliseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
     }
 
     static func compare(pid: Int32, expected: [[UInt8]]) -> Outcome {
