@@ -72,15 +72,40 @@ final class AgentPath {
         return AgentPath(canonical: canonical, parentCanonical: parentCanonical, name: name, pid: agent.pid, parent: parent)
     }
 
-    /// Opens the directory `path` (absolute, in the agent's view) inside the agent's root.
-    static func openInRoot(pid: Int32, _ path: [UInt8], resolve: UInt64, directory: Bool = true) -> Int32 {
+    /// The path with its final symlink followed, as open(2) without O_NOFOLLOW, truncate(2) and
+    /// linkat(AT_SYMLINK_FOLLOW) do: the file the kernel would reach, even through a dangling link
+    /// (O_CREAT creates the link's target). nil when the links loop (the kernel fails with ELOOP).
+    func followingFinalSymlink(_ agent: AgentProcess) -> AgentPath? {
+        var current = self
+        for _ in 0..<40 {
+            guard !current.name.isEmpty else { return current }
+            let fd = Self.openInRoot(pid: pid, current.canonical, resolve: Self.resolveInRoot | Self.resolveNoMagicLinks,
+                                     directory: false, extraFlags: O_NOFOLLOW)
+            guard fd >= 0 else { return current } // nothing there: the kernel reaches this very name
+            defer { close(fd) }
+            var st = stat()
+            guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFLNK else { return current }
+            var buffer = [UInt8](repeating: 0, count: 4097)
+            let n = buffer.withUnsafeMutableBytes { readlinkat(fd, "", $0.baseAddress!.assumingMemoryBound(to: CChar.self), 4096) }
+            guard n > 0 else { return nil }
+            let target = Array(buffer[..<n])
+            let full = target.first == UInt8(ascii: "/") ? target : current.parentCanonical + [UInt8(ascii: "/")] + target
+            guard let next = Self.resolve(full, dirfd: Intercepted.cwd, agent: agent) else { return nil }
+            current = next
+        }
+        return nil
+    }
+
+    /// Opens `path` (absolute, in the agent's view; a directory unless told otherwise) O_PATH inside
+    /// the agent's root.
+    static func openInRoot(pid: Int32, _ path: [UInt8], resolve: UInt64, directory: Bool = true, extraFlags: Int32 = 0) -> Int32 {
         let slash = UInt8(ascii: "/")
         let root = open("/proc/\(pid)/root", oPath | O_DIRECTORY | O_CLOEXEC)
         guard root >= 0 else { return -1 }
         defer { close(root) }
         let relative = Array(path.drop { $0 == slash })
         return (relative.isEmpty ? [UInt8(ascii: ".")] : relative).withCPath {
-            airlock_openat2(root, $0, UInt64(oPath | (directory ? O_DIRECTORY : 0) | O_CLOEXEC), 0, resolve)
+            airlock_openat2(root, $0, UInt64(oPath | (directory ? O_DIRECTORY : 0) | O_CLOEXEC | extraFlags), 0, resolve)
         }
     }
 

@@ -219,7 +219,8 @@ public final class Supervisor: @unchecked Sendable {
                 }
             }
         case .link(let from, let to, let flags):
-            guard let source = try resolve(from, agent), let destination = try resolve(to, agent) else {
+            guard let source = try resolve(from, agent, follow: flags & AT_SYMLINK_FOLLOW != 0),
+                  let destination = try resolve(to, agent) else {
                 return answer(agent, .proceed)
             }
             try fileOperation(.write, [source, destination], agent) {
@@ -228,7 +229,7 @@ public final class Supervisor: @unchecked Sendable {
                 }
             }
         case .truncatePath(let p, let length):
-            guard let target = try resolve(p, agent) else { return answer(agent, .proceed) }
+            guard let target = try resolve(p, agent, follow: true) else { return answer(agent, .proceed) }
             try fileOperation(.truncate, [target], agent) {
                 self.openInHost(target, flags: O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode: 0) { fd in ftruncate(fd, Int(length)) }
             }
@@ -256,7 +257,9 @@ public final class Supervisor: @unchecked Sendable {
     func openCall(_ p: PathArgument, flags: Int32, mode: UInt32, _ agent: AgentProcess) throws(AgentProcess.ReadError) {
         let writes = flags & O_ACCMODE != O_RDONLY
         let truncates = flags & O_TRUNC != 0
-        guard writes || truncates, let target = try resolve(p, agent) else { return answer(agent, .proceed) }
+        guard writes || truncates, let target = try resolve(p, agent, follow: flags & O_NOFOLLOW == 0) else {
+            return answer(agent, .proceed)
+        }
         let createMode = flags & O_CREAT != 0 ? mode & ~agent.umask() & 0o7777 : 0
         try fileOperation(truncates ? .truncate : .write, [target], agent) {
             let fd = self.openInHostFD(target, flags: (flags | O_NOFOLLOW) & ~O_CLOEXEC, mode: createMode)
@@ -267,9 +270,11 @@ public final class Supervisor: @unchecked Sendable {
         }
     }
 
-    func resolve(_ p: PathArgument, _ agent: AgentProcess) throws(AgentProcess.ReadError) -> AgentPath? {
+    /// The path argument as the kernel will take it; `follow`: the call follows a final symlink.
+    func resolve(_ p: PathArgument, _ agent: AgentProcess, follow: Bool = false) throws(AgentProcess.ReadError) -> AgentPath? {
         let bytes = try agent.readCString(at: p.address)
-        return AgentPath.resolve(bytes, dirfd: p.dirfd, agent: agent)
+        let path = AgentPath.resolve(bytes, dirfd: p.dirfd, agent: agent)
+        return follow ? path?.followingFinalSymlink(agent) : path
     }
 
     func resolveFD(_ fd: Int32, _ agent: AgentProcess) throws(AgentProcess.ReadError) -> AgentPath? {
@@ -405,7 +410,10 @@ public final class Supervisor: @unchecked Sendable {
             try readAppended()
             let approvers: AllowedSigners?
             do { approvers = try AllowedSigners(contentsOf: config.approversPath) } catch {
-                reportOnce("approvers file \(config.approversPath): \(error); no approval counts")
+                // An unreadable file was reported at the hold; a malformed one is said here, once.
+                if access(config.approversPath, R_OK) == 0 {
+                    reportOnce("approvers file \(config.approversPath): \(error); no approval counts")
+                }
                 approvers = nil
             }
             let log = QueueLog(records: heldRecords, warnings: [], chainBreak: chainBreak, tail: queueTail)

@@ -127,6 +127,27 @@ struct SignOffTests {
         #expect(listed.stdout.contains("\"state\" : \"resolved\""), "\(listed)")
     }
 
+    @Test("a write through a symlink to a protected file is held where no read-only bind guards it: the Landlock backend, a file made after the start",
+          arguments: [SandboxConfig.root] + SandboxConfig.landlock)
+    func symlinkToProtectedFileIsHeld(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        try fixture.write(fixture.root + "/short.toml", "extends = \"default\"\n[signoff]\ntimeout = 2\n")
+        let probe = try Binaries.probe()
+        let agent = try startAgent(fixture, approvers, """
+            while [ ! -e .env ]; do sleep 0.05; done
+            \(probe) symlink .env lnk; \(probe) write lnk; \(probe) symlink lnk lnk2; \(probe) write lnk2
+            """, options: ["--profile", fixture.root + "/short.toml"])
+        usleep(300_000)
+        try fixture.write(fixture.workspace + "/.env", "A=1\n")
+        let outcome = agent.wait(timeout: 20)
+        #expect(outcome.lines.filter { $0 == "write: errno 1 (EPERM)" }.count == 2, "\(outcome)")
+        #expect(try String(contentsOfFile: fixture.workspace + "/.env", encoding: .utf8) == "A=1\n")
+        let listed = try queueCLI(fixture, approvers, ["queue", "list", "--json"])
+        let escaped = (fixture.workspace + "/.env\"").replacingOccurrences(of: "/", with: "\\/")
+        #expect(listed.stdout.contains(escaped), "the request names the file the link leads to\n\(listed)")
+    }
+
     @Test("killing airlock while a call is held fails the call and changes nothing", arguments: SandboxConfig.all)
     func killingTheSupervisorFailsClosed(config: SandboxConfig) throws {
         let fixture = try Fixture(config)
