@@ -11,7 +11,7 @@ public enum ProfileFuzz {
 
     static func run(_ data: [UInt8]) -> [String] {
         // Known, not Airlock's to fix here: see `hitsTableHeaderAssertion`.
-        if hitsTableHeaderAssertion(data) { return [] }
+        if hitsTableHeaderAssertion(data) || hitsArrayValueAssertion(data) { return [] }
         writeFile(file, data)
         let profile: Profile
         do {
@@ -84,5 +84,31 @@ public enum ProfileFuzz {
             if !isKeyStart(line[i]) { return true }
         }
         return false
+    }
+
+    /// Whether a `}` stands where an array expects a value (`a = [}`, `a = [1, }`, `[\n}`): the same
+    /// toml++ then fails `!is_value_terminator(*cp)` in `parser::parse_value()` and aborts. Looks
+    /// at the bytes before each `}` skipping blanks and newlines, once as written and once with
+    /// `#` comments removed; over-approximates (strings are not parsed).
+    public static func hitsArrayValueAssertion(_ data: [UInt8]) -> Bool {
+        func check(_ bytes: [UInt8]) -> Bool {
+            var last: UInt8 = 0
+            for c in bytes {
+                if c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D { continue }
+                if c == UInt8(ascii: "}") && (last == UInt8(ascii: "[") || last == UInt8(ascii: ",")) { return true }
+                last = c
+            }
+            return false
+        }
+        guard data.contains(UInt8(ascii: "}")) else { return false }
+        if check(data) { return true }
+        var stripped: [UInt8] = []
+        var inComment = false
+        for c in data {
+            if c == UInt8(ascii: "#") { inComment = true }
+            if c == 0x0A { inComment = false }
+            if !inComment { stripped.append(c) }
+        }
+        return check(stripped)
     }
 }
