@@ -24,7 +24,7 @@ enum ExecVerifier {
     /// a successful exec reports PTRACE_EVENT_EXEC first (and detaching drops the interrupt), while a
     /// failed one stops in the interrupt before the thread runs another instruction — before it can
     /// make its next call (a shell trying the next PATH entry), which only this thread could answer.
-    static func run(tid: Int32, expected argv: [[UInt8]], proceed: () -> Void) -> Outcome {
+    static func run(tid: Int32, expected argv: [[UInt8]], executable: ExecutableIdentity?, proceed: () -> Void) -> Outcome {
         guard airlock_ptrace(seize, tid, 0, optionTraceExec | optionExitKill) == 0 else {
             return .untraceable(Errno(rawValue: errno))
         }
@@ -45,7 +45,11 @@ enum ExecVerifier {
                 switch status >> 16 {
                 case eventExec:
                     // Before the new image runs an instruction: is it what was classified?
-                    let result = compare(pid: id, expected: argv)
+                    var result = compare(pid: id, expected: argv)
+                    if result == .verified, !(executable?.ran(in: id) ?? false) {
+                        result = .mismatch(executable == nil ? "nothing was there to run when the exec was checked"
+                                                              : "the program run is not the one checked")
+                    }
                     if result == .verified {
                         _ = airlock_ptrace(detach, id, 0, 0)
                     } else {
@@ -103,5 +107,78 @@ enum ExecVerifier {
             out += buffer[..<n]
             if out.count > 4 << 20 { return out }
         }
+    }
+}
+
+/// Which files an exec may end up running, by device and inode: the executable itself and, for a
+/// `#!` script, its interpreter (the kernel runs that with the script as an argument). Compared with
+/// /proc/PID/exe at PTRACE_EVENT_EXEC, so a path swapped between the check and the kernel's lookup
+/// (a thread flipping the filename, a symlink flipped) cannot run another program unchecked.
+/// An interpreter that is itself a script, or a binfmt_misc handler, does not match: such an
+/// exec is killed (fail closed).
+struct ExecutableIdentity: Equatable {
+    var files: [FileID]
+
+    struct FileID: Equatable {
+        var device: UInt64
+        var inode: UInt64
+        init?(fd: Int32) {
+            var st = stat()
+            guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
+            device = UInt64(st.st_dev)
+            inode = UInt64(st.st_ino)
+        }
+    }
+
+    /// The agent's fd `fd` (execveat with AT_EMPTY_PATH).
+    init?(fd: Int32, _ agent: AgentProcess) {
+        let opened = open("/proc/\(agent.pid)/fd/\(fd)", O_RDONLY | O_CLOEXEC)
+        guard opened >= 0 else { return nil }
+        defer { close(opened) }
+        self.init(opened: opened, agent)
+    }
+
+    /// The file at `path` (its final symlink already followed), in the agent's view.
+    init?(path: AgentPath, _ agent: AgentProcess) {
+        let fd = AgentPath.openInRoot(pid: agent.pid, path.canonical, resolve: AgentPath.resolveInRoot | AgentPath.resolveNoMagicLinks,
+                                      directory: false)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        let readable = open("/proc/self/fd/\(fd)", O_RDONLY | O_CLOEXEC)
+        if readable >= 0 {
+            defer { close(readable) }
+            self.init(opened: readable, agent)
+        } else {
+            // Execute-only: no script can be read from it, so it is the program itself.
+            guard let id = FileID(fd: fd) else { return nil }
+            self.init(files: [id])
+        }
+    }
+
+    init(files: [FileID]) { self.files = files }
+
+    private init?(opened fd: Int32, _ agent: AgentProcess) {
+        guard let id = FileID(fd: fd) else { return nil }
+        self.init(files: [id])
+        var head = [UInt8](repeating: 0, count: 256)
+        let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        guard n > 2, head[0] == UInt8(ascii: "#"), head[1] == UInt8(ascii: "!") else { return }
+        let line = head[2..<n].prefix { $0 != UInt8(ascii: "\n") }
+        guard let interpreter = line.split(whereSeparator: { $0 == 32 || $0 == 9 }).first.map(Array.init),
+              let resolved = AgentPath.resolve(interpreter, dirfd: Intercepted.cwd, agent: agent)?.followingFinalSymlink(agent) else { return }
+        let ifd = AgentPath.openInRoot(pid: agent.pid, resolved.canonical, resolve: AgentPath.resolveInRoot | AgentPath.resolveNoMagicLinks,
+                                       directory: false)
+        guard ifd >= 0 else { return }
+        defer { close(ifd) }
+        if let interpreterID = FileID(fd: ifd) { files.append(interpreterID) }
+    }
+
+    /// Whether the process `pid` now runs one of these files.
+    func ran(in pid: Int32) -> Bool {
+        let fd = open("/proc/\(pid)/exe", oPath | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        guard let id = FileID(fd: fd) else { return false }
+        return files.contains(id)
     }
 }

@@ -102,8 +102,9 @@ public final class Supervisor: @unchecked Sendable {
         case proceed
         /// An fd the supervisor opened, installed in the agent as the call's result.
         case fd(Int32, cloexec: Bool)
-        /// An exec: let it run under ptrace and kill it if its command line is not `argv` anymore.
-        case exec(argv: [[UInt8]])
+        /// An exec: let it run under ptrace and kill it if its command line is not `argv` anymore or
+        /// the program is not `executable` (nil: nothing existed to run, so nothing may).
+        case exec(argv: [[UInt8]], executable: ExecutableIdentity?)
     }
 
     public init(listener: Int32, config: SupervisorConfig, logger: Logger) {
@@ -159,9 +160,9 @@ public final class Supervisor: @unchecked Sendable {
         case .value(let v): rc = airlock_notif_send(listener, agent.notification, v, 0, 0)
         case .error(let e): rc = airlock_notif_send(listener, agent.notification, 0, Self.responseError(e), 0)
         case .proceed: rc = airlock_notif_send(listener, agent.notification, 0, 0, 1)
-        case .exec(let argv):
+        case .exec(let argv, let executable):
             var sent: Int32 = 0
-            let outcome = ExecVerifier.run(tid: agent.pid, expected: argv) {
+            let outcome = ExecVerifier.run(tid: agent.pid, expected: argv, executable: executable) {
                 sent = airlock_notif_send(listener, agent.notification, 0, 0, 1)
             }
             switch outcome {
@@ -249,8 +250,8 @@ public final class Supervisor: @unchecked Sendable {
             // Resolve flags of openat2 are the agent's own restrictions: honoured by letting the
             // kernel run unprotected opens; protected ones are opened by us without following links.
             try openCall(p, flags: Int32(truncatingIfNeeded: fields.0), mode: UInt32(truncatingIfNeeded: fields.1), agent)
-        case .exec(let p, let argvAddress, let envpAddress, _):
-            try execCall(p, argvAddress, envpAddress, agent)
+        case .exec(let p, let argvAddress, let envpAddress, let flags):
+            try execCall(p, argvAddress, envpAddress, emptyPath: flags & 0x1000 != 0 /* AT_EMPTY_PATH */, agent)
         }
     }
 
@@ -319,7 +320,8 @@ public final class Supervisor: @unchecked Sendable {
              grant: grant, agent, perform: perform)
     }
 
-    func execCall(_ p: PathArgument, _ argvAddress: UInt64, _ envpAddress: UInt64, _ agent: AgentProcess) throws(AgentProcess.ReadError) {
+    func execCall(_ p: PathArgument, _ argvAddress: UInt64, _ envpAddress: UInt64, emptyPath: Bool,
+                  _ agent: AgentProcess) throws(AgentProcess.ReadError) {
         let path = try agent.readCString(at: p.address)
         let argv = try agent.readStringArray(at: argvAddress)
         if !operatorCommandSeen {
@@ -331,25 +333,37 @@ public final class Supervisor: @unchecked Sendable {
         }
         let env = try agent.readStringArray(at: envpAddress)
         let cwd = agent.link("cwd") ?? []
-        // A shell tries every PATH entry: only an executable that exists can run, so only then ask.
-        guard let target = AgentPath.resolve(path, dirfd: p.dirfd, agent: agent), target.exists() else {
-            return answer(agent, .exec(argv: argv))
+        // What the kernel will run, named by the path or, for execveat(fd, "", AT_EMPTY_PATH), by the
+        // fd (a memfd, an O_PATH fd): the programs the exec may end up running, checked after it.
+        let executable: ExecutableIdentity?
+        let name: [UInt8]
+        if path.isEmpty && emptyPath {
+            executable = ExecutableIdentity(fd: p.dirfd, agent)
+            name = agent.link("fd/\(p.dirfd)") ?? []
+        } else {
+            executable = AgentPath.resolve(path, dirfd: p.dirfd, agent: agent)?.followingFinalSymlink(agent)
+                .flatMap { ExecutableIdentity(path: $0, agent) }
+            name = path
         }
-        guard let verdict = config.classifyExec(argv, env, cwd, path) else { return answer(agent, .exec(argv: argv)) }
+        // A shell tries every PATH entry: only an executable that exists can run, so only then ask.
+        // (If one appears in between, the exec is killed: nothing was classified.)
+        guard let executable else { return answer(agent, .exec(argv: argv, executable: nil)) }
+        let run = Answer.exec(argv: argv, executable: executable)
+        guard let verdict = config.classifyExec(argv, env, cwd, name) else { return answer(agent, run) }
         switch verdict.action {
-        case .allow: return answer(agent, .exec(argv: argv))
+        case .allow: return answer(agent, run)
         case .deny: return answer(agent, .error(.notPermitted))
         case .audit, .hold:
             if config.audit || verdict.action == .audit {
                 writeAudit(kind: .exec, paths: [], argv: argv, rule: verdict.rule, agent)
-                return answer(agent, .exec(argv: argv))
+                return answer(agent, run)
             }
         }
         let grant = Grant(requestID: "", pid: agent.pid, start: AgentProcess.parentAndStart(agent.pid)?.start ?? 0,
                           root: Array(config.workspace.utf8), kinds: Set(OperationKind.allCases), expires: .distantFuture)
         hold(kind: .exec, paths: [], argv: argv, rule: verdict.rule,
              summary: "exec \(argv.map(\.shown).joined(separator: " ")) (\(verdict.reason))",
-             grant: grant, agent) { .exec(argv: argv) }
+             grant: grant, agent) { run }
     }
 
     // MARK: - Holding
