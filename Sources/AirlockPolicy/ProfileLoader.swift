@@ -142,6 +142,12 @@ public struct ProfileLoader: Sendable {
         guard let text = String(validating: data, as: UTF8.self) else {
             throw fail("is not valid UTF-8 (TOML files must be)")
         }
+        if let line = TOMLAbortShapes.tableHeaderAbortLine(Array(data)) {
+            throw fail("a table header must start with a key (a letter, digit, _, - or a quote)", line: line)
+        }
+        if let line = TOMLAbortShapes.arrayValueAbortLine(Array(data)) {
+            throw fail("a \"}\" stands where an array value is expected", line: line)
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)

@@ -24,6 +24,10 @@ struct BadProfile: CustomTestStringConvertible, Sendable {
         // TOML syntax, reported with TOMLKit's line.
         BadProfile("[sandbox]\nnetwork = true\nbackend = \n", key: nil, line: 3, "expected value"),
         BadProfile("[sandbox\n", key: nil, line: 1, "expected ']'"),
+        // Shapes on which TOMLKit's toml++ aborts the process (found by fuzzing): refused first.
+        BadProfile("description = \"x\"\n[.a]\n", key: nil, line: 2, "a table header must start with a key"),
+        BadProfile("[[[1]]]\n", key: nil, line: 1, "a table header must start with a key"),
+        BadProfile("[filesystem]\nhide = [\"~/.ssh\",\n}\n", key: nil, line: 3, "stands where an array value is expected"),
         BadProfile("[sandbox]\nnetwork = true\nnetwork = false\n", key: nil, line: 3, "cannot redefine"),
         // Unknown keys, anywhere, with the full dotted key.
         BadProfile("[filesystem]\nhide = []\nhidee = [\"~/.ssh\"]\n", key: "filesystem.hidee", line: 3, "did you mean \"hide\""),

@@ -1,4 +1,5 @@
 import AirlockFuzz
+import AirlockPolicy
 import Foundation
 import Testing
 
@@ -45,13 +46,13 @@ import Testing
     @Test(arguments: ["toml-header-dot", "toml-header-bracket", "toml-array-brace"])
     func knownTOMLKitAbortsAreRecognised(_ name: String) throws {
         let data = try #require(FileManager.default.contents(atPath: FuzzPaths.regressions + "/profile/" + name))
-        #expect(ProfileFuzz.hitsTableHeaderAssertion(Array(data)) || ProfileFuzz.hitsArrayValueAssertion(Array(data)))
+        #expect(TOMLAbortShapes.tableHeaderAbortLine(Array(data)) != nil || TOMLAbortShapes.arrayValueAbortLine(Array(data)) != nil)
     }
 
     @Test func shippedProfilesAreNotMistakenForTheKnownAbort() throws {
         for file in FuzzPaths.files(in: FuzzPaths.profiles) {
             let data = try #require(FileManager.default.contents(atPath: file))
-            #expect(!ProfileFuzz.hitsTableHeaderAssertion(Array(data)) && !ProfileFuzz.hitsArrayValueAssertion(Array(data)), "\(file)")
+            #expect(TOMLAbortShapes.tableHeaderAbortLine(Array(data)) == nil && TOMLAbortShapes.arrayValueAbortLine(Array(data)) == nil, "\(file)")
         }
     }
 
