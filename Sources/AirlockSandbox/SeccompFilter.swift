@@ -73,12 +73,14 @@ public struct SeccompFilter: Sendable {
         }
         // A second notify listener in the tree would let the agent answer for itself (and fail ours).
         try Self.add(ctx, deny, "seccomp", [
-            scmp_arg_cmp(arg: 0, op: SCMP_CMP_EQ, datum_a: 1 /* SECCOMP_SET_MODE_FILTER */, datum_b: 0),
+            // The kernel reads an int operation: only the low 32 bits count (high garbage must not
+            // slip past an equality on all 64).
+            Self.masked(0, 0xffff_ffff, 1), // SECCOMP_SET_MODE_FILTER
             Self.masked(1, 8, 8), // SECCOMP_FILTER_FLAG_NEW_LISTENER
         ])
         if !network {
             for family: UInt64 in [2 /* AF_INET */, 10 /* AF_INET6 */, 17 /* AF_PACKET */] {
-                try Self.add(ctx, deny, "socket", [scmp_arg_cmp(arg: 0, op: SCMP_CMP_EQ, datum_a: family, datum_b: 0)])
+                try Self.add(ctx, deny, "socket", [Self.masked(0, 0xffff_ffff, family)]) // an int, as above
             }
         }
         if intercept {

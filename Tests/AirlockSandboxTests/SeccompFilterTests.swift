@@ -59,6 +59,15 @@ import Glibc
         #expect(verdict.isSeccompDenial || verdict.isErrno(EBUSY), "seccomp-listener → \(verdict)\n\(run)")
     }
 
+    @Test("Arguments the kernel reads as int are compared on their low 32 bits: high garbage slips past nothing",
+          arguments: SandboxConfig.all)
+    func highBitsInIntArguments(config: SandboxConfig) throws {
+        let f = try Fixture(config)
+        let run = try f.probe(["seccomp-listener-highbits", "socket-inet-highbits"], options: ["--profile", "strict"])
+        #expect(run["seccomp-listener-highbits"].isSeccompDenial, "the filter itself refuses it, not only the kernel's one-listener rule\n\(run)")
+        #expect(run["socket-inet-highbits"].isSeccompDenial, "\(run)")
+    }
+
     @Test("clone3 fails with ENOSYS, so that libcs fall back to clone", arguments: SandboxConfig.all)
     func clone3IsENOSYS(config: SandboxConfig) throws {
         let f = try Fixture(config)

@@ -468,6 +468,16 @@ static int c_seccomp_listener(int argc, char **argv) {
     return report(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog));
 }
 
+// The same, with garbage in the high 32 bits of the operation (the kernel reads an int): a
+// filter comparing all 64 bits would let it through.
+static int c_seccomp_listener_highbits(int argc, char **argv) {
+    (void)argc; (void)argv;
+    struct sock_filter allow[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+    struct sock_fprog prog = {1, allow};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return setup_fail(errno, "PR_SET_NO_NEW_PRIVS");
+    return report(syscall(SYS_seccomp, 0x100000000UL | SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog));
+}
+
 // Raw clone3 with no flags; the child exits at once. root: ok, nobody: ok.
 static int c_clone3(int argc, char **argv) {
     (void)argc; (void)argv;
@@ -558,6 +568,13 @@ static int try_socket(int domain, int type) {
 
 // root: ok, nobody: ok (each of these).
 static int c_socket_inet(int argc, char **argv) { (void)argc; (void)argv; return try_socket(AF_INET, SOCK_STREAM); }
+// AF_INET with garbage in the high 32 bits of the domain (an int to the kernel).
+static int c_socket_inet_highbits(int argc, char **argv) {
+    (void)argc; (void)argv;
+    long fd = syscall(SYS_socket, 0x100000000UL | AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) close((int)fd);
+    return report(fd);
+}
 static int c_socket_inet6(int argc, char **argv) { (void)argc; (void)argv; return try_socket(AF_INET6, SOCK_STREAM); }
 static int c_socket_udp(int argc, char **argv) { (void)argc; (void)argv; return try_socket(AF_INET, SOCK_DGRAM); }
 static int c_socket_unix(int argc, char **argv) { (void)argc; (void)argv; return try_socket(AF_UNIX, SOCK_STREAM); }
@@ -1104,6 +1121,8 @@ static const struct check checks[] = {
     {"io_uring_register", c_io_uring_register},
     {"request_key", c_request_key},
     {"seccomp-listener", c_seccomp_listener},
+    {"seccomp-listener-highbits", c_seccomp_listener_highbits},
+    {"socket-inet-highbits", c_socket_inet_highbits},
     {"clone3", c_clone3},
     {"x32", c_x32},
     {"i386", c_i386},
