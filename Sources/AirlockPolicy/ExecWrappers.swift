@@ -79,6 +79,13 @@ private let wrappers: [[UInt8]: Wrapper] = {
             "pw", long: ["with", "python", "project", "directory", "package", "env-file", "extra", "group", "index", "with-requirements"]))),
     ]
     for shell in ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "posh", "rbash"] { table[shell] = .shell }
+    // The dynamic loader runs the program named by its first operand: `ld.so /bin/rm -rf x`.
+    let loader = Wrapper.plain(WrapperOptions(long: ["library-path", "preload", "argv0", "audit", "inhibit-rpath",
+                                                     "glibc-hwcaps-prepend", "glibc-hwcaps-mask"]))
+    for name in ["ld.so", "ld-linux-x86-64.so.2", "ld-linux.so.2", "ld-linux-aarch64.so.1", "ld-linux-armhf.so.3",
+                 "ld64.so.1", "ld64.so.2", "ld-linux-riscv64-lp64d.so.1", "ld-musl-x86_64.so.1", "ld-musl-aarch64.so.1"] {
+        table[name] = loader
+    }
     return Dictionary(uniqueKeysWithValues: table.map { (Array($0.key.utf8), $0.value) })
 }()
 

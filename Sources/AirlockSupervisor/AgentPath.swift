@@ -38,7 +38,12 @@ final class AgentPath {
     /// A bare name relative to a directory fd or the cwd (what `rm -r` does for every file) needs no
     /// walk: the kernel already resolved that directory, and its /proc link is its path in the
     /// agent's view. Anything else is walked with openat2 inside the agent's root.
-    static func resolve(_ bytes: [UInt8], dirfd: Int32, agent: AgentProcess) -> AgentPath? {
+    ///
+    /// Paths through the agent's own /proc magic links (`/proc/self/fd/N`, `/proc/self/cwd/…`,
+    /// `/proc/self/root/…`, and so `/dev/stdout`) are named by where those links lead. Any other
+    /// magic link, which the walk refuses to follow, throws: the call is denied, never let through
+    /// unmatched.
+    static func resolve(_ bytes: [UInt8], dirfd: Int32, agent: AgentProcess) throws(AgentProcess.ReadError) -> AgentPath? {
         let slash = UInt8(ascii: "/")
         let dot = UInt8(ascii: ".")
         if !bytes.isEmpty, bytes.first != slash, !bytes.contains(slash), bytes != [dot], bytes != [dot, dot] {
@@ -53,6 +58,7 @@ final class AgentPath {
             guard let base = agent.link(dirfd == Intercepted.cwd ? "cwd" : "fd/\(dirfd)"), base.first == slash else { return nil }
             full = base + [slash] + bytes
         }
+        if let translated = throughOwnProcLinks(full, agent) { full = translated }
         while full.count > 1 && full.last == slash { full.removeLast() }
         let cut = full.lastIndex(of: slash)!
         var parentPart = Array(full[..<cut])
@@ -63,6 +69,7 @@ final class AgentPath {
             name = []
         }
         let parent = openInRoot(pid: agent.pid, parentPart, resolve: resolveInRoot | resolveNoMagicLinks)
+        if parent == -ELOOP || parent == -EXDEV { throw .failed(.tooManySymbolicLinkLevels) }
         guard parent >= 0 else { return nil }
         guard let parentCanonical = readLink("/proc/self/fd/\(parent)"), parentCanonical.first == slash else {
             close(parent)
@@ -72,10 +79,31 @@ final class AgentPath {
         return AgentPath(canonical: canonical, parentCanonical: parentCanonical, name: name, pid: agent.pid, parent: parent)
     }
 
+    /// `/proc/self|thread-self|PID/{fd/N,cwd,root}[/rest]` of the calling agent itself, as the path the
+    /// link leads to in its view; nil for anything else.
+    static func throughOwnProcLinks(_ path: [UInt8], _ agent: AgentProcess) -> [UInt8]? {
+        let parts = path.split(separator: UInt8(ascii: "/"))
+        guard parts.count >= 3, parts[0].elementsEqual("proc".utf8) else { return nil }
+        let who = String(decoding: parts[1], as: UTF8.self)
+        guard who == "self" || who == "thread-self" || agent.namespacePids().contains(who) else { return nil }
+        let base: [UInt8]?
+        let rest: ArraySlice<ArraySlice<UInt8>>
+        switch String(decoding: parts[2], as: UTF8.self) {
+        case "cwd": (base, rest) = (agent.link("cwd"), parts[3...])
+        case "root": (base, rest) = ([UInt8(ascii: "/")], parts[3...])
+        case "fd" where parts.count >= 4 && Int(String(decoding: parts[3], as: UTF8.self)) != nil:
+            (base, rest) = (agent.link("fd/" + String(decoding: parts[3], as: UTF8.self)), parts[4...])
+        default: return nil
+        }
+        // A pipe or socket (`pipe:[…]`) is no path: nothing protected is reached through it.
+        guard let base, base.first == UInt8(ascii: "/") else { return nil }
+        return rest.reduce(base) { $0 + [UInt8(ascii: "/")] + $1 }
+    }
+
     /// The path with its final symlink followed, as open(2) without O_NOFOLLOW, truncate(2) and
     /// linkat(AT_SYMLINK_FOLLOW) do: the file the kernel would reach, even through a dangling link
     /// (O_CREAT creates the link's target). nil when the links loop (the kernel fails with ELOOP).
-    func followingFinalSymlink(_ agent: AgentProcess) -> AgentPath? {
+    func followingFinalSymlink(_ agent: AgentProcess) throws(AgentProcess.ReadError) -> AgentPath? {
         var current = self
         for _ in 0..<40 {
             guard !current.name.isEmpty else { return current }
@@ -90,7 +118,7 @@ final class AgentPath {
             guard n > 0 else { return nil }
             let target = Array(buffer[..<n])
             let full = target.first == UInt8(ascii: "/") ? target : current.parentCanonical + [UInt8(ascii: "/")] + target
-            guard let next = Self.resolve(full, dirfd: Intercepted.cwd, agent: agent) else { return nil }
+            guard let next = try Self.resolve(full, dirfd: Intercepted.cwd, agent: agent) else { return nil }
             current = next
         }
         return nil

@@ -61,6 +61,16 @@ struct AgentProcess {
         throw .tooLong
     }
 
+    /// The calling thread's own pid and its process's, as they are named in its pid namespace (the
+    /// last field of NSpid and NStgid in /proc/TID/status).
+    func namespacePids() -> [String] {
+        guard let status = readSmallFile("/proc/\(pid)/status") else { return [] }
+        return status.split(separator: UInt8(ascii: "\n")).compactMap { line -> String? in
+            guard line.starts(with: Array("NSpid:".utf8)) || line.starts(with: Array("NStgid:".utf8)) else { return nil }
+            return line.split(whereSeparator: { $0 == 9 || $0 == 32 }).last.map { String(decoding: $0, as: UTF8.self) }
+        }
+    }
+
     /// The agent's view of a /proc link of its own (cwd, fd/N, exe): the path as it sees it.
     func link(_ name: String) -> [UInt8]? {
         readLink("/proc/\(pid)/\(name)")

@@ -165,7 +165,7 @@ struct ExecutableIdentity: Equatable {
         guard n > 2, head[0] == UInt8(ascii: "#"), head[1] == UInt8(ascii: "!") else { return }
         let line = head[2..<n].prefix { $0 != UInt8(ascii: "\n") }
         guard let interpreter = line.split(whereSeparator: { $0 == 32 || $0 == 9 }).first.map(Array.init),
-              let resolved = AgentPath.resolve(interpreter, dirfd: Intercepted.cwd, agent: agent)?.followingFinalSymlink(agent) else { return }
+              let resolved = try? AgentPath.resolve(interpreter, dirfd: Intercepted.cwd, agent: agent)?.followingFinalSymlink(agent) else { return }
         let ifd = AgentPath.openInRoot(pid: agent.pid, resolved.canonical, resolve: AgentPath.resolveInRoot | AgentPath.resolveNoMagicLinks,
                                        directory: false)
         guard ifd >= 0 else { return }

@@ -274,13 +274,13 @@ public final class Supervisor: @unchecked Sendable {
     /// The path argument as the kernel will take it; `follow`: the call follows a final symlink.
     func resolve(_ p: PathArgument, _ agent: AgentProcess, follow: Bool = false) throws(AgentProcess.ReadError) -> AgentPath? {
         let bytes = try agent.readCString(at: p.address)
-        let path = AgentPath.resolve(bytes, dirfd: p.dirfd, agent: agent)
-        return follow ? path?.followingFinalSymlink(agent) : path
+        let path = try AgentPath.resolve(bytes, dirfd: p.dirfd, agent: agent)
+        return follow ? try path?.followingFinalSymlink(agent) : path
     }
 
     func resolveFD(_ fd: Int32, _ agent: AgentProcess) throws(AgentProcess.ReadError) -> AgentPath? {
         guard let path = agent.link("fd/\(fd)"), path.first == UInt8(ascii: "/") else { return nil }
-        return AgentPath.resolve(path, dirfd: Intercepted.cwd, agent: agent)
+        return try AgentPath.resolve(path, dirfd: Intercepted.cwd, agent: agent)
     }
 
     /// A file operation on `targets`: let the kernel run it unless a protect rule covers one of the
@@ -341,7 +341,7 @@ public final class Supervisor: @unchecked Sendable {
             executable = ExecutableIdentity(fd: p.dirfd, agent)
             name = agent.link("fd/\(p.dirfd)") ?? []
         } else {
-            executable = AgentPath.resolve(path, dirfd: p.dirfd, agent: agent)?.followingFinalSymlink(agent)
+            executable = try AgentPath.resolve(path, dirfd: p.dirfd, agent: agent)?.followingFinalSymlink(agent)
                 .flatMap { ExecutableIdentity(path: $0, agent) }
             name = path
         }

@@ -38,6 +38,8 @@ import Testing
         Wrapped(["nice", "-n", "10", "rm", "-rf", "/"], "recursive rm", via: ["nice"]),
         Wrapped(["nice", "-5", "rm", "-rf", "/"], "recursive rm", via: ["nice"]),
         Wrapped(["nohup", "rm", "-rf", "/"], "recursive rm", via: ["nohup"]),
+        Wrapped(["/lib64/ld-linux-x86-64.so.2", "/usr/bin/rm", "-rf", "/"], "recursive rm", via: ["ld-linux-x86-64.so.2"]),
+        Wrapped(["ld.so", "--library-path", "/x", "--argv0", "ls", "git", "clean", "-fdx"], "git clean -f", via: ["ld.so"]),
         Wrapped(["sh", "-c", "exec rm -rf /"], "recursive rm", via: ["sh -c", "exec"]),
         Wrapped(["sh", "-c", "command rm -rf /"], "recursive rm", via: ["sh -c", "command"]),
         Wrapped(["stdbuf", "-oL", "-e", "0", "rm", "-rf", "/"], "recursive rm", via: ["stdbuf"]),
