@@ -17,7 +17,11 @@ reported every operation, 0 for the approved and EPERM for the denied ones; appr
 and denied ones still there; the queue holds exactly the expected lines (S*O requests, one resolve
 each with the right outcome, 2 distinct approvals per even and 1 deny per odd request, nothing
 expired or cancelled), seq runs 1..L with no gap or duplicate, each prev is the SHA-256 of the line
-before, `airlock queue verify` passes and `airlock queue list --json` shows every request resolved.
+before, `airlock queue verify` passes, `airlock queue list --json` shows every request resolved, and
+every decision command that reported success has its line in the queue.
+
+The run uses a private copy of the binary (a rebuild of the original mid-run would otherwise fail
+commands) with $AIRLOCK_PROFILE_PATH set to this tree's profiles/, and gives the agents PATH=/usr/bin:/bin.
 
 Reported: wall time, requests resolved per second, approve/deny command latency, request line ->
 resolve line latency (queue timestamps), supervisor (airlock run) RSS. Python 3 standard library
@@ -106,7 +110,10 @@ def approver(args):
         # the rest of the run still goes on and shows everything else.
         for attempt in range(10):
             t0 = time.monotonic()
-            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            except OSError as e:  # e.g. ETXTBSY: never silently lost in a future
+                p = subprocess.CompletedProcess(cmd, -1, "", f"cannot run {cmd[0]}: {e}")
             dt = time.monotonic() - t0
             with lock:
                 latencies.append((what, dt))
@@ -143,7 +150,10 @@ def approver(args):
             for line in lines:
                 if not line.strip():
                     continue
-                e = json.loads(line)
+                try:
+                    e = json.loads(line)
+                except ValueError:  # a torn line (the orchestrator's checks report it)
+                    continue
                 if e.get("event") != "request" or e["id"] in seen:
                     continue
                 seen.add(e["id"])
@@ -158,6 +168,7 @@ def approver(args):
             if not chunk:
                 time.sleep(0.005)
         concurrent.futures.wait(futures)
+    failures += [f"decision raised {f.exception()!r}" for f in futures if f.exception()]
     print(json.dumps({"approver": name, "expected": mine, "submitted": done, "failures": failures,
                       "latencies": latencies, "succeeded": succeeded}))
     return 0
@@ -193,6 +204,15 @@ def main():
 def orchestrate(args):
     S, O = args.sandboxes, args.ops
     root = tempfile.mkdtemp(prefix="airlock-load-")
+    # A private copy of the binary: a rebuild of the original during the run (the link step leaves it
+    # missing or half-written for seconds) must not fail the approvers' commands. It finds the
+    # profiles of the tree it came from through $AIRLOCK_PROFILE_PATH.
+    os.makedirs(os.path.join(root, "bin"))
+    shutil.copy2(args.airlock, os.path.join(root, "bin", "airlock"))
+    profiles = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "profiles")
+    if os.path.isdir(profiles):
+        os.environ["AIRLOCK_PROFILE_PATH"] = os.path.realpath(profiles)
+    args.airlock = os.path.join(root, "bin", "airlock")
     keys = os.path.join(root, "keys")
     os.makedirs(keys)
     signers = []
