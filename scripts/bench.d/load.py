@@ -185,6 +185,7 @@ def main():
     ap.add_argument("--threads", type=int, default=4, help="operations in flight per sandbox")
     ap.add_argument("--workers", type=int, default=2, help="decision commands in flight per approver")
     ap.add_argument("--timeout", type=float, default=900, help="seconds before giving up")
+    ap.add_argument("--backend", help="airlock run --backend (default: the profile's, auto)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
     ap.add_argument("--quiet", action="store_true", help="one summary line on success")
     # Approver mode (internal).
@@ -276,7 +277,8 @@ def run(args, root, queue, allowed, keys, common, workspaces, approver_cmd, t_st
     agents = []
     for k, ws in enumerate(workspaces):
         log = open(os.path.join(root, f"sb{k}.stderr"), "w")
-        p = subprocess.Popen([args.airlock, "run", *common, "--workspace", ws, "--", python, "-c", AGENT, str(O),
+        backend = ["--backend", args.backend] if args.backend else []
+        p = subprocess.Popen([args.airlock, "run", *common, *backend, "--workspace", ws, "--", python, "-c", AGENT, str(O),
                               str(args.threads)], cwd=ws, stdout=subprocess.PIPE, stderr=log, text=True,
                              env={**os.environ, "PATH": "/usr/bin:/bin"})
         rss[p.pid] = 0
