@@ -84,6 +84,13 @@ func decide(_ decision: Decision, _ id: String, _ key: String?, _ reason: String
                                          reason: reason, keyFile: keyFile)
     try QueueFile(path: options.queuePath).append(decision == .approve ? .approve(signed) : .deny(signed))
     let after = try options.request(id)
+    // Another decision, the resolve or the expiry may have landed between the check above and this
+    // line: then it is on record but counts for nothing, and the approver must know.
+    let mine = { (r: RequestState) in r.rejected.filter { $0.signer == signed.signer && $0.decision == decision } }
+    if mine(after).count > mine(current).count, let rejected = mine(after).last {
+        throw CLIError("your \(decision.rawValue) of \(id) is on record but counts for nothing: \(rejected.reason.rawValue)"
+                       + "\(rejected.detail.isEmpty ? "" : " (\(rejected.detail))"); the request is \(after.state.rawValue)")
+    }
     print("\(decision == .approve ? "approved" : "denied") \(id) as \(signed.signer): \(after.state.rawValue), \(after.approvals.count)/\(after.quorum) approvals")
 }
 

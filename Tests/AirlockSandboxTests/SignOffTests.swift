@@ -76,9 +76,13 @@ struct SignOffTests {
         let id = try #require(held["id"] as? String)
 
         // None of these counts: a key not listed, and a listed key twice.
-        _ = try approve(fixture, approvers, id, as: "mallory")
-        _ = try approve(fixture, approvers, id, as: "alice")
-        _ = try approve(fixture, approvers, id, as: "alice")
+        // Each approver is told when their line counts for nothing (exit 1, one line why).
+        let unlisted = try approve(fixture, approvers, id, as: "mallory")
+        #expect(unlisted.status == 1 && unlisted.stderr.contains("counts for nothing: not listed"), "\(unlisted)")
+        let first = try approve(fixture, approvers, id, as: "alice")
+        #expect(first.status == 0 && first.stdout.contains("1/2 approvals"), "\(first)")
+        let again = try approve(fixture, approvers, id, as: "alice")
+        #expect(again.status == 1 && again.stderr.contains("counts for nothing: duplicate key"), "\(again)")
         usleep(300_000)
         #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/.env"), "deleted before quorum")
         #expect(agent.poll() == nil, "the agent's call returned before quorum")
