@@ -9,6 +9,11 @@ public struct ChainBreak: Equatable, Sendable, CustomStringConvertible {
     public let reason: String
 
     public var description: String { "line \(line): \(reason)" }
+
+    public init(line: Int, reason: String) {
+        self.line = line
+        self.reason = reason
+    }
 }
 
 /// Something worth telling the operator that does not break the chain (a torn last line, a line

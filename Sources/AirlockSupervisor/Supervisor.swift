@@ -73,6 +73,9 @@ public final class Supervisor: @unchecked Sendable {
     var heldRecords: [QueueRecord] = []
     var heldIDs = Set<String>()
     var chainBreak: ChainBreak?
+    /// A running hash of the queue bytes read so far: an edit to them is caught before any approval
+    /// is acted on.
+    var queuePrefix = QueuePrefix()
     /// Problems already reported (queue warnings, an unreadable approvers file): each said once.
     var reported = Set<String>()
     /// Whether the agent's own first exec (the operator's command) has been seen.
@@ -491,6 +494,7 @@ public final class Supervisor: @unchecked Sendable {
         guard got >= 0 else { throw SignOffError(.io, "read", errno: errno) }
         bytes.removeLast(bytes.count - got)
         let log = QueueReader.parse(bytes, from: queueTail)
+        queuePrefix.append(bytes.prefix(log.tail.offset - queueTail.offset))
         for warning in log.warnings { reportOnce("the queue \(config.queuePath): \(warning)") }
         if chainBreak == nil, let broken = log.chainBreak {
             chainBreak = broken
@@ -530,13 +534,16 @@ public final class Supervisor: @unchecked Sendable {
         return results
     }
 
-    /// Before anything is carried out on an approval: the whole file, not just what was appended
-    /// since the last read, still chains (an edit in place of bytes already read shows here).
+    /// Before anything is carried out on an approval: the bytes read earlier are still the file's
+    /// first bytes (the chain was checked as they were read; an edit in place of them shows here).
     func wholeQueueVerifies() -> Bool {
         do {
-            if let broken = try QueueReader.read(config.queuePath).chainBreak {
-                chainBreak = chainBreak ?? broken
-                reportOnce("the queue \(config.queuePath) is broken at \(broken): no approval counts from now on")
+            if chainBreak != nil { return false }
+            guard try queuePrefix.isIntact(in: config.queuePath) else {
+                // Where, if the chain shows it (a consistent rewrite of history does not).
+                let broken = (try? QueueReader.read(config.queuePath))?.chainBreak
+                chainBreak = broken ?? ChainBreak(line: 1, reason: "lines already read were rewritten")
+                reportOnce("the queue \(config.queuePath) was changed in place (\(broken.map(\.description) ?? "lines already read were rewritten")): no approval counts from now on")
                 return false
             }
             return true
