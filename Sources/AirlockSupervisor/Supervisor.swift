@@ -76,6 +76,7 @@ public final class Supervisor: @unchecked Sendable {
     /// A running hash of the queue bytes read so far: an edit to them is caught before any approval
     /// is acted on.
     var queuePrefix = QueuePrefix()
+    var startupPagesReleased = false
     /// Problems already reported (queue warnings, an unreadable approvers file): each said once.
     var reported = Set<String>()
     /// Whether the agent's own first exec (the operator's command) has been seen.
@@ -132,9 +133,15 @@ public final class Supervisor: @unchecked Sendable {
         while true {
             var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: inotify, events: Int16(POLLIN), revents: 0)]
-            let timeout: Int32 = pending.isEmpty ? -1 : 500
+            // Start-up pages go back once the sandbox has run a second, or once a call is held
+            // (waiting for people): a short run never pays for it.
+            let timeout: Int32 = !pending.isEmpty ? 500 : startupPagesReleased ? -1 : 1000
             let ready = poll(&fds, 2, timeout)
             if ready < 0 && errno == EINTR { continue }
+            if !startupPagesReleased && (ready == 0 || !pending.isEmpty) {
+                startupPagesReleased = true
+                Self.releaseStartupPages()
+            }
             if fds[0].revents & Int16(POLLIN) != 0 {
                 var n = airlock_notification()
                 if airlock_notif_recv(listener, &n) == 0 { handle(n) }
@@ -153,6 +160,22 @@ public final class Supervisor: @unchecked Sendable {
         }
         close(listener)
         if inotify >= 0 { close(inotify) }
+    }
+
+    /// Start-up (argument parsing, the TOML profile, the sandbox plan) touched much of airlock's
+    /// large static binary; the supervisor needs a small part of it. Its read-only pages are clean
+    /// and backed by the file, so they are handed back to the kernel (MADV_PAGEOUT): whatever the
+    /// supervisor uses faults back in from the page cache. Nothing private is touched.
+    static func releaseStartupPages() {
+        guard let exe = readLink("/proc/self/exe"), let maps = ExecVerifier.readSmallFileFully("/proc/self/maps") else { return }
+        for line in maps.split(separator: UInt8(ascii: "\n")) {
+            let fields = line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
+            guard fields.count >= 6, Array(fields[5...].joined(separator: [UInt8(ascii: " ")])) == exe,
+                  fields[1].first == UInt8(ascii: "r"), fields[1].dropFirst().first == UInt8(ascii: "-") else { continue }
+            let range = fields[0].split(separator: UInt8(ascii: "-")).compactMap { UInt(String(decoding: $0, as: UTF8.self), radix: 16) }
+            guard range.count == 2, range[1] > range[0] else { continue }
+            _ = madvise(UnsafeMutableRawPointer(bitPattern: range[0]), Int(range[1] - range[0]), 21 /* MADV_PAGEOUT */)
+        }
     }
 
     // MARK: - Answering
