@@ -138,10 +138,6 @@ public final class Supervisor: @unchecked Sendable {
             let timeout: Int32 = !pending.isEmpty ? 500 : startupPagesReleased ? -1 : 1000
             let ready = poll(&fds, 2, timeout)
             if ready < 0 && errno == EINTR { continue }
-            if !startupPagesReleased && (ready == 0 || !pending.isEmpty) {
-                startupPagesReleased = true
-                Self.releaseStartupPages()
-            }
             if fds[0].revents & Int16(POLLIN) != 0 {
                 var n = airlock_notification()
                 if airlock_notif_recv(listener, &n) == 0 { handle(n) }
@@ -157,6 +153,10 @@ public final class Supervisor: @unchecked Sendable {
                 if inotify >= 0 { _ = inotify_add_watch(inotify, config.queuePath, UInt32(IN_MODIFY)) }
             }
             if !pending.isEmpty { reevaluate() } // after the watch exists: no write falls between
+            if !startupPagesReleased && (ready == 0 || !pending.isEmpty) {
+                startupPagesReleased = true
+                Self.releaseStartupPages()
+            }
         }
         close(listener)
         if inotify >= 0 { close(inotify) }

@@ -2,7 +2,7 @@
 """Sign-off latencies, measured end to end with the real binary, real keys and the real queue file:
   - request latency: from the agent's destructive call to its request line landing in the queue;
   - release latency: from the second `airlock approve` returning to the agent's call returning;
-  - supervisor RSS while a call is held.
+  - supervisor RSS while a call is held (0.2 s after its request landed).
 Prints medians over N rounds. Not a test: no pass/fail."""
 import json, os, statistics, subprocess, sys, tempfile, time
 from datetime import datetime, timezone
@@ -41,6 +41,7 @@ for i in range(rounds):
         if request is None:
             time.sleep(0.0005)
     seen = time.time()
+    time.sleep(0.2)  # RSS in the held steady state, not in the instant the request lands
     with open(f"/proc/{agent.pid}/status") as status:
         rss_kib += [int(l.split()[1]) for l in status if l.startswith("VmRSS:")]
     for name in ("alice", "bob"):
