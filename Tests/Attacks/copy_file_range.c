@@ -1,5 +1,6 @@
 // attack: destroy: copy_file_range() from a file of its own into a canary file
 #define _GNU_SOURCE
+#include "attack.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,22 +9,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-static long report(const char *what, long result) {
-    if (result < 0) printf("%s -> %s (%s)\n", what, strerrorname_np(errno), strerror(errno));
-    else printf("%s -> OK (%ld)\n", what, result);
-    fflush(stdout);
-    return result;
-}
-
-/* A path in the canary tree. */
-static char *canary(const char *name) {
-    static char paths[4][4096];
-    static int next;
-    char *path = paths[next++ % 4];
-    snprintf(path, 4096, "%s/%s", getenv("CANARY"), name);
-    return path;
-}
 
 int main(void) {
     int src = open("zeros", O_RDWR | O_CREAT | O_TRUNC, 0644);

@@ -1,5 +1,6 @@
 // attack: escape: chroot (into the workspace, then the classic mkdir/chroot/chdir("..") breakout) and destroy the canary through the new root
 #define _GNU_SOURCE
+#include "attack.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,29 +12,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-// The canary's regular files (top level), as names relative to it: the attack does not assume them.
-static int canary_files(const char *canary, char names[][256], int max) {
-    DIR *d = opendir(canary);
-    int n = 0;
-    struct dirent *e;
-    if (!d) { perror(canary); return 0; }
-    while (n < max && (e = readdir(d)))
-        if (e->d_type == DT_REG) snprintf(names[n++], 256, "%s", e->d_name);
-    closedir(d);
-    return n;
-}
-
-static long show(const char *what, long r) {
-    printf("%s -> %ld (%s)\n", what, r, r < 0 ? strerror(errno) : "success");
-    fflush(stdout);
-    return r;
-}
-
-static void write_file(const char *path, const char *text) {
-    int fd = open(path, O_WRONLY);
-    if (fd >= 0) { write(fd, text, strlen(text)); close(fd); }
-}
 
 int main(void) {
     const char *canary = getenv("CANARY");

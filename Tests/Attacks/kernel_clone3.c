@@ -1,5 +1,6 @@
 // attack: kernel: clone3 (flags in memory, where a seccomp filter cannot look): a plain child, then one with CLONE_NEWUSER|CLONE_NEWNS, each unlinking a canary file
 #define _GNU_SOURCE
+#include "attack.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,18 +14,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-// The canary's regular files (top level), as names relative to it: the attack does not assume them.
-static int canary_files(const char *canary, char names[][256], int max) {
-    DIR *d = opendir(canary);
-    int n = 0;
-    struct dirent *e;
-    if (!d) { perror(canary); return 0; }
-    while (n < max && (e = readdir(d)))
-        if (e->d_type == DT_REG) snprintf(names[n++], 256, "%s", e->d_name);
-    closedir(d);
-    return n;
-}
 
 static void attempt(const char *label, uint64_t flags, const char *target) {
     struct clone_args args;

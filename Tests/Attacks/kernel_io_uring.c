@@ -2,6 +2,7 @@
 // io_uring runs file operations from kernel workers: seccomp never sees them. Airlock's filter must
 // refuse io_uring_setup itself.
 #define _GNU_SOURCE
+#include "attack.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -60,18 +61,6 @@ static int submit(struct ring *r, struct io_uring_sqe *sqe, const char *what) {
     __atomic_store_n(r->cq_head, head + 1, __ATOMIC_RELEASE);
     printf("%s -> %d (%s)\n", what, res, res < 0 ? strerror(-res) : "success");
     return res;
-}
-
-// The canary's regular files (top level), as names relative to it: the attack does not assume them.
-static int canary_files(const char *canary, char names[][256], int max) {
-    DIR *d = opendir(canary);
-    int n = 0;
-    struct dirent *e;
-    if (!d) { perror(canary); return 0; }
-    while (n < max && (e = readdir(d)))
-        if (e->d_type == DT_REG) snprintf(names[n++], 256, "%s", e->d_name);
-    closedir(d);
-    return n;
 }
 
 int main(void) {

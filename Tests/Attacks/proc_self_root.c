@@ -1,5 +1,6 @@
 // attack: alias: truncate a protected file by its /proc/self/root/... path; on a canary file and on the late canary
 #define _GNU_SOURCE
+#include "attack.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,22 +15,6 @@
 static const char *late(void) {
     const char *path = getenv("LATE");
     for (int i = 0; i < 100 && access(path, F_OK) != 0; i++) usleep(50000);
-    return path;
-}
-
-static long report(const char *what, long result) {
-    if (result < 0) printf("%s -> %s (%s)\n", what, strerrorname_np(errno), strerror(errno));
-    else printf("%s -> OK (%ld)\n", what, result);
-    fflush(stdout);
-    return result;
-}
-
-/* A path in the canary tree. */
-static char *canary(const char *name) {
-    static char paths[4][4096];
-    static int next;
-    char *path = paths[next++ % 4];
-    snprintf(path, 4096, "%s/%s", getenv("CANARY"), name);
     return path;
 }
 

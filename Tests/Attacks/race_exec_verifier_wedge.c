@@ -4,6 +4,7 @@
 // that only the (now waiting) supervisor can answer. The parent then tries to destroy the canary
 // while nothing answers: fail-closed means its calls must never succeed.
 #define _GNU_SOURCE
+#include "attack.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,18 +17,6 @@
 #include <unistd.h>
 
 extern char **environ;
-
-// The canary's regular files (top level), as names relative to it: the attack does not assume them.
-static int canary_files(const char *canary, char names[][256], int max) {
-    DIR *d = opendir(canary);
-    int n = 0;
-    struct dirent *e;
-    if (!d) { perror(canary); return 0; }
-    while (n < max && (e = readdir(d)))
-        if (e->d_type == DT_REG) snprintf(names[n++], 256, "%s", e->d_name);
-    closedir(d);
-    return n;
-}
 
 int main(void) {
     const char *canary = getenv("CANARY");

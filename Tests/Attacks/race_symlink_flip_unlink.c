@@ -2,6 +2,7 @@
 // The supervisor resolves l/NAME once; the kernel walks l again afterwards. RENAME_EXCHANGE flips the
 // two links atomically, so at any instant l points at one directory or the other.
 #define _GNU_SOURCE
+#include "attack.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,18 +22,6 @@
 
 static atomic_int stop;
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
-
-// The canary's regular files (top level), as names relative to it: the attack does not assume them.
-static int canary_files(const char *canary, char names[][256], int max) {
-    DIR *d = opendir(canary);
-    int n = 0;
-    struct dirent *e;
-    if (!d) { perror(canary); return 0; }
-    while (n < max && (e = readdir(d)))
-        if (e->d_type == DT_REG) snprintf(names[n++], 256, "%s", e->d_name);
-    closedir(d);
-    return n;
-}
 
 static void *flipper(void *arg) {
     (void)arg;

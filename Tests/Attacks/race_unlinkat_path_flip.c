@@ -2,6 +2,7 @@
 // The supervisor reads the path, then the kernel reads it again: if the buffer says "harmless" at the
 // first read and names the canary at the second, only the kernel layer stands in the way.
 #define _GNU_SOURCE
+#include "attack.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,18 +21,6 @@ static char harmless[4096], target[4][4096];
 static atomic_int stop, which;
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
-
-// The canary's regular files (top level), as names relative to it: the attack does not assume them.
-static int canary_files(const char *canary, char names[][256], int max) {
-    DIR *d = opendir(canary);
-    int n = 0;
-    struct dirent *e;
-    if (!d) { perror(canary); return 0; }
-    while (n < max && (e = readdir(d)))
-        if (e->d_type == DT_REG) snprintf(names[n++], 256, "%s", e->d_name);
-    closedir(d);
-    return n;
-}
 
 static void *flipper(void *arg) {
     (void)arg;

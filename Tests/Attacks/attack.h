@@ -1,0 +1,54 @@
+// What many attacks share: their includes and a few helpers. Each attack stays one file that
+// includes this one; `scripts/attacks` compiles it from here.
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define ATTACK_HELPER static __attribute__((unused))
+
+// Prints `WHAT -> OK (N)` or `WHAT -> ERRNAME (message)`: the runner's summary reads ERRNAME.
+ATTACK_HELPER long report(const char *what, long result) {
+    if (result < 0) printf("%s -> %s (%s)\n", what, strerrorname_np(errno), strerror(errno));
+    else printf("%s -> OK (%ld)\n", what, result);
+    fflush(stdout);
+    return result;
+}
+
+// The same in the shorter form some attacks print: `WHAT -> N (message)`.
+ATTACK_HELPER long show(const char *what, long r) {
+    printf("%s -> %ld (%s)\n", what, r, r < 0 ? strerror(errno) : "success");
+    fflush(stdout);
+    return r;
+}
+
+// A path in the canary tree (four calls may be in use at once).
+ATTACK_HELPER char *canary(const char *name) {
+    static char paths[4][4096];
+    static int next;
+    char *path = paths[next++ % 4];
+    snprintf(path, 4096, "%s/%s", getenv("CANARY"), name);
+    return path;
+}
+
+// The canary's regular files (top level), as names relative to it: the attack does not assume them.
+ATTACK_HELPER int canary_files(const char *canary, char names[][256], int max) {
+    DIR *d = opendir(canary);
+    int n = 0;
+    struct dirent *e;
+    if (!d) { perror(canary); return 0; }
+    while (n < max && (e = readdir(d)))
+        if (e->d_type == DT_REG) snprintf(names[n++], 256, "%s", e->d_name);
+    closedir(d);
+    return n;
+}
+
+ATTACK_HELPER void write_file(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY);
+    if (fd >= 0) { ssize_t n = write(fd, text, strlen(text)); (void)n; close(fd); }
+}
