@@ -73,21 +73,24 @@ public struct PathGlob: Sendable, Hashable, CustomStringConvertible {
     /// Whether the absolute path `path` matches. Empty segments (`//`, a trailing `/`) are
     /// ignored; `.` and `..` are not interpreted, so pass a resolved path (the supervisor gets one
     /// from the kernel) — a lexical `..` here could only be guessed at, not known.
+    /// Whether some path whose last name is `lastName` could match: the pattern's last segment
+    /// admits it (`**` admits anything). The supervisor asks this for every unlink of an `rm -rf`
+    /// before resolving where the name lies.
+    public func mayMatch(lastName: some Collection<UInt8>) -> Bool {
+        switch segments.last {
+        case nil, .anyDepth?: return true
+        case .literal(let literal)?: return lastName.elementsEqual(literal)
+        case .wildcard(let pattern)?: return wildcardMatches(pattern, lastName)
+        }
+    }
+
     public func matches(_ path: [UInt8]) -> Bool {
         guard path.first == UInt8(ascii: "/") else { return false }
-        // The supervisor matches every unlink of an `rm -rf` against every rule: reject on the last
-        // name first when the pattern's last segment is fixed (`**/.env`, `*.tfstate`).
-        if let last = segments.last, last != .anyDepth {
-            var end = path.endIndex
-            while end > path.startIndex, path[end - 1] == UInt8(ascii: "/") { end -= 1 }
-            let start = path[..<end].lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 } ?? end
-            let name = path[start..<end]
-            switch last {
-            case .literal(let literal): if !name.elementsEqual(literal) { return false }
-            case .wildcard(let pattern): if !wildcardMatches(pattern, name) { return false }
-            case .anyDepth: break
-            }
-        }
+        // Reject on the last name first when the pattern's last segment is fixed (`**/.env`).
+        var end = path.endIndex
+        while end > path.startIndex, path[end - 1] == UInt8(ascii: "/") { end -= 1 }
+        let start = path[..<end].lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 } ?? end
+        if !mayMatch(lastName: path[start..<end]) { return false }
         let names = splitPath(path)
         // matched[i][j]: segments[i...] match names[j...]. Filled from the end, so each `**`
         // costs one pass instead of the exponential backtracking of a naive recursion.

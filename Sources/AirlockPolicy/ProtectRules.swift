@@ -8,6 +8,12 @@ public struct ResolvedProtectRule: Sendable, Equatable {
     public var operations: Set<FileOperation>
     public var action: ProtectAction
 
+    /// Whether this rule could cover `operation` on some path whose last name is `lastName`: false
+    /// means no directory the name may sit in matters.
+    public func mayMatch(lastName: some Collection<UInt8>, operation: FileOperation) -> Bool {
+        operations.contains(operation) && globs.contains { $0.mayMatch(lastName: lastName) }
+    }
+
     /// Whether this rule covers `operation` on the resolved absolute `path`.
     public func matches(_ path: [UInt8], operation: FileOperation) -> Bool {
         operations.contains(operation) && globs.contains { $0.matches(path) }

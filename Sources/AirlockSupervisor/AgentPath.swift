@@ -79,6 +79,15 @@ final class AgentPath {
         return AgentPath(canonical: canonical, parentCanonical: parentCanonical, name: name, pid: agent.pid, parent: parent)
     }
 
+    /// The last component of a path as the call names it (no trailing slash), when it is a plain
+    /// name: nil for `.`, `..`, an empty path or one ending in `/`, whose target is another name.
+    static func plainLastName(_ bytes: [UInt8]) -> ArraySlice<UInt8>? {
+        let slash = UInt8(ascii: "/")
+        guard let last = bytes.last, last != slash else { return nil }
+        let name = bytes[((bytes.lastIndex(of: slash) ?? -1) + 1)...]
+        return name.elementsEqual([UInt8(ascii: ".")]) || name.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")]) ? nil : name
+    }
+
     /// `/proc/self|thread-self|PID/{fd/N,cwd,root}[/rest]` of the calling agent itself, as the path the
     /// link leads to in its view; nil for anything else.
     static func throughOwnProcLinks(_ path: [UInt8], _ agent: AgentProcess) -> [UInt8]? {

@@ -230,7 +230,12 @@ public final class Supervisor: @unchecked Sendable {
     func decide(_ call: Intercepted, _ agent: AgentProcess) throws(AgentProcess.ReadError) {
         switch call {
         case .delete(let p, let removeDirectory):
-            guard let target = try resolve(p, agent) else { return answer(agent, .proceed) }
+            let bytes = try agent.readCString(at: p.address)
+            // The hot path of every `rm -rf`: a name no delete rule can end in needs no resolving.
+            if let name = AgentPath.plainLastName(bytes), !config.protect.contains(where: { $0.mayMatch(lastName: name, operation: .delete) }) {
+                return answer(agent, .proceed)
+            }
+            guard let target = try AgentPath.resolve(bytes, dirfd: p.dirfd, agent: agent) else { return answer(agent, .proceed) }
             try fileOperation(.delete, [target], agent) {
                 self.inHost(target) { dir in target.name.withCPath { unlinkat(dir, $0, removeDirectory ? AT_REMOVEDIR : 0) } }
             }

@@ -106,3 +106,18 @@ import Testing
         #expect(wildcardMatches(pattern.utf8, name.utf8) == matches)
     }
 }
+
+@Test("a glob admits a last name only if some path ending in it could match; ** admits every name")
+func globAdmitsLastNames() throws {
+    let env = try PathGlob("/w/**/.env")
+    #expect(env.mayMatch(lastName: Array(".env".utf8)))
+    #expect(!env.mayMatch(lastName: Array("1234".utf8)))
+    let state = try PathGlob("/w/**/*.tfstate")
+    #expect(state.mayMatch(lastName: Array("prod.tfstate".utf8)) && !state.mayMatch(lastName: Array("prod.tfstate.bak".utf8)))
+    let tree = try PathGlob("/w/protected/**")
+    #expect(tree.mayMatch(lastName: Array("anything".utf8)), "a name under a protected tree can be anything")
+    // Consistency with matches(): whenever a path matches, its last name is admitted.
+    for (glob, path) in [(env, "/w/a/.env"), (state, "/w/x.tfstate"), (tree, "/w/protected/a/b")] {
+        #expect(glob.matches(Array(path.utf8)) && glob.mayMatch(lastName: Array(path.split(separator: "/").last!.utf8)))
+    }
+}
