@@ -130,12 +130,32 @@ struct ExecutableIdentity: Equatable {
         }
     }
 
-    /// The agent's fd `fd` (execveat with AT_EMPTY_PATH).
+    /// The agent's fd `fd` (execveat with AT_EMPTY_PATH, or a path through /proc/self/fd).
     init?(fd: Int32, _ agent: AgentProcess) {
         let opened = open("/proc/\(agent.pid)/fd/\(fd)", O_RDONLY | O_CLOEXEC)
-        guard opened >= 0 else { return nil }
-        defer { close(opened) }
-        self.init(opened: opened, agent)
+        if opened >= 0 {
+            defer { close(opened) }
+            self.init(opened: opened, agent)
+            return
+        }
+        // Execute-only: no script can be read from it, so it is the program itself.
+        let handle = open("/proc/\(agent.pid)/fd/\(fd)", oPath | O_CLOEXEC)
+        guard handle >= 0 else { return nil }
+        defer { close(handle) }
+        guard let id = FileID(fd: handle) else { return nil }
+        self.init(files: [id])
+    }
+
+    /// The fd number a path names through the caller's own fd table (`/proc/self/fd/N`,
+    /// `/dev/fd/N`): the kernel runs that open file, whatever name its link shows (a memfd's
+    /// `/memfd:x (deleted)` names nothing that exists).
+    static func ownFD(named path: [UInt8]) -> Int32? {
+        for prefix in ["/proc/self/fd/", "/proc/thread-self/fd/", "/dev/fd/"] where path.starts(with: Array(prefix.utf8)) {
+            let digits = path.dropFirst(prefix.utf8.count)
+            guard !digits.isEmpty, digits.count < 10, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+            return Int32(String(decoding: digits, as: UTF8.self))
+        }
+        return nil
     }
 
     /// The file at `path` (its final symlink already followed), in the agent's view.

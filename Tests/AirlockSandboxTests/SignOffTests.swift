@@ -152,6 +152,31 @@ struct SignOffTests {
         #expect(listed.stdout.contains(escaped), "the request names the file the link leads to\n\(listed)")
     }
 
+    @Test("a program exec'd from a memfd through /proc/self/fd runs; one whose command line is destructive is held",
+          arguments: [SandboxConfig.root])
+    func memfdExecIsCheckedByItsFile(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        try fixture.write(fixture.root + "/short.toml", "extends = \"default\"\n[signoff]\ntimeout = 2\n")
+        try FileManager.default.createDirectory(atPath: fixture.workspace + "/.git/objects", withIntermediateDirectories: true)
+        try fixture.write(fixture.workspace + "/memexec.py", """
+            import os, sys
+            fd = os.memfd_create("tool", 0)
+            os.write(fd, open(sys.argv[1], "rb").read())
+            os.execv(f"/proc/self/fd/{fd}", sys.argv[2:])
+            """)
+        let agent = try startAgent(fixture, approvers, """
+            python3 memexec.py /bin/echo echo ran from a memfd
+            python3 memexec.py /bin/rm rm -rf .git; echo rm=$?
+            """, options: ["--profile", fixture.root + "/short.toml"])
+        let outcome = agent.wait(timeout: 30)
+        #expect(outcome.lines.contains("ran from a memfd"), "\(outcome)")
+        #expect(outcome.lines.contains("rm=1"), "\(outcome)")
+        #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/.git/objects"))
+        let listed = try queueCLI(fixture, approvers, ["queue", "list", "--json"])
+        #expect(listed.stdout.contains("\"kind\" : \"exec\""), "the rm was held at its exec\n\(listed)")
+    }
+
     @Test("killing airlock while a call is held fails the call and changes nothing", arguments: SandboxConfig.all)
     func killingTheSupervisorFailsClosed(config: SandboxConfig) throws {
         let fixture = try Fixture(config)
