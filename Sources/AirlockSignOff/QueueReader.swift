@@ -68,6 +68,17 @@ public enum QueueReader {
         parse(try FileIO.readAll(path))
     }
 
+    /// What was appended to the file at `path` after `tail` (read from there, not from the start),
+    /// and the bytes that were read. A file now shorter than `tail` was cut: nothing is read (the
+    /// caller's check of what it read before says so).
+    public static func readAppended(_ path: String, from tail: QueueTail) throws -> (log: QueueLog, bytes: [UInt8]) {
+        try FileIO.closing(try FileIO.open(path, O_RDONLY)) { fd in
+            let size = try FileIO.regularFileSize(fd, path: path)
+            let bytes = size > tail.offset ? try FileIO.read(fd, count: size - tail.offset, at: tail.offset, path: path) : []
+            return (parse(bytes, from: tail), bytes) // what lands after the fstat is read next time
+        }
+    }
+
     /// Reads queue file bytes. Never throws: what cannot be read becomes a warning or a `ChainBreak`.
     ///
     /// A committed line is a newline-terminated line that is not marked torn; each must parse, have

@@ -510,18 +510,8 @@ public final class Supervisor: @unchecked Sendable {
     /// Reads what was appended to the queue since the last read (the whole file the first time):
     /// a long queue is replayed once, not on every approval.
     func readAppended() throws {
-        let fd = open(config.queuePath, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SignOffError(.io, "open", errno: errno) }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SignOffError(.io, "stat", errno: errno) }
-        let size = Int(st.st_size)
-        guard size > queueTail.offset else { return }
-        var bytes = [UInt8](repeating: 0, count: size - queueTail.offset)
-        let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(queueTail.offset)) }
-        guard got >= 0 else { throw SignOffError(.io, "read", errno: errno) }
-        bytes.removeLast(bytes.count - got)
-        let log = QueueReader.parse(bytes, from: queueTail)
+        let (log, bytes) = try QueueReader.readAppended(config.queuePath, from: queueTail)
+        guard !bytes.isEmpty else { return }
         queuePrefix.append(bytes.prefix(log.tail.offset - queueTail.offset))
         for warning in log.warnings { reportOnce("the queue \(config.queuePath): \(warning)") }
         if chainBreak == nil, let broken = log.chainBreak {

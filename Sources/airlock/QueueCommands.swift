@@ -32,9 +32,22 @@ struct QueueOptions: ParsableArguments {
     }
 
     func request(_ id: String) throws -> RequestState {
-        let (_, state) = try state()
+        try request(id, in: try state().1)
+    }
+
+    func request(_ id: String, in state: QueueState) throws -> RequestState {
         guard let request = state.requests[id] else { throw CLIError("no request \(id) in \(queuePath)") }
         return request
+    }
+
+    /// `log` brought up to date with what was appended since it was read (read once, not again).
+    func caughtUp(_ log: QueueLog) throws -> QueueLog {
+        let more: QueueLog
+        do { more = try QueueReader.readAppended(queuePath, from: log.tail).log } catch {
+            throw CLIError("cannot read the queue \(queuePath): \(error)")
+        }
+        return QueueLog(records: log.records + more.records, warnings: log.warnings + more.warnings,
+                        chainBreak: log.chainBreak ?? more.chainBreak, tail: more.tail)
     }
 }
 
@@ -77,13 +90,14 @@ func decide(_ decision: Decision, _ id: String, _ key: String?, _ reason: String
     do { _ = try AllowedSigners(contentsOf: options.approversPath) } catch {
         throw CLIError("approvers file \(options.approversPath): \(error); nothing signed (pass --approvers FILE)")
     }
-    let current = try options.request(id)
+    let (log, state) = try options.state()
+    let current = try options.request(id, in: state)
     guard current.state == .pending else { throw CLIError("request \(id) is \(current.state.rawValue), not pending") }
     let keyFile = key ?? (NSHomeDirectory() + "/.ssh/id_ed25519")
     let signed = try SignedDecision.sign(decision, on: current.request, sigExpires: current.request.operation.expires,
                                          reason: reason, keyFile: keyFile)
     try QueueFile(path: options.queuePath).append(decision == .approve ? .approve(signed) : .deny(signed))
-    let after = try options.request(id)
+    let after = try options.request(id, in: QueueState.fold(try options.caughtUp(log), approvers: options.approverKeys(), now: Date()))
     // Another decision, the resolve or the expiry may have landed between the check above and this
     // line: then it is on record but counts for nothing, and the approver must know.
     let mine = { (r: RequestState) in r.rejected.filter { $0.signer == signed.signer && $0.decision == decision } }

@@ -33,6 +33,19 @@ import Testing
         #expect(part2.tail.offset == all.count)
     }
 
+    @Test func readAppendedReadsTheFileFromTheTailOnly() throws {
+        let first = try queue.appendRequest(sampleOperation(path: "/w/a"), pid: 1, requester: "ops", quorum: 2)
+        let head = try QueueReader.read(queue.path)
+        try queue.append(.expire(id: first.id))
+        let (more, bytes) = try QueueReader.readAppended(queue.path, from: head.tail)
+        let whole = try QueueReader.read(queue.path)
+        #expect(bytes == Array(try self.bytes()[head.tail.offset...]))
+        #expect((head.records + more.records).map(\.hash) == whole.records.map(\.hash))
+        #expect(more.tail == whole.tail && more.chainBreak == nil)
+        let (none, nothing) = try QueueReader.readAppended(queue.path, from: whole.tail)
+        #expect(none.records.isEmpty && nothing.isEmpty && none.tail == whole.tail)
+    }
+
     @Test func aTornLastLineIsLeftForTheNextRead() throws {
         try queue.append(.cancel(id: "aaaaaa"))
         var raw = try bytes()
