@@ -130,31 +130,33 @@ struct ExecutableIdentity: Equatable {
         }
     }
 
-    /// The agent's fd `fd` (execveat with AT_EMPTY_PATH, or a path through /proc/self/fd).
-    init?(fd: Int32, _ agent: AgentProcess) {
-        let opened = open("/proc/\(agent.pid)/fd/\(fd)", O_RDONLY | O_CLOEXEC)
+    /// What the agent's own /proc link `link` (`fd/N`: execveat with AT_EMPTY_PATH or a path through
+    /// /proc/self/fd; `exe`: a program re-executing itself) leads to.
+    init?(procLink link: String, _ agent: AgentProcess) {
+        let opened = open("/proc/\(agent.pid)/\(link)", O_RDONLY | O_CLOEXEC)
         if opened >= 0 {
             defer { close(opened) }
             self.init(opened: opened, agent)
             return
         }
         // Execute-only: no script can be read from it, so it is the program itself.
-        let handle = open("/proc/\(agent.pid)/fd/\(fd)", oPath | O_CLOEXEC)
+        let handle = open("/proc/\(agent.pid)/\(link)", oPath | O_CLOEXEC)
         guard handle >= 0 else { return nil }
         defer { close(handle) }
         guard let id = FileID(fd: handle) else { return nil }
         self.init(files: [id])
     }
 
-    /// The fd number a path names through the caller's own fd table (`/proc/self/fd/N`,
-    /// `/dev/fd/N`): the kernel runs that open file, whatever name its link shows (a memfd's
-    /// `/memfd:x (deleted)` names nothing that exists).
-    static func ownFD(named path: [UInt8]) -> Int32? {
-        for prefix in ["/proc/self/fd/", "/proc/thread-self/fd/", "/dev/fd/"] where path.starts(with: Array(prefix.utf8)) {
-            let digits = path.dropFirst(prefix.utf8.count)
-            guard !digits.isEmpty, digits.count < 10, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
-            return Int32(String(decoding: digits, as: UTF8.self))
-        }
+    /// The caller's own /proc link a path names (`/proc/self/exe`, `/proc/self/fd/N`, `/dev/fd/N`,
+    /// also by its own pid): the kernel runs the file behind the link, whatever name the link shows
+    /// (a memfd's `/memfd:x (deleted)` names nothing that exists), so that file is what is checked.
+    static func ownProcLink(named path: [UInt8], _ agent: AgentProcess) -> String? {
+        var parts = path.split(separator: UInt8(ascii: "/")).map { String(decoding: $0, as: UTF8.self) }
+        if parts.first == "dev", parts.count == 3, parts[1] == "fd" { parts = ["proc", "self", "fd", parts[2]] }
+        guard parts.count >= 3, parts[0] == "proc",
+              parts[1] == "self" || parts[1] == "thread-self" || agent.namespacePids().contains(parts[1]) else { return nil }
+        if parts.count == 3 && parts[2] == "exe" { return "exe" }
+        if parts.count == 4 && parts[2] == "fd", let fd = Int32(parts[3]), fd >= 0 { return "fd/\(fd)" }
         return nil
     }
 

@@ -368,9 +368,9 @@ public final class Supervisor: @unchecked Sendable {
         // fd (a memfd, an O_PATH fd): the programs the exec may end up running, checked after it.
         let executable: ExecutableIdentity?
         let name: [UInt8]
-        if let fd = path.isEmpty && emptyPath ? p.dirfd : ExecutableIdentity.ownFD(named: path) {
-            executable = ExecutableIdentity(fd: fd, agent)
-            name = agent.link("fd/\(fd)") ?? []
+        if let link = path.isEmpty && emptyPath ? "fd/\(p.dirfd)" : ExecutableIdentity.ownProcLink(named: path, agent) {
+            executable = ExecutableIdentity(procLink: link, agent)
+            name = agent.link(link) ?? []
         } else {
             executable = try AgentPath.resolve(path, dirfd: p.dirfd, agent: agent)?.followingFinalSymlink(agent)
                 .flatMap { ExecutableIdentity(path: $0, agent) }

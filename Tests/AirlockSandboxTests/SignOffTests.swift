@@ -152,7 +152,7 @@ struct SignOffTests {
         #expect(listed.stdout.contains(escaped), "the request names the file the link leads to\n\(listed)")
     }
 
-    @Test("a program exec'd from a memfd through /proc/self/fd runs; one whose command line is destructive is held",
+    @Test("a program exec'd from a memfd through /proc/self/fd runs, so does one re-executing /proc/self/exe; a destructive command line is held",
           arguments: [SandboxConfig.root])
     func memfdExecIsCheckedByItsFile(config: SandboxConfig) throws {
         let fixture = try Fixture(config)
@@ -167,10 +167,11 @@ struct SignOffTests {
             """)
         let agent = try startAgent(fixture, approvers, """
             python3 memexec.py /bin/echo echo ran from a memfd
+            python3 -c 'import os; os.execv("/proc/self/exe", ["python3", "-c", "print(\\"re-exec ok\\")"])'
             python3 memexec.py /bin/rm rm -rf .git; echo rm=$?
             """, options: ["--profile", fixture.root + "/short.toml"])
         let outcome = agent.wait(timeout: 30)
-        #expect(outcome.lines.contains("ran from a memfd"), "\(outcome)")
+        #expect(outcome.lines.contains("ran from a memfd") && outcome.lines.contains("re-exec ok"), "\(outcome)")
         #expect(outcome.lines.contains("rm=1"), "\(outcome)")
         #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/.git/objects"))
         let listed = try queueCLI(fixture, approvers, ["queue", "list", "--json"])
