@@ -114,8 +114,7 @@ enum ExecVerifier {
 /// `#!` script, its interpreter (the kernel runs that with the script as an argument). Compared with
 /// /proc/PID/exe at PTRACE_EVENT_EXEC, so a path swapped between the check and the kernel's lookup
 /// (a thread flipping the filename, a symlink flipped) cannot run another program unchecked.
-/// An interpreter that is itself a script, or a binfmt_misc handler, does not match: such an
-/// exec is killed (fail closed).
+/// A binfmt_misc handler does not match: such an exec is killed (fail closed).
 struct ExecutableIdentity: Equatable {
     var files: [FileID]
 
@@ -181,18 +180,27 @@ struct ExecutableIdentity: Equatable {
 
     private init?(opened fd: Int32, _ agent: AgentProcess) {
         guard let id = FileID(fd: fd) else { return nil }
-        self.init(files: [id])
+        self.init(files: [id] + Self.interpreters(of: fd, agent, depth: 4))
+    }
+
+    /// The chain of `#!` interpreters the kernel would follow from the open file `fd` (as many
+    /// levels as it does: an interpreter may itself be a script, a pyenv shim for one).
+    private static func interpreters(of fd: Int32, _ agent: AgentProcess, depth: Int) -> [FileID] {
         var head = [UInt8](repeating: 0, count: 256)
         let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
-        guard n > 2, head[0] == UInt8(ascii: "#"), head[1] == UInt8(ascii: "!") else { return }
+        guard depth > 0, n > 2, head[0] == UInt8(ascii: "#"), head[1] == UInt8(ascii: "!") else { return [] }
         let line = head[2..<n].prefix { $0 != UInt8(ascii: "\n") }
         guard let interpreter = line.split(whereSeparator: { $0 == 32 || $0 == 9 }).first.map(Array.init),
-              let resolved = try? AgentPath.resolve(interpreter, dirfd: Intercepted.cwd, agent: agent)?.followingFinalSymlink(agent) else { return }
-        let ifd = AgentPath.openInRoot(pid: agent.pid, resolved.canonical, resolve: AgentPath.resolveInRoot | AgentPath.resolveNoMagicLinks,
-                                       directory: false)
-        guard ifd >= 0 else { return }
-        defer { close(ifd) }
-        if let interpreterID = FileID(fd: ifd) { files.append(interpreterID) }
+              let resolved = try? AgentPath.resolve(interpreter, dirfd: Intercepted.cwd, agent: agent)?.followingFinalSymlink(agent) else { return [] }
+        let handle = AgentPath.openInRoot(pid: agent.pid, resolved.canonical, resolve: AgentPath.resolveInRoot | AgentPath.resolveNoMagicLinks,
+                                          directory: false)
+        guard handle >= 0 else { return [] }
+        defer { close(handle) }
+        guard let id = FileID(fd: handle) else { return [] }
+        let readable = open("/proc/self/fd/\(handle)", O_RDONLY | O_CLOEXEC)
+        guard readable >= 0 else { return [id] }
+        defer { close(readable) }
+        return [id] + interpreters(of: readable, agent, depth: depth - 1)
     }
 
     /// Whether the process `pid` now runs one of these files.
