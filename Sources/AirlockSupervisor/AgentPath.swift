@@ -146,13 +146,6 @@ final class AgentPath {
         }
     }
 
-    /// Whether the target exists in the agent's view (following a final symlink, as exec does).
-    func exists() -> Bool {
-        let fd = Self.openInRoot(pid: pid, canonical, resolve: Self.resolveInRoot | Self.resolveNoMagicLinks, directory: false)
-        if fd >= 0 { close(fd) }
-        return fd >= 0
-    }
-
     /// Pins the parent directory the agent named (its device and inode), before anything is held or
     /// carried out. Its canonical path has no symlink left to follow.
     func pin() -> Bool {
