@@ -40,7 +40,13 @@ enum ExecVerifier {
         while true {
             for id in ids {
                 var status: Int32 = 0
-                guard waitpid(id, &status, Int32(__WALL) | WNOHANG) > 0 else { continue }
+                // One thread to watch (the usual exec): block until it stops, which the interrupt
+                // makes certain. Two (a non-leader's exec reports under the leader's id): poll both.
+                guard waitpid(id, &status, Int32(__WALL) | (ids.count == 1 ? 0 : WNOHANG)) > 0 else {
+                    if ids.count == 1 && errno == EINTR { continue }
+                    if ids.count == 1 { return .failedExec } // not ours to wait for any more: gone
+                    continue
+                }
                 guard status & 0xff == 0x7f else { return .failedExec } // it ended before any exec
                 switch status >> 16 {
                 case eventExec:
