@@ -48,8 +48,13 @@ int main(void) {
         if (pid < 0) { perror("clone(CLONE_VM)"); return 1; }
         int status;
         for (;;) {
+            // Each value stays a while, so that bare the kernel copies the target about half the
+            // time (the attack must be able to do damage), and under airlock the supervisor reads
+            // either value.
             strcpy(buf, target);
+            for (volatile int spin = 0; spin < 2000; spin++) {}
             strcpy(buf, harmless);
+            for (volatile int spin = 0; spin < 2000; spin++) {}
             if (waitpid(pid, &status, WNOHANG) == pid) break;
         }
         rounds++;
