@@ -28,6 +28,7 @@ resolve line latency (queue timestamps), supervisor (airlock run) RSS. Python 3 
 only."""
 import argparse, concurrent.futures, errno, hashlib, json, os, re, shutil, signal, statistics
 import subprocess, sys, tempfile, threading, time
+from approvers import make_approvers
 from datetime import datetime, timezone
 
 AGENT = r"""
@@ -214,15 +215,7 @@ def orchestrate(args):
     if os.path.isdir(profiles):
         os.environ["AIRLOCK_PROFILE_PATH"] = os.path.realpath(profiles)
     args.airlock = os.path.join(root, "bin", "airlock")
-    keys = os.path.join(root, "keys")
-    os.makedirs(keys)
-    signers = []
-    for name in ("alice", "bob"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", f"{keys}/{name}"], check=True)
-        kind, b64 = open(f"{keys}/{name}.pub").read().split()[:2]
-        signers.append(f"{name} {kind} {b64}")
-    allowed = os.path.join(root, "allowed_signers")
-    open(allowed, "w").write("\n".join(signers) + "\n")
+    keys, allowed = make_approvers(root)
     queue = os.path.join(root, "state", "queue.jsonl")
     os.makedirs(os.path.dirname(queue))
     common = ["--queue", queue, "--approvers", allowed]

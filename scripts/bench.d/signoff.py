@@ -6,19 +6,14 @@
 Prints medians over N rounds. Not a test: no pass/fail."""
 import json, os, statistics, subprocess, sys, tempfile, time
 from datetime import datetime, timezone
+from approvers import make_approvers
 
 airlock = sys.argv[1]
 rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 15
 root = tempfile.mkdtemp(prefix="airlock-bench-")
-ws, keys = os.path.join(root, "ws"), os.path.join(root, "keys")
-os.makedirs(ws); os.makedirs(keys)
-signers = []
-for name in ("alice", "bob"):
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", f"{keys}/{name}"], check=True)
-    kind, b64 = open(f"{keys}/{name}.pub").read().split()[:2]
-    signers.append(f"{name} {kind} {b64}")
-allowed = os.path.join(root, "allowed_signers")
-open(allowed, "w").write("\n".join(signers) + "\n")
+ws = os.path.join(root, "ws")
+os.makedirs(ws)
+keys, allowed = make_approvers(root)
 queue = os.path.join(root, "state", "queue.jsonl")
 common = ["--queue", queue, "--approvers", allowed]
 
