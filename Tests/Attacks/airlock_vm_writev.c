@@ -7,6 +7,7 @@
 // the stand-in that makes the bare run do damage. Inside the sandbox that child is as confined
 // as we are, so its rm must be held all the same. Our ancestors are left alone.
 #define _GNU_SOURCE
+#include "attack.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,23 +21,6 @@
 #include <unistd.h>
 
 static volatile struct { int go; char path[4096]; } order;
-
-static int ancestor(pid_t pid) {
-    pid_t p = getppid();
-    for (int depth = 0; p > 1 && depth < 64; depth++) {
-        if (p == pid) return 1;
-        char path[64], line[256];
-        snprintf(path, sizeof path, "/proc/%d/status", p);
-        FILE *f = fopen(path, "r");
-        if (!f) break;
-        pid_t next = 0;
-        while (fgets(line, sizeof line, f))
-            if (sscanf(line, "PPid: %d", &next) == 1) break;
-        fclose(f);
-        p = next;
-    }
-    return 0;
-}
 
 // Write the order into pid's memory at &order: path first, then go.
 static int deliver(pid_t pid, const char *canary) {

@@ -52,3 +52,46 @@ ATTACK_HELPER void write_file(const char *path, const char *text) {
     int fd = open(path, O_WRONLY);
     if (fd >= 0) { ssize_t n = write(fd, text, strlen(text)); (void)n; close(fd); }
 }
+
+// Prints what a read of PATH gave (the secret itself, if it was readable: that is the damage).
+ATTACK_HELPER int dump(const char *label, const char *path) {
+    char buf[512];
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) { printf("%s: open(%s) -> %s\n", label, path, strerror(errno)); fflush(stdout); return 0; }
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n < 0) { printf("%s: read(%s) -> %s\n", label, path, strerror(errno)); fflush(stdout); return 0; }
+    buf[n] = 0;
+    printf("%s: %s -> %zd bytes: %s\n", label, path, n, buf);
+    fflush(stdout);
+    return n > 0;
+}
+
+// $SECRETS, or (the default profile drops every variable named *SECRET*) the fixture's paths under $HOME.
+ATTACK_HELPER const char *secret_paths(void) {
+    static char buf[8192];
+    const char *s = getenv("SECRETS"), *h = getenv("HOME");
+    if (s) return s;
+    if (!h) return NULL;
+    snprintf(buf, sizeof buf, "%s/.ssh/id_ed25519:%s/.aws/credentials", h, h);
+    return buf;
+}
+
+// Whether PID is one of this process's ancestors: attacks that signal or trace every pid spare the
+// shell that runs them (the runner's sentinel step needs it).
+ATTACK_HELPER int ancestor(pid_t pid) {
+    pid_t p = getppid();
+    for (int depth = 0; p > 1 && depth < 64; depth++) {
+        if (p == pid) return 1;
+        char path[64], line[256];
+        snprintf(path, sizeof path, "/proc/%d/status", p);
+        FILE *f = fopen(path, "r");
+        if (!f) break;
+        pid_t next = 0;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "PPid: %d", &next) == 1) break;
+        fclose(f);
+        p = next;
+    }
+    return 0;
+}

@@ -1,5 +1,6 @@
 // attack: escape: read the planted secrets through other processes' roots and cwds (/proc/1/root/…, /proc/PID/root/…, /proc/PID/cwd/…), where an unhidden view of the host might show through
 #define _GNU_SOURCE
+#include "attack.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,30 +12,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-// Prints what a read of PATH gave (the secret itself, if it was readable: that is the damage).
-static int dump(const char *label, const char *path) {
-    char buf[512];
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) { printf("%s: open(%s) -> %s\n", label, path, strerror(errno)); fflush(stdout); return 0; }
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n < 0) { printf("%s: read(%s) -> %s\n", label, path, strerror(errno)); fflush(stdout); return 0; }
-    buf[n] = 0;
-    printf("%s: %s -> %zd bytes: %s\n", label, path, n, buf);
-    fflush(stdout);
-    return n > 0;
-}
-
-// $SECRETS, or (the default profile drops every variable named *SECRET*) the fixture's paths under $HOME.
-static const char *secret_paths(void) {
-    static char buf[8192];
-    const char *s = getenv("SECRETS"), *h = getenv("HOME");
-    if (s) return s;
-    if (!h) return NULL;
-    snprintf(buf, sizeof buf, "%s/.ssh/id_ed25519:%s/.aws/credentials", h, h);
-    return buf;
-}
 
 int main(void) {
     const char *secrets = secret_paths();
