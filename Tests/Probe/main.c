@@ -31,6 +31,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -935,11 +936,18 @@ static int c_sleep(int argc, char **argv) {
 // through a pipe) and M those killed by SIGKILL. Bare, K > 0 proves the race is real.
 static char race_arg[256];
 static const char *race_safe, *race_evil;
+static atomic_int race_flipping;
 
+// Each value stays a few microseconds, and the exec waits until the flipping has begun: on a busy
+// 2-core machine a thread just created may otherwise not run before the exec ends it.
 static void *flip_arg(void *unused) {
     (void)unused;
     size_t len = strlen(race_safe);
-    for (unsigned long i = 0;; i++) memcpy(race_arg, (i & 1) ? race_evil : race_safe, len);
+    atomic_store(&race_flipping, 1);
+    for (unsigned long i = 0;; i++) {
+        memcpy(race_arg, (i & 1) ? race_evil : race_safe, len);
+        for (volatile int spin = 0; spin < 2000; spin++) {}
+    }
     return NULL;
 }
 
@@ -962,6 +970,7 @@ static int c_exec_race(int argc, char **argv) {
             strcpy(race_arg, race_safe);
             pthread_t t;
             pthread_create(&t, NULL, flip_arg, NULL);
+            while (!atomic_load(&race_flipping)) {}
             char *args[] = {argv[2], race_arg, NULL};
             execv(argv[2], args);
             _exit(127);
