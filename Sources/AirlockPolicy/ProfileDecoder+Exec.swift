@@ -3,15 +3,13 @@ import TOMLKit
 extension ProfileDecoder {
     static let execKeys = ["name", "argv", "flags", "all_flags", "unless", "args", "targets", "sql", "env", "action"]
 
-    /// The `[[exec]]` tables, each checked as far as can be without a command to match, and the
-    /// line of each (for errors about names reused across `extends`).
-    func execRules(_ v: TOMLValueConvertible) throws(ProfileError) -> (rules: [ExecRule], lines: [Int?]) {
+    /// The `[[exec]]` tables, each checked as far as can be without a command to match.
+    func execRules(_ v: TOMLValueConvertible) throws(ProfileError) -> [ExecRule] {
         let at: Path = [.key("exec")]
         guard let array = v.array, array.allSatisfy({ $0.type == .table }) else {
             throw error(at, "expected [[exec]] tables, got \(describe(v))")
         }
         var rules: [ExecRule] = []
-        var lines: [Int?] = []
         for (index, element) in array.enumerated() {
             let fields = try Fields(element.table!, at: at + [.index(index)], allowed: Self.execKeys, decoder: self)
             func key(_ name: String) -> Path { fields.path + [.key(name)] }
@@ -48,9 +46,8 @@ extension ProfileDecoder {
             }
             if let v = fields["action"] { rule.action = try choice(v, at: key("action")) }
             rules.append(rule)
-            lines.append(source.line(of: key("name")))
         }
-        return (rules, lines)
+        return rules
     }
 
     /// An array of strings, each of which `problem` accepts.

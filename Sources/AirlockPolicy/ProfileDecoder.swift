@@ -22,14 +22,14 @@ struct ProfileDecoder {
     let file: String
     /// The directory of `file`, against which `approvers` and `queue` are resolved.
     let directory: String
-    let source: TOMLSourceMap
+    let text: String
 
     func decode(_ root: TOMLTable) throws(ProfileError) -> ProfileLayer {
-        var layer = ProfileLayer()
+        var layer = ProfileLayer(text: text)
         let top = try Fields(root, at: [], allowed: Self.rootKeys, decoder: self)
         if let v = top["extends"] {
             let value = try path(v, at: [.key("extends")])
-            layer.extends = (value, source.line(of: [.key("extends")]))
+            layer.extends = value
         }
         if let v = top["description"] { layer.summary = try string(v, at: [.key("description")]) }
 
@@ -64,7 +64,7 @@ struct ProfileDecoder {
             if let v = s["queue"] { layer.queue = try ownFile(v, at: s.path + [.key("queue")]) }
         }
         if let v = top["protect"] { layer.protect = try protectRules(v) }
-        if let v = top["exec"] { (layer.exec, layer.execLines) = try execRules(v) }
+        if let v = top["exec"] { layer.exec = try execRules(v) }
         return layer
     }
 
@@ -222,7 +222,7 @@ struct ProfileDecoder {
     // MARK: - Errors
 
     func error(_ at: Path, _ message: String) -> ProfileError {
-        ProfileError(file: file, line: source.line(of: at), key: TOMLSourceMap.dotted(at), message: message)
+        ProfileError(file: file, line: TOMLSourceMap(text: text).line(of: at), key: TOMLSourceMap.dotted(at), message: message)
     }
 
     func describe(_ v: TOMLValueConvertible) -> String {

@@ -1,8 +1,8 @@
 /// The settings one profile file makes, before merging: a scalar is nil when the file leaves it
 /// to its parent, so a child that is silent about `network` keeps its parent's `false`.
 struct ProfileLayer {
-    /// The parent's name or path, and the line that names it (for errors about it).
-    var extends: (value: String, line: Int?)?
+    /// The parent's name or path.
+    var extends: String?
     var summary: String?
     var backend: Backend?
     var network: Bool?
@@ -21,8 +21,13 @@ struct ProfileLayer {
     var queue: String?
     var protect: [ProtectRule] = []
     var exec: [ExecRule] = []
-    /// The line of each exec rule, for an error about a name its parent already uses.
-    var execLines: [Int?] = []
+    /// The file's text, for the line of a key in an error found after decoding.
+    var text = ""
+
+    /// The line where `path` is written. Only errors ask, so the text is mapped only then.
+    func line(of path: [TOMLSourceMap.Component]) -> Int? {
+        TOMLSourceMap(text: text).line(of: path)
+    }
 }
 
 extension Profile {

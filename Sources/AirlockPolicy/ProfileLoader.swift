@@ -63,9 +63,9 @@ public struct ProfileLoader: Sendable {
             let layer = try Self.read(file)
             layers.append(layer)
             guard let parent = layer.extends else { break }
-            let next = try locate(parent.value, from: (file, parent.line))
+            let next = try locate(parent, from: (file, layer))
             func fail(_ message: String) -> ProfileError {
-                ProfileError(file: file, line: parent.line, key: "extends", message: message)
+                ProfileError(file: file, line: layer.line(of: [.key("extends")]), key: "extends", message: message)
             }
             if let start = chain.firstIndex(of: next) {
                 throw fail("extends cycle: " + (chain[start...] + [next]).joined(separator: " → "))
@@ -79,9 +79,9 @@ public struct ProfileLoader: Sendable {
         for (layer, file) in zip(layers, chain).reversed() {
             // A rule cannot be replaced by a child (parents' rules decide first), so a reused
             // name would only show approvers two different rules under one name.
-            for (rule, line) in zip(layer.exec, layer.execLines) where profile.exec.contains(where: { $0.name == rule.name }) {
+            for (index, rule) in layer.exec.enumerated() where profile.exec.contains(where: { $0.name == rule.name }) {
                 throw ProfileError(
-                    file: file, line: line, key: "exec.name",
+                    file: file, line: layer.line(of: [.key("exec"), .index(index), .key("name")]), key: "exec.name",
                     message: "an exec rule named \"\(rule.name)\" is already defined by a profile this one extends; choose another name")
             }
             profile.apply(layer)
@@ -103,10 +103,11 @@ public struct ProfileLoader: Sendable {
     }
 
     /// The absolute path of the file `nameOrPath` means; `from` is the file naming it in an
-    /// `extends` (and the line), or nil for the profile asked for on the command line.
-    private func locate(_ nameOrPath: String, from: (file: String, line: Int?)?) throws(ProfileError) -> String {
+    /// `extends` (and its layer), or nil for the profile asked for on the command line.
+    private func locate(_ nameOrPath: String, from: (file: String, layer: ProfileLayer)?) throws(ProfileError) -> String {
         func fail(_ message: String) -> ProfileError {
-            ProfileError(file: from?.file ?? nameOrPath, line: from?.line, key: from == nil ? nil : "extends", message: message)
+            ProfileError(file: from?.file ?? nameOrPath, line: from?.layer.line(of: [.key("extends")]),
+                         key: from == nil ? nil : "extends", message: message)
         }
         if let problem = pathProblem(nameOrPath) { throw fail(problem) }
         if nameOrPath.contains("/") || nameOrPath.hasSuffix(".toml") {
@@ -142,10 +143,11 @@ public struct ProfileLoader: Sendable {
         guard let text = String(validating: data, as: UTF8.self) else {
             throw fail("is not valid UTF-8 (TOML files must be)")
         }
-        if let line = TOMLAbortShapes.tableHeaderAbortLine(Array(data)) {
+        let bytes = Array(data)
+        if let line = TOMLAbortShapes.tableHeaderAbortLine(bytes) {
             throw fail("a table header must start with a key (a letter, digit, _, - or a quote)", line: line)
         }
-        if let line = TOMLAbortShapes.arrayValueAbortLine(Array(data)) {
+        if let line = TOMLAbortShapes.arrayValueAbortLine(bytes) {
             throw fail("a \"}\" stands where an array value is expected", line: line)
         }
         let table: TOMLTable
@@ -156,11 +158,21 @@ public struct ProfileLoader: Sendable {
         } catch {
             throw fail("\(error)")
         }
-        let source = TOMLSourceMap(text: text)
-        if let line = source.nulEscapeLines.first {
+        // Only a text with `u0000` or `U00000000` in it can escape a NUL; the string scan decides.
+        if contains(bytes, "u0000") || contains(bytes, "U00000000"),
+           let line = TOMLSourceMap(text: text).nulEscapeLines.first {
             throw fail("a string contains an escaped NUL character, which no path, name or value may hold", line: line)
         }
-        return try ProfileDecoder(file: file, directory: normalised(file + "/.."), source: source).decode(table)
+        return try ProfileDecoder(file: file, directory: normalised(file + "/.."), text: text).decode(table)
+    }
+}
+
+private func contains(_ bytes: [UInt8], _ needle: StaticString) -> Bool {
+    let first = needle.utf8Start.pointee
+    let count = needle.utf8CodeUnitCount
+    return bytes.indices.contains { i in
+        bytes[i] == first && i + count <= bytes.count
+            && (0..<count).allSatisfy { bytes[i + $0] == needle.utf8Start[$0] }
     }
 }
 

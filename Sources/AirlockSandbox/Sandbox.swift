@@ -42,10 +42,15 @@ public enum Sandbox {
     /// Runs the plan's command in a sandbox and returns the exit status `airlock run` should exit
     /// with: the agent's, 128+N for a death by signal N.
     ///
-    /// With `supervise`, destructive calls are sent to a seccomp notify listener, which is handed to
-    /// `supervise` before the agent's exec (itself a notified call) is allowed to proceed.
-    public static func run(_ plan: SandboxPlan, logger: Logger,
-                           supervise: ((Int32) throws(SandboxError) -> Void)? = nil) throws(SandboxError) -> Int32 {
+    /// With `supervise`, destructive calls are sent to a seccomp notify listener. `supervise` runs
+    /// while the sandbox is being built: it prepares, then calls the function it is given, which
+    /// waits for the listener (a negative value: the sandbox failed before it had one, and the
+    /// failure is reported from the sandbox). The agent's exec, itself a notified call, waits for
+    /// the supervisor, so preparing before asking overlaps the sandbox's set-up instead of
+    /// following it.
+    public typealias Supervise = (_ receiveListener: () -> Int32) throws(SandboxError) -> Void
+
+    public static func run(_ plan: SandboxPlan, logger: Logger, supervise: Supervise? = nil) throws(SandboxError) -> Int32 {
         let filter = try SeccompFilter(denyAction: plan.denyAction, network: plan.network, intercept: supervise != nil)
         let abi = try? plan.landlockABI.get()
 
@@ -131,7 +136,7 @@ public enum Sandbox {
     }
 
     static func start(_ plan: SandboxPlan, confinement: Confinement, landlockABI: Int?,
-                      filter: SeccompFilter, supervise: ((Int32) throws(SandboxError) -> Void)?) throws(StartError) -> Started {
+                      filter: SeccompFilter, supervise: Supervise?) throws(StartError) -> Started {
         var privateTmp: String?
         if confinement != .namespaces {
             do { privateTmp = try makePrivateTmp() } catch { throw StartError(error: error, namespacesUnavailable: false) }
@@ -216,10 +221,8 @@ public enum Sandbox {
         if rc == 0, let supervise {
             close(sockets[1])
             sockets[1] = -1
-            let listener = airlock_receive_fd(sockets[0])
-            if listener > 0 {
-                do { try supervise(listener) } catch { superviseError = error; rc = -1 }
-            }
+            let socket = sockets[0]
+            do { try supervise { airlock_receive_fd(socket) } } catch { superviseError = error; rc = -1 }
         }
         if rc == 0 { rc = airlock_spawn_wait_exec(sandbox.error_fd, &err) }
         if rc != 0 {

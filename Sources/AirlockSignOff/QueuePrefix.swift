@@ -8,14 +8,17 @@ import Crypto
 /// every later check: comparing that is how a reader that reads incrementally notices an edit to
 /// lines it has already read, at the cost of one sequential hash, not a parse and chain check.
 public struct QueuePrefix {
-    private var hasher = SHA256()
+    /// Made on the first append: a sandbox that never reads its queue never pays for SHA256's
+    /// type metadata (1% of a start).
+    private var hasher: SHA256?
     public private(set) var count = 0
 
     public init() {}
 
     public mutating func append(_ bytes: some Sequence<UInt8>) {
         let chunk = Array(bytes)
-        hasher.update(data: chunk)
+        if hasher == nil { hasher = SHA256() }
+        hasher!.update(data: chunk)
         count += chunk.count
     }
 
@@ -30,7 +33,7 @@ public struct QueuePrefix {
                 check.update(data: chunk)
                 offset += chunk.count
             }
-            return check.finalize() == hasher.finalize()
+            return check.finalize() == (hasher ?? SHA256()).finalize()
         }
     }
 }

@@ -62,7 +62,7 @@ struct Run: ParsableCommand {
         Sandbox.blockSignals()
         let logger = OperatorLogHandler.logger(verbose: verbose)
         do {
-            let loaded = try profileLoader().load(profile)
+            let loaded = try EarlyProfile.load(profile)
             var request = SandboxRequest(profile: loaded, command: command,
                                          environment: ProcessInfo.processInfo.environment,
                                          currentDirectory: FileManager.default.currentDirectoryPath)
@@ -79,8 +79,8 @@ struct Run: ParsableCommand {
             let plan = try SandboxPlan(request)
             try signOff.prepare()
             // With no protect and no command rule there is nothing to hold: no listener at all.
-            let supervise: ((Int32) throws(SandboxError) -> Void)? = signOff.hasRules
-                ? { listener throws(SandboxError) in try signOff.supervise(listener: listener, plan: plan) } : nil
+            let supervise: Sandbox.Supervise? = signOff.hasRules
+                ? { receive throws(SandboxError) in try signOff.supervise(receiveListener: receive, plan: plan) } : nil
             let status = try Sandbox.run(plan, logger: logger, supervise: supervise)
             throw ExitCode(status)
         } catch let error as ProfileError {

@@ -88,7 +88,7 @@ struct SignOffSetup {
         return "uid \(geteuid())"
     }
 
-    func supervise(listener: Int32, plan: SandboxPlan) throws(SandboxError) {
+    func supervise(receiveListener: () -> Int32, plan: SandboxPlan) throws(SandboxError) {
         let workspace = plan.workspace
         let home = plan.home
         let rules = self.rules
@@ -105,6 +105,8 @@ struct SignOffSetup {
             timeout: TimeInterval(profile.timeoutSeconds), grantWindow: TimeInterval(profile.grantWindowSeconds),
             audit: audit, requester: Self.userName())
         config.operatorArgv = plan.argv.map { Array($0.utf8) }
+        let listener = receiveListener()
+        guard listener > 0 else { return }
         Supervisor(listener: listener, config: config, logger: logger).start()
     }
 }
