@@ -41,24 +41,64 @@ struct AgentProcess {
     }
 
     /// Reads a NULL-terminated array of string pointers (argv, envp), each string as bytes.
+    ///
+    /// Every exec asks for argv and envp (dozens of strings): the pointers are read up to 64 at a
+    /// time, and the first 256 bytes of up to 64 strings in one call, each piece within a page.
+    /// A string longer than its piece, or a piece that could not be read, is read on its own.
     func readStringArray(at address: UInt64, maxCount: Int = 4096, maxBytes: Int = 1 << 20) throws(ReadError) -> [[UInt8]] {
         if address == 0 { return [] }
-        var strings: [[UInt8]] = []
-        var total = 0
-        for index in 0..<maxCount {
-            var pointer: UInt64 = 0
-            let n = withUnsafeMutableBytes(of: &pointer) { airlock_read_memory(pid, address + UInt64(index * 8), $0.baseAddress, 8) }
-            guard n == 8 else { throw .failed(n < 0 ? Errno(rawValue: Int32(-n)) : .ioError) }
-            if pointer == 0 {
-                guard stillWaiting() else { throw .gone }
-                return strings
+        var pointers: [UInt64] = []
+        var cursor = address
+        pointers: while true {
+            // Whole pointers up to the page's end (a misaligned array's straddling one on its own).
+            let bytes = max(8, min(512, Int(4096 - cursor % 4096)) / 8 * 8)
+            var chunk = [UInt64](repeating: 0, count: bytes / 8)
+            let n = chunk.withUnsafeMutableBytes { airlock_read_memory(pid, cursor, $0.baseAddress, bytes) }
+            guard n == bytes else { throw .failed(n < 0 ? Errno(rawValue: Int32(-n)) : .ioError) }
+            for pointer in chunk {
+                if pointer == 0 { break pointers }
+                guard pointers.count < maxCount else { throw .tooLong }
+                pointers.append(pointer)
             }
-            let s = try readCString(at: pointer, limit: 128 * 1024, validate: false)
-            total += s.count
-            if total > maxBytes { throw .tooLong }
-            strings.append(s)
+            cursor += UInt64(bytes)
         }
-        throw .tooLong
+        var strings: [[UInt8]] = []
+        strings.reserveCapacity(pointers.count)
+        var total = 0
+        var start = 0
+        while start < pointers.count {
+            let batch = pointers[start..<min(start + Int(AIRLOCK_READ_PIECES_MAX), pointers.count)]
+            let lengths = batch.map { Int(min(256, 4096 - $0 % 4096)) }
+            var buffer = [UInt8](repeating: 0, count: lengths.reduce(0, +))
+            let read = batch.withContiguousStorageIfAvailable { addresses in
+                lengths.withUnsafeBufferPointer { lengths in
+                    buffer.withUnsafeMutableBytes {
+                        airlock_read_memory_pieces(pid, addresses.baseAddress, lengths.baseAddress, addresses.count, $0.baseAddress)
+                    }
+                }
+            } ?? -Int(EINVAL)
+            var offset = 0
+            for (pointer, length) in zip(batch, lengths) {
+                var s: [UInt8]
+                if offset + length <= read {
+                    let piece = buffer[offset..<(offset + length)]
+                    if let end = piece.firstIndex(of: 0) {
+                        s = Array(buffer[offset..<end])
+                    } else {
+                        s = Array(piece) + (try readCString(at: pointer + UInt64(length), limit: 128 * 1024 - length, validate: false))
+                    }
+                } else {
+                    s = try readCString(at: pointer, limit: 128 * 1024, validate: false)
+                }
+                offset += length
+                total += s.count
+                if total > maxBytes { throw .tooLong }
+                strings.append(s)
+            }
+            start += batch.count
+        }
+        guard stillWaiting() else { throw .gone }
+        return strings
     }
 
     /// The calling thread's own pid and its process's, as they are named in its pid namespace (the

@@ -94,6 +94,13 @@ enum ExecVerifier {
     }
 
     static func threadGroup(of tid: Int32) -> Int32? {
+        // A thread-group leader is its own group, and pidfd_open (without PIDFD_THREAD) opens only
+        // leaders: two cheap syscalls on every exec, rather than the kernel writing out the status.
+        let pidfd = airlock_pidfd_open(tid)
+        if pidfd >= 0 {
+            close(pidfd)
+            return tid
+        }
         guard let status = readSmallFile("/proc/\(tid)/status") else { return nil }
         for line in status.split(separator: UInt8(ascii: "\n")) where line.starts(with: Array("Tgid:".utf8)) {
             return Int32(String(decoding: line.dropFirst(5).filter { $0 != 9 && $0 != 32 }, as: UTF8.self))

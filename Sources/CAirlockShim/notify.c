@@ -73,6 +73,21 @@ ssize_t airlock_read_memory(pid_t pid, uint64_t address, void *buffer, size_t le
     return n < 0 ? -errno : n;
 }
 
+ssize_t airlock_read_memory_pieces(pid_t pid, const uint64_t *addresses, const size_t *lengths, size_t count,
+                                   void *buffer) {
+    struct iovec remote[AIRLOCK_READ_PIECES_MAX];
+    if (count > AIRLOCK_READ_PIECES_MAX) count = AIRLOCK_READ_PIECES_MAX;
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++) {
+        remote[i].iov_base = (void *)(uintptr_t)addresses[i];
+        remote[i].iov_len = lengths[i];
+        total += lengths[i];
+    }
+    struct iovec local = {.iov_base = buffer, .iov_len = total};
+    ssize_t n = process_vm_readv(pid, &local, 1, remote, count, 0);
+    return n < 0 ? -errno : n;
+}
+
 int airlock_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve) {
     struct open_how how = {.flags = flags, .mode = mode, .resolve = resolve};
     long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);

@@ -213,6 +213,33 @@ struct SignOffTests {
         #expect(!queue.contains("\"event\":\"request\""), "\(queue)")
     }
 
+    @Test("an exec's argv is read exactly: 150 arguments, one of 5,000 bytes, one across a page boundary, the array misaligned across one",
+          arguments: [SandboxConfig.root])
+    func execArgvIsReadExactly(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        try fixture.write(fixture.root + "/layout.toml", """
+            extends = "default"
+            [[exec]]
+            name = "echo audited"
+            argv = ["echo"]
+            action = "audit"
+            """)
+        let command = [try Binaries.probe(), "exec-layout", "/bin/echo"]
+        let outcome = try startAgent(fixture, approvers, command.map(shellQuoted).joined(separator: " "),
+                                     options: ["--profile", fixture.root + "/layout.toml"]).wait(timeout: 30)
+        // What the probe passed, one argument per line, then echo's own line.
+        let passed = outcome.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let arguments = Array(passed.prefix(152))
+        #expect(arguments.count == 152 && arguments[150].count == 5000, "\(outcome)")
+        #expect(passed.dropFirst(152).first == arguments.joined(separator: " "), "echo did not run with them\n\(outcome)")
+        let audits = try String(contentsOfFile: queuePath(fixture), encoding: .utf8).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }.filter { $0["event"] as? String == "audit" }
+        #expect(audits.count == 1, "\(audits)")
+        #expect(audits.first?["argv"] as? [String] == ["/bin/echo"] + arguments)
+    }
+
     @Test("an agent's rm -rf of a protected directory and terraform destroy are held at exec, and run once two approvers sign",
           arguments: [SandboxConfig.root, SandboxConfig(backend: .namespaces, asNobody: true)])
     func commandsAreHeldAndRunAfterApproval(config: SandboxConfig) throws {

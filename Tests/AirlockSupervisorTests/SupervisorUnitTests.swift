@@ -13,6 +13,32 @@ struct SupervisorUnitTests {
         #expect(Supervisor.responseError(errno) < 0)
     }
 
+    @Test("the thread group of a thread: the leader's own id for the leader, the leader's for another thread, nil for no thread")
+    func threadGroupOfThreads() throws {
+        #expect(ExecVerifier.threadGroup(of: getpid()) == getpid())
+        let ready = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        ready.initialize(to: 0)
+        defer { ready.deallocate() }
+        var thread = pthread_t()
+        pthread_create(&thread, nil, { arg in
+            // This thread's id, from /proc/thread-self ("PID/task/TID").
+            var link = [CChar](repeating: 0, count: 64)
+            let n = readlink("/proc/thread-self", &link, 63)
+            let tid = n > 0 ? Int32(String(cString: link).split(separator: "/").last!)! : -1
+            let flag = arg!.assumingMemoryBound(to: Int32.self)
+            flag.pointee = tid
+            while flag.pointee != 0 { usleep(1000) } // until the test has looked
+            return nil
+        }, ready)
+        while ready.pointee == 0 { usleep(1000) }
+        let tid = ready.pointee
+        #expect(tid != getpid())
+        #expect(ExecVerifier.threadGroup(of: tid) == getpid())
+        ready.pointee = 0
+        pthread_join(thread, nil)
+        #expect(ExecVerifier.threadGroup(of: Int32.max) == nil)
+    }
+
     @Test("syscall arguments decode to what the call would do")
     func interceptedCallsDecode() throws {
         let n = Intercepted.numbers

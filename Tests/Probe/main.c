@@ -32,6 +32,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1073,6 +1074,37 @@ static int c_fork_until_pid(int argc, char **argv) {
     return 3;
 }
 
+// exec-layout PROGRAM: execs PROGRAM with an argv laid out to test how it is read: 150 short
+// arguments, one of 5,000 bytes, one that straddles a page boundary, and the pointer array itself
+// misaligned across a page boundary. Prints each argument after argv[0] on its own line first.
+static int c_exec_layout(int argc, char **argv) {
+    if (argc < 2) return setup_fail(EINVAL, "usage: exec-layout PROGRAM");
+    enum { shorts = 150, total = shorts + 3 };
+    long page = sysconf(_SC_PAGESIZE);
+    char *strings = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *table = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    static char shortbuf[shorts][8];
+    static char longarg[5001];
+    if (strings == MAP_FAILED || table == MAP_FAILED) return setup_fail(errno, "mmap");
+    char *straddling = strings + page - 20;
+    strcpy(straddling, "straddles-a-page-boundary-0123456789");
+    memset(longarg, 'x', 5000);
+    // The pointer array ends 4 bytes past the first page's end + some: misaligned, across the boundary.
+    char **args = (char **)(table + page - 8 * 40 + 4);
+    args[0] = argv[1];
+    for (int i = 0; i < shorts; i++) {
+        snprintf(shortbuf[i], sizeof shortbuf[i], "a%03d", i);
+        args[1 + i] = shortbuf[i];
+    }
+    args[1 + shorts] = longarg;
+    args[2 + shorts] = straddling;
+    args[total] = NULL;
+    for (int i = 1; i < total; i++) printf("%s\n", args[i]);
+    fflush(stdout);
+    execv(argv[1], args);
+    return setup_fail(errno, "execv");
+}
+
 // ---------------------------------------------------------------------------------------------
 
 struct check {
@@ -1082,6 +1114,7 @@ struct check {
 
 static const struct check checks[] = {
     {"exec-race", c_exec_race},
+    {"exec-layout", c_exec_layout},
     {"thread-unlink", c_thread_unlink},
     {"alarm-storm", c_alarm_storm},
     {"fork-until-pid", c_fork_until_pid},

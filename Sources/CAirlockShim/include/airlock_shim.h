@@ -83,6 +83,13 @@ int airlock_notif_sync_wakeup(int listener);
 
 /// process_vm_readv of one range. Returns bytes read or -errno.
 ssize_t airlock_read_memory(pid_t pid, uint64_t address, void *buffer, size_t length);
+/// Reads `count` (at most AIRLOCK_READ_PIECES_MAX) pieces of a process's memory in one call, piece i
+/// (`lengths[i]` bytes at `addresses[i]`) after piece i-1 in `buffer`. Returns the bytes read or
+/// -errno: the first page that cannot be read ends the read, so a piece within one page comes
+/// whole or not at all.
+#define AIRLOCK_READ_PIECES_MAX 64
+ssize_t airlock_read_memory_pieces(pid_t pid, const uint64_t *addresses, const size_t *lengths, size_t count,
+                                   void *buffer);
 /// openat2(2). Returns the fd or -errno.
 int airlock_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
 /// renameat2(2). Returns 0 or -errno.
