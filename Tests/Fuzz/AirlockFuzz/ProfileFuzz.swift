@@ -9,7 +9,12 @@ public enum ProfileFuzz {
     static let file = FuzzPaths.scratch + "/input.toml"
     static let printed = FuzzPaths.scratch + "/printed.toml"
 
+    /// The two scratch files are shared: Swift Testing replays the corpus in parallel.
+    static let lock = NSLock()
+
     static func run(_ data: [UInt8]) -> [String] {
+        lock.lock()
+        defer { lock.unlock() }
         writeFile(file, data)
         let profile: Profile
         do {
