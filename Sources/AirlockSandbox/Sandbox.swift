@@ -47,8 +47,9 @@ public enum Sandbox {
     /// waits for the listener (a negative value: the sandbox failed before it had one, and the
     /// failure is reported from the sandbox). The agent's exec, itself a notified call, waits for
     /// the supervisor, so preparing before asking overlaps the sandbox's set-up instead of
-    /// following it.
-    public typealias Supervise = (_ receiveListener: () -> Int32) throws(SandboxError) -> Void
+    /// following it. `pins` (namespaces backend; -1 otherwise) is a socket to the sandbox's init for
+    /// `airlock_pin_request`s, which the supervisor owns from then on.
+    public typealias Supervise = (_ pins: Int32, _ receiveListener: () -> Int32) throws(SandboxError) -> Void
 
     public static func run(_ plan: SandboxPlan, logger: Logger, supervise: Supervise? = nil) throws(SandboxError) -> Int32 {
         let filter = try SeccompFilter(denyAction: plan.denyAction, network: plan.network, intercept: supervise != nil)
@@ -188,6 +189,16 @@ public enum Sandbox {
         }
         defer { for fd in sockets where fd >= 0 { close(fd) } }
         cfg.listener_socket = sockets[1]
+        // Namespaces: protected files that appear later are pinned by init, on the supervisor's word.
+        var pins: [Int32] = [-1, -1]
+        if supervise != nil && confinement == .namespaces {
+            guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pins) == 0 else {
+                throw StartError(error: SandboxError("socketpair: \(Errno(errno))"), namespacesUnavailable: false)
+            }
+        }
+        var pinsHandedOver = false
+        defer { for fd in pins where fd >= 0 && !(pinsHandedOver && fd == pins[0]) { close(fd) } }
+        cfg.pin_socket = pins[1]
         // Namespaces: init's death ends the pid namespace. Landlock only: init must kill the tree itself,
         // on a signal that is never one of the forwarded ones.
         cfg.init_death_signal = confinement == .namespaces ? SIGKILL : SIGRTMIN_AIRLOCK
@@ -222,7 +233,10 @@ public enum Sandbox {
             close(sockets[1])
             sockets[1] = -1
             let socket = sockets[0]
-            do { try supervise { airlock_receive_fd(socket) } } catch { superviseError = error; rc = -1 }
+            close(pins[1])
+            pins[1] = -1
+            pinsHandedOver = true
+            do { try supervise(pins[0]) { airlock_receive_fd(socket) } } catch { superviseError = error; rc = -1 }
         }
         if rc == 0 { rc = airlock_spawn_wait_exec(sandbox.error_fd, &err) }
         if rc != 0 {

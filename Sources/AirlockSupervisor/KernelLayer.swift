@@ -39,14 +39,20 @@ public enum KernelLayer {
         for path in candidates.sorted(by: { $0.count < $1.count }) {
             let string = String(decoding: path, as: UTF8.self)
             guard Array(string.utf8) == path, !writableRoots.contains(string) else { continue }
-            let guardsContents = active.contains { rule in
-                rule.globs.contains { $0.matches(path) } && (rule.operations.contains(.write) || rule.operations.contains(.truncate))
-            }
-            if guardsContents { readOnly.append(string) } else { pinned.append(string) }
+            if pinKind(path, active) == true { readOnly.append(string) } else { pinned.append(string) }
         }
         // A path inside a read-only bind needs no bind of its own.
         readOnly = readOnly.filter { p in !readOnly.contains { $0 != p && Grant.isWithin(Array(p.utf8), Array($0.utf8)) } }
         return (readOnly, pinned, truncated)
+    }
+
+    /// How `path` is pinned: nil when no holding or denying rule protects it, true when one guards
+    /// its contents (write or truncate: a read-only bind), false when only its name (a bind onto
+    /// itself, which cannot be deleted or renamed).
+    static func pinKind(_ path: [UInt8], _ rules: [ResolvedProtectRule]) -> Bool? {
+        let protecting = rules.filter { ($0.action == .hold || $0.action == .deny) && $0.globs.contains { $0.matches(path) } }
+        guard !protecting.isEmpty else { return nil }
+        return protecting.contains { $0.operations.contains(.write) || $0.operations.contains(.truncate) }
     }
 
     /// Calls `visit` on `path` and everything beneath it (not following symlinks) until it returns

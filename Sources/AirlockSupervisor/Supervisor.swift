@@ -24,6 +24,9 @@ public struct SupervisorConfig: Sendable {
     public var requester: String
     /// The command line the operator gave `airlock run`: the sandbox's first exec, never held.
     public var operatorArgv: [[UInt8]] = []
+    /// A socket to the sandbox's init, which pins protected files that appear later (namespaces
+    /// backend); -1: none can be pinned after the start.
+    public var pinSocket: Int32 = -1
 
     public init(sandboxID: String, workspace: String, home: String, protect: [ResolvedProtectRule],
                 classifyExec: @escaping @Sendable ([[UInt8]], [[UInt8]], [UInt8], [UInt8]) -> ExecVerdict?,
@@ -328,6 +331,12 @@ public final class Supervisor: @unchecked Sendable {
         let kind = OperationKind(operation)
         // Pin the directories the agent named now: what is approved later is this very directory.
         guard targets.allSatisfy({ $0.pin() }) else { return answer(agent, .error(.notPermitted)) }
+        let carriedOut = perform
+        let perform = { [self] () -> Answer in
+            let answer = carriedOut()
+            if answer.outcome == .allowed && operation != .delete { pinLate(targets) }
+            return answer
+        }
         switch rule.action {
         case .allow: return answer(agent, .proceed)
         case .deny: return answer(agent, .error(.notPermitted))
@@ -614,6 +623,37 @@ public final class Supervisor: @unchecked Sendable {
         case .success(let fd):
             defer { close(fd) }
             return body(fd) < 0 ? .error(Errno(rawValue: errno)) : .value(0)
+        }
+    }
+
+    /// Pins what an approved operation left at a protected path (the file it wrote, created, or
+    /// renamed or linked there), as the files that existed at the start are pinned: bound onto
+    /// itself in the sandbox, read-only where the rule guards contents. Without it, a thread that
+    /// rewrites a path after the notifier read it could reach the new file. Namespaces backend
+    /// only; a pin that fails is said, and the notifier still holds every call it sees.
+    func pinLate(_ targets: [AgentPath]) {
+        guard config.pinSocket >= 0 else { return }
+        for target in targets {
+            guard let readOnly = KernelLayer.pinKind(target.canonical, config.protect) else { continue }
+            guard case .success(let dir) = target.hostParent() else { continue }
+            var st = stat()
+            let found = target.name.withCPath { fstatat(dir, $0, &st, AT_SYMLINK_NOFOLLOW) } == 0
+            close(dir)
+            guard found, st.st_mode & S_IFMT == S_IFREG || st.st_mode & S_IFMT == S_IFDIR else { continue }
+            var request = airlock_pin_request()
+            request.dev = UInt64(st.st_dev)
+            request.ino = UInt64(st.st_ino)
+            request.readonly = readOnly ? 1 : 0
+            let path = target.canonical
+            guard path.count < MemoryLayout.size(ofValue: request.path) else { continue }
+            withUnsafeMutableBytes(of: &request.path) { buffer in
+                buffer.copyBytes(from: path)
+                buffer[path.count] = 0
+            }
+            let rc = airlock_pin(config.pinSocket, &request, 1000)
+            if rc < 0 {
+                logger.warning("\(path.shown): could not be pinned at the kernel layer (\(Errno(rawValue: -rc))); the notifier still holds calls on it")
+            }
         }
     }
 

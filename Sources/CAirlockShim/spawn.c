@@ -25,6 +25,9 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +36,10 @@
 #define OPEN_TREE_CLONE_ 1
 #define AT_RECURSIVE_ 0x8000
 #define MOVE_MOUNT_F_EMPTY_PATH_ 0x00000004
+#define MOVE_MOUNT_T_EMPTY_PATH_ 0x00000040
+#define RESOLVE_NO_MAGICLINKS_ 0x02
+#define RESOLVE_NO_SYMLINKS_ 0x04
+struct open_how_ { uint64_t flags, mode, resolve; };
 #define MOUNT_ATTR_RDONLY_ 0x00000001
 #define MOUNT_ATTR_NOSUID_ 0x00000002
 #define MOUNT_ATTR_NODEV_ 0x00000004
@@ -357,6 +364,56 @@ __attribute__((noreturn)) static void agent_main(const struct airlock_spawn_conf
     _exit(saved == ENOENT ? 127 : 126);
 }
 
+// ---- late pins (init, on the supervisor's request) ----
+
+static int pin_late(const struct airlock_pin_request *r) {
+    struct open_how_ how = {.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS_ | RESOLVE_NO_MAGICLINKS_};
+    int fd = (int)syscall(SYS_openat2, AT_FDCWD, r->path, &how, sizeof how);
+    if (fd < 0) return errno;
+    int err = 0;
+    struct stat st;
+    struct statfs fs;
+    struct statx stx;
+    if (fstat(fd, &st) < 0 || fstatfs(fd, &fs) < 0 ||
+        statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0) {
+        err = errno;
+    } else if ((uint64_t)st.st_dev != r->dev || (uint64_t)st.st_ino != r->ino) {
+        err = ESTALE;
+    } else if ((fs.f_flags & ST_RDONLY) || (!r->readonly && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))) {
+        err = 0; // the kernel already refuses what the pin would
+    } else {
+        int tree = (int)syscall(SYS_open_tree, fd, "", AT_EMPTY_PATH | OPEN_TREE_CLONE_ | O_CLOEXEC);
+        uint64_t attrs = MOUNT_ATTR_NOSUID_ | MOUNT_ATTR_NODEV_ | (r->readonly ? MOUNT_ATTR_RDONLY_ : 0);
+        if (tree < 0 || set_attr(tree, "", AT_EMPTY_PATH, attrs) < 0 ||
+            syscall(SYS_move_mount, tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH_ | MOVE_MOUNT_T_EMPTY_PATH_) < 0)
+            err = errno;
+        if (tree >= 0) close(tree);
+    }
+    close(fd);
+    return err;
+}
+
+static void answer_pin(int sock) {
+    struct airlock_pin_request r;
+    ssize_t n = recv(sock, &r, sizeof r, MSG_DONTWAIT);
+    if (n <= 0) return;
+    int32_t err = EINVAL;
+    if ((size_t)n == sizeof r && memchr(r.path, 0, sizeof r.path) && r.path[0] == '/') err = pin_late(&r);
+    send(sock, &err, sizeof err, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+int airlock_pin(int sock, const struct airlock_pin_request *request, int timeout_ms) {
+    if (send(sock, request, sizeof *request, MSG_NOSIGNAL) != (ssize_t)sizeof *request) return -errno;
+    struct pollfd p = {.fd = sock, .events = POLLIN};
+    int ready;
+    do { ready = poll(&p, 1, timeout_ms); } while (ready < 0 && errno == EINTR);
+    if (ready == 0) return -ETIMEDOUT;
+    int32_t err;
+    ssize_t n = recv(sock, &err, sizeof err, 0);
+    if (n != (ssize_t)sizeof err) return n < 0 ? -errno : -EPROTO;
+    return -err;
+}
+
 // ---- init ----
 
 static void ignore_signal(int sig) { (void)sig; }
@@ -383,6 +440,26 @@ static void kill_descendants(void) {
             else if (in_number) { kill((pid_t)pid, SIGKILL); pid = 0; in_number = 0; }
         }
         while (waitpid(-1, NULL, WNOHANG) > 0) {}
+    }
+}
+
+// The next signal for init; pin requests are answered while it waits.
+static int next_signal(int sigfd, const sigset_t *set, int *pinsock) {
+    if (sigfd < 0) {
+        siginfo_t info;
+        return sigwaitinfo(set, &info);
+    }
+    for (;;) {
+        struct pollfd p[2] = {{.fd = sigfd, .events = POLLIN}, {.fd = *pinsock, .events = POLLIN}};
+        if (poll(p, *pinsock >= 0 ? 2 : 1, -1) < 0) continue;
+        if (*pinsock >= 0 && (p[1].revents & POLLIN)) {
+            answer_pin(*pinsock);
+        } else if (*pinsock >= 0 && (p[1].revents & (POLLHUP | POLLERR | POLLNVAL))) {
+            close(*pinsock);
+            *pinsock = -1;
+        }
+        struct signalfd_siginfo info;
+        if ((p[0].revents & POLLIN) && read(sigfd, &info, sizeof info) == (ssize_t)sizeof info) return (int)info.ssi_signo;
     }
 }
 
@@ -427,9 +504,10 @@ __attribute__((noreturn)) static void init_main(const struct airlock_spawn_confi
     close(errfd);
     if (cfg->listener_socket >= 0) close(cfg->listener_socket);
 
+    int pinsock = cfg->pin_socket;
+    int sigfd = signalfd(-1, &set, SFD_CLOEXEC);
     for (;;) {
-        siginfo_t info;
-        int sig = sigwaitinfo(&set, &info);
+        int sig = next_signal(sigfd, &set, &pinsock);
         if (sig < 0) continue;
         if (sig == SIGCHLD) {
             int status; pid_t pid;

@@ -80,7 +80,7 @@ struct Run: ParsableCommand {
             try signOff.prepare()
             // With no protect and no command rule there is nothing to hold: no listener at all.
             let supervise: Sandbox.Supervise? = signOff.hasRules
-                ? { receive throws(SandboxError) in try signOff.supervise(receiveListener: receive, plan: plan) } : nil
+                ? { pins, receive throws(SandboxError) in try signOff.supervise(pins: pins, receiveListener: receive, plan: plan) } : nil
             let status = try Sandbox.run(plan, logger: logger, supervise: supervise)
             throw ExitCode(status)
         } catch let error as ProfileError {

@@ -88,7 +88,7 @@ struct SignOffSetup {
         return "uid \(geteuid())"
     }
 
-    func supervise(receiveListener: () -> Int32, plan: SandboxPlan) throws(SandboxError) {
+    func supervise(pins: Int32, receiveListener: () -> Int32, plan: SandboxPlan) throws(SandboxError) {
         let workspace = plan.workspace
         let home = plan.home
         let rules = self.rules
@@ -105,8 +105,12 @@ struct SignOffSetup {
             timeout: TimeInterval(profile.timeoutSeconds), grantWindow: TimeInterval(profile.grantWindowSeconds),
             audit: audit, requester: Self.userName())
         config.operatorArgv = plan.argv.map { Array($0.utf8) }
+        config.pinSocket = pins
         let listener = receiveListener()
-        guard listener > 0 else { return }
+        guard listener > 0 else {
+            if pins >= 0 { close(pins) }
+            return
+        }
         Supervisor(listener: listener, config: config, logger: logger).start()
     }
 }

@@ -213,6 +213,30 @@ struct SignOffTests {
         #expect(!queue.contains("\"event\":\"request\""), "\(queue)")
     }
 
+    @Test("a protected file an approved write creates is pinned at the kernel layer, as those at the start are",
+          arguments: [SandboxConfig.root, SandboxConfig(backend: .namespaces, asNobody: true)])
+    func approvedCreationIsPinned(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        if let user = config.user { try chownTree(fixture.workspace, to: user) }
+        // chmod is not a protected operation, so only the kernel layer can refuse it: a read-only
+        // bind on the new file (the terraform state rule guards contents) makes it EROFS.
+        let agent = try startAgent(fixture, approvers, """
+            echo new > late.tfstate; echo write=$?
+            chmod 600 late.tfstate 2>/dev/null; echo chmod=$?
+            awk -v p="$PWD/late.tfstate" '$5 == p { print "mount " $6 }' /proc/self/mountinfo
+            """)
+        let held = try #require(try waitForHeld(fixture, approvers), "\(agent.poll().map(\.description) ?? "")")
+        #expect(held["kind"] as? String == "truncate" && held["path"] as? String == fixture.workspace + "/late.tfstate", "\(held)")
+        let id = try #require(held["id"] as? String)
+        for name in ["alice", "bob"] { _ = try approve(fixture, approvers, id, as: name) }
+        let outcome = agent.wait(timeout: 30)
+        #expect(outcome.lines.contains("write=0"), "\(outcome)")
+        #expect(outcome.lines.contains("chmod=1"), "the new protected file is writable at the kernel layer\n\(outcome)")
+        #expect(outcome.lines.contains { $0.hasPrefix("mount ro,") }, "\(outcome)")
+        #expect((try? String(contentsOfFile: fixture.workspace + "/late.tfstate", encoding: .utf8)) == "new\n")
+    }
+
     @Test("an exec's argv is read exactly: 150 arguments, one of 5,000 bytes, one across a page boundary, the array misaligned across one",
           arguments: [SandboxConfig.root])
     func execArgvIsReadExactly(config: SandboxConfig) throws {

@@ -136,6 +136,7 @@ struct airlock_spawn_config {
     const struct sock_filter *filter; unsigned short filter_len;
     unsigned int seccomp_flags;
     int listener_socket;      // with SECCOMP_FILTER_FLAG_NEW_LISTENER: the listener is sent here (SCM_RIGHTS)
+    int pin_socket;           // namespaces: init answers airlock_pin_request on it (-1: none)
 
     // The agent.
     const char *cwd;
@@ -144,6 +145,21 @@ struct airlock_spawn_config {
     char *const *envp;
     int init_death_signal;    // delivered to the sandbox init when airlock dies
 };
+
+/// Asks the sandbox's init (namespaces backend) to pin a protected file that appeared after the
+/// start, as the start-up pins do: bound onto itself, so that it cannot be removed or renamed, and
+/// read-only if `readonly`. Only if `path`, resolved in the sandbox without following any symlink,
+/// is still the file `dev`/`ino`; nothing is done where the file is already read-only, or already
+/// a mount point when only that is asked. Sent as one SOCK_SEQPACKET message; the answer is an
+/// int32_t: 0 or an errno (ESTALE: not that file any more).
+struct airlock_pin_request {
+    uint64_t dev, ino;
+    uint32_t readonly;
+    char path[4096];
+};
+
+/// Sends `request` on `sock` and waits up to `timeout_ms` for init's answer. Returns 0 or -errno.
+int airlock_pin(int sock, const struct airlock_pin_request *request, int timeout_ms);
 
 /// Why the sandbox could not be started: the step that failed, errno, and the path or detail involved.
 struct airlock_spawn_error {
