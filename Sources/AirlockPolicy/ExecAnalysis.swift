@@ -24,7 +24,12 @@ struct ExecAnalysis {
         }
         guard let worst = candidates.max(by: { severity($0.action) < severity($1.action) }) else { return nil }
         guard worst.action != .allow else { return nil }
-        return candidates.first { $0.action == worst.action }
+        var decision = candidates.first { $0.action == worst.action }!
+        // What approving it lets the command line change: the paths of every held command, if all
+        // are known.
+        let held = candidates.filter { $0.action == .hold }
+        decision.paths = held.isEmpty || held.contains { $0.paths == nil } ? nil : held.flatMap { $0.paths! }
+        return decision
     }
 }
 

@@ -29,13 +29,19 @@ public struct ExecMatch: Sendable, Equatable {
     public var command: [[UInt8]]
     /// The wrappers looked through to reach it, outermost first: `["sh -c", "sudo"]`.
     public var via: [String]
+    /// Where the path arguments of the held commands land (globs as the directory they expand in),
+    /// which is what an approval of the command line lets it change; nil when that cannot be told
+    /// from the command line: a held command whose rule does not look at paths (`terraform
+    /// destroy`), or an argument only the running shell knows.
+    public var paths: [[UInt8]]?
 
-    public init(rule: String, action: ProtectAction, reason: String, command: [[UInt8]], via: [String]) {
+    public init(rule: String, action: ProtectAction, reason: String, command: [[UInt8]], via: [String], paths: [[UInt8]]? = nil) {
         self.rule = rule
         self.action = action
         self.reason = reason
         self.command = command
         self.via = via
+        self.paths = paths
     }
 }
 
@@ -149,10 +155,10 @@ public struct ExecClassifier: Sendable {
         let names = command.names
         let tokens = command.arguments
         for compiled in candidates.lazy.map({ rules[$0] }) {
-            if let reason = compiled.reason(for: command, names: names, tokens: tokens, places: places) {
+            if let (reason, paths) = compiled.reason(for: command, names: names, tokens: tokens, places: places) {
                 return ExecMatch(
                     rule: compiled.rule.name, action: compiled.rule.action, reason: reason,
-                    command: command.words.map(\.bytes), via: command.via)
+                    command: command.words.map(\.bytes), via: command.via, paths: paths)
             }
         }
         return nil

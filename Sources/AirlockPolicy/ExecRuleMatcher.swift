@@ -26,9 +26,10 @@ struct CompiledExecRule: Sendable {
         env = rule.env.map(EnvPattern.init)
     }
 
-    /// Why `command` matches this rule ("rm with -r on / (the filesystem root)"), or nil.
+    /// Why `command` matches this rule ("rm with -r on / (the filesystem root)"), or nil, and for a
+    /// rule with `targets`, where all its path arguments land (nil when one is unknown).
     /// `names` and `tokens` are the command's, computed once for all rules.
-    func reason(for command: SimpleCommand, names: [[UInt8]], tokens: [ArgumentToken], places: TargetPlaces) -> String? {
+    func reason(for command: SimpleCommand, names: [[UInt8]], tokens: [ArgumentToken], places: TargetPlaces) -> (String, [[UInt8]]?)? {
         guard let executable, let name = names.first(where: executable.matches) else { return nil }
         guard let (end, matched) = matchWords(tokens) else { return nil }
         for entry in unless where entry.firstOption(in: tokens) != nil || entry.matchesPositional(tokens) { return nil }
@@ -51,9 +52,11 @@ struct CompiledExecRule: Sendable {
             guard let arg = positional.first(where: { word in !word.isUnknown && args.contains { $0.matches(word.bytes) } }) else { return nil }
             clauses.append("with argument " + displayWord(arg.bytes))
         }
+        var paths: [[UInt8]]?
         if !targets.isEmpty {
             guard let hit = target(of: positional, command: command, places: places) else { return nil }
             clauses.append(hit)
+            paths = landings(of: positional, command: command, places: places)
         }
         if !sql.isEmpty {
             guard let statement = destructiveStatement(tokens: tokens, stdin: command.stdin) else { return nil }
@@ -65,7 +68,19 @@ struct CompiledExecRule: Sendable {
             clauses.append("with " + displayWord(entry) + " in its environment")
         }
         let subject = ([name] + matched.map { tokens[$0].word.bytes }).map(displayWord).joined(separator: " ")
-        return ([subject] + clauses).joined(separator: " ")
+        return (([subject] + clauses).joined(separator: " "), paths)
+    }
+
+    /// Where every path argument lands, or nil if one cannot be told.
+    private func landings(of positional: [CommandWord], command: SimpleCommand, places: TargetPlaces) -> [[UInt8]]? {
+        guard !command.unknownArguments else { return nil }
+        var paths: [[UInt8]] = []
+        for word in positional {
+            guard let landing = places.landing(of: word, cwd: command.cwd) else { continue }
+            guard landing.path != nil else { return nil }
+            paths.append(landing.place)
+        }
+        return paths
     }
 
     /// Matches the rule's words against the positional arguments, in order. An argument right

@@ -25,7 +25,7 @@ struct Landing: Sendable {
         case .root: return shown + " (\(glob)the filesystem root)"
         case .home: return shown + " (\(glob)your home directory)"
         case .workspaceRoot:
-            let exact = normalisePath(directory) == places.workspace
+            let exact = normalisePath(place) == places.workspace
             return shown + (exact ? " (\(glob)the workspace root)" : " (\(glob)a directory containing the workspace)")
         case .protected: return shown + " (protected by rule \"\(protectRule ?? "")\")"
         case .outsideWorkspace: return shown + " (outside the workspace)"
@@ -33,7 +33,7 @@ struct Landing: Sendable {
     }
 
     /// The directory a glob expands in, or the path itself.
-    private var directory: [UInt8] {
+    var place: [UInt8] {
         guard let path, isGlob else { return path ?? [] }
         return globDirectory(path)
     }

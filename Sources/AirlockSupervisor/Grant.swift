@@ -2,19 +2,21 @@ import AirlockSignOff
 import Foundation
 
 /// What an approval lets the approved job finish: the requesting process and its descendants may
-/// have operations of `kinds` under `root` carried out (each still by the supervisor, each still
+/// have operations of `kinds` under `roots` carried out (each still by the supervisor, each still
 /// written to the queue) until the process ends or the window closes. Never wider.
 struct Grant {
     var requestID: String
     var pid: Int32
     /// The process's start time: a reused pid is not the approved process.
     var start: UInt64
-    var root: [UInt8]
+    /// A file rule's literal root; for a command, the paths its arguments name, or the workspace
+    /// when they cannot be told.
+    var roots: [[UInt8]]
     var kinds: Set<OperationKind>
     var expires: Date
 
     func covers(pid: Int32, path: [UInt8], kind: OperationKind, now: Date = Date()) -> Bool {
-        guard now < expires, kinds.contains(kind), Self.isWithin(path, root) else { return false }
+        guard now < expires, kinds.contains(kind), roots.contains(where: { Self.isWithin(path, $0) }) else { return false }
         return isSelfOrDescendant(pid)
     }
 

@@ -52,10 +52,13 @@ public struct ExecVerdict: Sendable {
     public var rule: String
     public var action: ProtectAction
     public var reason: String
-    public init(rule: String, action: ProtectAction, reason: String) {
+    /// What an approval lets the command change (see `ExecMatch.paths`); nil: the workspace.
+    public var paths: [[UInt8]]?
+    public init(rule: String, action: ProtectAction, reason: String, paths: [[UInt8]]? = nil) {
         self.rule = rule
         self.action = action
         self.reason = reason
+        self.paths = paths
     }
 }
 
@@ -354,7 +357,7 @@ public final class Supervisor: @unchecked Sendable {
         }
         let root = rule.globs.first { $0.matches(target.canonical) }.map(\.literalPrefix) ?? target.canonical
         let grant = Grant(requestID: "", pid: agent.pid, start: AgentProcess.parentAndStart(agent.pid)?.start ?? 0,
-                          root: root, kinds: [kind], expires: .distantFuture)
+                          roots: [root], kinds: [kind], expires: .distantFuture)
         hold(kind: kind, paths: targets.map(\.canonical), argv: nil, rule: rule.name,
              summary: "\(kind.rawValue) \(targets.map(\.canonical.shown).joined(separator: " -> "))",
              grant: grant, agent, perform: perform)
@@ -400,7 +403,8 @@ public final class Supervisor: @unchecked Sendable {
             }
         }
         let grant = Grant(requestID: "", pid: agent.pid, start: AgentProcess.parentAndStart(agent.pid)?.start ?? 0,
-                          root: Array(config.workspace.utf8), kinds: Set(OperationKind.allCases), expires: .distantFuture)
+                          roots: verdict.paths ?? [Array(config.workspace.utf8)], kinds: Set(OperationKind.allCases),
+                          expires: .distantFuture)
         hold(kind: .exec, paths: [], argv: argv, rule: verdict.rule,
              summary: "exec \(argv.map(\.shown).joined(separator: " ")) (\(verdict.reason))",
              grant: grant, agent) { run }
@@ -422,7 +426,7 @@ public final class Supervisor: @unchecked Sendable {
             return
         }
         let scope: JSONValue = .object([
-            "root": .string(grant.root.shown), "kinds": .array(grant.kinds.sorted { $0.rawValue < $1.rawValue }.map { .string($0.rawValue) }),
+            "roots": .array(grant.roots.map { .string($0.shown) }), "kinds": .array(grant.kinds.sorted { $0.rawValue < $1.rawValue }.map { .string($0.rawValue) }),
             "pid": .integer(Int64(agent.pid)), "process_and_descendants": .bool(true),
             "window_seconds": .integer(Int64(config.grantWindow)),
         ])
@@ -442,7 +446,7 @@ public final class Supervisor: @unchecked Sendable {
         if access(config.approversPath, R_OK) != 0 {
             logger.warning("no readable approvers file at \(config.approversPath): \(request.id) can only be denied or expire")
         }
-        logger.warning("HELD \(request.id): \(summary) [rule \(rule)] needs \(config.quorum) approval\(config.quorum == 1 ? "" : "s"); grant on approval: \(grant.kinds.map(\.rawValue).sorted().joined(separator: ",")) under \(grant.root.shown) for pid \(agent.pid) and descendants. Approve: airlock approve \(request.id)\(queueFlag)  Deny: airlock deny \(request.id)\(queueFlag) --reason TEXT")
+        logger.warning("HELD \(request.id): \(summary) [rule \(rule)] needs \(config.quorum) approval\(config.quorum == 1 ? "" : "s"); grant on approval: \(grant.kinds.map(\.rawValue).sorted().joined(separator: ",")) under \(grant.roots.isEmpty ? "nothing" : grant.roots.map(\.shown).joined(separator: ", ")) for pid \(agent.pid) and descendants. Approve: airlock approve \(request.id)\(queueFlag)  Deny: airlock deny \(request.id)\(queueFlag) --reason TEXT")
     }
 
     func writeAudit(kind: OperationKind, paths: [[UInt8]], argv: [[UInt8]]?, rule: String, _ agent: AgentProcess) {

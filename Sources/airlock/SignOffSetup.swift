@@ -99,7 +99,7 @@ struct SignOffSetup {
             classifyExec: { argv, env, cwd, exe in
                 let context = ExecContext(workspace: Array(workspace.utf8), cwd: cwd, home: Array(home.utf8), protectedRules: rules)
                 guard let match = classifier.classify(argv: argv, environment: env, executable: exe, context: context) else { return nil }
-                return ExecVerdict(rule: match.rule, action: match.action, reason: match.reason)
+                return ExecVerdict(rule: match.rule, action: match.action, reason: match.reason, paths: match.paths)
             },
             queuePath: queuePath, approversPath: approversPath, quorum: quorum,
             timeout: TimeInterval(profile.timeoutSeconds), grantWindow: TimeInterval(profile.grantWindowSeconds),

@@ -101,6 +101,27 @@ import Testing
         #expect(aws.reason == "aws ec2 terminate-instances")
     }
 
+    /// What an approval of a held command line lets it change: the paths its held commands name.
+    @Test(arguments: [
+        (["rm", "-rf", ".git"], ["/work/ws/.git"]),
+        (["rm", "-rf", ".git", "app/.env"], ["/work/ws/.git", "/work/ws/app/.env"]),
+        (["sh", "-c", "rm -rf *"], ["/work/ws"]),
+        (["rm", "-rf", ".git/*"], nil), // decided by "recursive rm in .git", which looks at words, not paths
+        (["rm", "-rf", "."], ["/work/ws"]),
+        (["sh", "-c", "rm -rf .git; cd app && rm -r .env"], ["/work/ws/.git", "/work/ws/app/.env"]),
+        (["sh", "-c", "rm -rf .git \"$X\""], nil),
+        (["sh", "-c", "rm -rf .git; terraform destroy"], nil),
+        (["terraform", "destroy"], nil),
+    ] as [([String], [String]?)])
+    func aHeldCommandLineNamesThePathsItsApprovalCovers(argv: [String], paths: [String]?) throws {
+        guard let match = defaultClassifier.classify(argv: argv.map(bytes), environment: [], context: testContext()) else {
+            Issue.record("nothing matched")
+            return
+        }
+        #expect(match.action == .hold)
+        #expect(match.paths == paths?.map(bytes), "\(match.paths.map { $0.map(displayWord) } ?? [])")
+    }
+
     @Test(arguments: ["-rf", "-fr", "-Rf", "-fR", "-r", "-R", "--recursive", "-vrf", "-f -r", "-rv --force"])
     func bundledAndSeparateShortFlagsAreUnderstood(flags: String) {
         let argv = ["rm"] + flags.split(separator: " ").map(String.init) + ["/"]

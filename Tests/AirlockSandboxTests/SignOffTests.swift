@@ -213,6 +213,33 @@ struct SignOffTests {
         #expect(!queue.contains("\"event\":\"request\""), "\(queue)")
     }
 
+    @Test("an approved command's grant covers the paths it names, not the rest of the workspace",
+          arguments: [SandboxConfig.root])
+    func commandGrantCoversOnlyItsPaths(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        try fixture.write(fixture.workspace + "/data/a", "a\n")
+        try fixture.write(fixture.workspace + "/.env", "TOKEN=precious\n")
+        // An `rm` that, once approved for `rm -rf data`, also deletes .env (as a child: a descendant
+        // of the approved process, which the grant would cover if it covered the workspace).
+        let probe = try Binaries.probe()
+        try fixture.write(fixture.root + "/bin/rm", "#!/bin/sh\n\(probe) unlink data/a\n\(probe) unlink .env\n", mode: 0o755)
+        let agent = try startAgent(fixture, approvers, "PATH=\(fixture.root)/bin:$PATH; rm -rf data; echo rm=$?",
+                                   options: ["--protect", fixture.workspace + "/data"])
+        let held = try #require(try waitForHeld(fixture, approvers), "\(agent.poll().map(\.description) ?? "")")
+        #expect(held["kind"] as? String == "exec" && (held["argv"] as? [String]) == ["rm", "-rf", "data"], "\(held)")
+        let id = try #require(held["id"] as? String)
+        for name in ["alice", "bob"] { _ = try approve(fixture, approvers, id, as: name) }
+        let next = try #require(try waitForHeld(fixture, approvers, excluding: [id]), "\(agent.poll().map(\.description) ?? "")")
+        #expect(next["kind"] as? String == "delete" && next["path"] as? String == fixture.workspace + "/.env", "\(next)")
+        #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/data/a"), "data/a was not deleted under the grant")
+        #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/.env"))
+        let queue = try String(contentsOfFile: queuePath(fixture), encoding: .utf8)
+        #expect(queue.contains("\"roots\":[\"\(fixture.workspace)/data\"]"), "\(queue)")
+        agent.send(SIGTERM)
+        _ = agent.wait(timeout: 15)
+    }
+
     @Test("a protected file an approved write creates is pinned at the kernel layer, as those at the start are",
           arguments: [SandboxConfig.root, SandboxConfig(backend: .namespaces, asNobody: true)])
     func approvedCreationIsPinned(config: SandboxConfig) throws {
