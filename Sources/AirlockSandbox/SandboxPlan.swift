@@ -158,6 +158,7 @@ public struct SandboxPlan: Sendable {
                 + [Landlock.Rule(path: "/tmp", access: Landlock.everything),
                    Landlock.Rule(path: "/dev/shm", access: Landlock.everything),
                    Landlock.Rule(path: "/dev", access: device)]
+                + Self.redirectionRules()
         case .landlock:
             // Landlock only ever adds rights down a tree: inside a writable tree nothing can be taken
             // away again, so a hidden or read-only path there cannot be enforced. Refuse, rather
@@ -175,7 +176,22 @@ public struct SandboxPlan: Sendable {
             }
             rules.append(Landlock.Rule(path: "/dev/shm", access: Landlock.everything))
             if let privateTmp { rules.append(Landlock.Rule(path: privateTmp, access: Landlock.everything)) }
-            return rules
+            return rules + Self.redirectionRules()
+        }
+    }
+
+    /// The operator's redirections: a regular file on stdin, stdout or stderr may be reopened by
+    /// name (`/dev/stdout`, `tee /dev/stderr`) with the access its descriptor already gives, and no
+    /// more (a file opened only for writing is not made readable). The rule names the file through
+    /// the agent's own descriptor, so it is that very file wherever it lives.
+    static func redirectionRules() -> [Landlock.Rule] {
+        (Int32(0)...2).compactMap { fd in
+            var st = stat()
+            let flags = fcntl(fd, F_GETFL)
+            guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, flags >= 0 else { return nil }
+            let mode = flags & O_ACCMODE
+            let access = (mode != O_WRONLY ? Landlock.readFile : 0) | (mode != O_RDONLY ? Landlock.writeFile | Landlock.truncate : 0)
+            return Landlock.Rule(path: "/proc/self/fd/\(fd)", access: access)
         }
     }
 
