@@ -403,6 +403,9 @@ static void answer_pin(int sock) {
 }
 
 int airlock_pin(int sock, const struct airlock_pin_request *request, int timeout_ms) {
+    // An answer that came after an earlier request timed out must not pass for this one's.
+    int32_t stale;
+    while (recv(sock, &stale, sizeof stale, MSG_DONTWAIT) > 0) {}
     if (send(sock, request, sizeof *request, MSG_NOSIGNAL) != (ssize_t)sizeof *request) return -errno;
     struct pollfd p = {.fd = sock, .events = POLLIN};
     int ready;
