@@ -341,7 +341,9 @@ struct SignOffTests {
             args = ["evil"]
             action = "deny"
             """)
-        let race = [try Binaries.probe(), "exec-race", "400", "/bin/echo", "safe", "evil"]
+        // Up to 3,000 rounds, until 20 hits (a hit either ran the other command or was killed): on a
+        // busy machine the flipping thread may lose many rounds.
+        let race = [try Binaries.probe(), "exec-race", "3000", "/bin/echo", "safe", "evil", "20"]
         // Bare, the flipping thread does get the other command line run.
         let bare = try Subprocess(race, environment: fixture.environment(), directory: fixture.workspace).wait(timeout: 60)
         #expect(bare.stdout.contains("exec-race: ran-evil ") && !bare.stdout.contains("ran-evil 0 "), "\(bare)")

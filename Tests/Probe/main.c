@@ -931,10 +931,11 @@ static int c_sleep(int argc, char **argv) {
     return ok();
 }
 
-// exec-race N PROGRAM SAFE EVIL: N times, fork a child whose second thread flips argv[1] between
-// SAFE and EVIL (same length) while its first thread execs PROGRAM with it. Prints
+// exec-race N PROGRAM SAFE EVIL [ENOUGH]: up to N times, fork a child whose second thread flips
+// argv[1] between SAFE and EVIL (same length) while its first thread execs PROGRAM with it. Prints
 // `exec-race: ran-evil K killed M` where K counts children whose PROGRAM printed EVIL (read back
-// through a pipe) and M those killed by SIGKILL. Bare, K > 0 proves the race is real.
+// through a pipe) and M those killed by SIGKILL. Bare, K > 0 proves the race is real. With ENOUGH,
+// it stops once K + M reaches it (a busy machine may need many rounds for one hit).
 static char race_arg[256];
 static const char *race_safe, *race_evil;
 static atomic_int race_flipping;
@@ -960,8 +961,9 @@ static int c_exec_race(int argc, char **argv) {
     int rounds = atoi(argv[1]);
     race_safe = argv[3];
     race_evil = argv[4];
+    int enough = argc > 5 ? atoi(argv[5]) : 0;
     int ran_evil = 0, killed = 0;
-    for (int i = 0; i < rounds; i++) {
+    for (int i = 0; i < rounds && !(enough > 0 && ran_evil + killed >= enough); i++) {
         int out[2];
         if (pipe(out) < 0) return setup_fail(errno, "pipe");
         pid_t child = fork();
