@@ -70,9 +70,6 @@ public struct PathGlob: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { String(decoding: pattern, as: UTF8.self) }
 
-    /// Whether the absolute path `path` matches. Empty segments (`//`, a trailing `/`) are
-    /// ignored; `.` and `..` are not interpreted, so pass a resolved path (the supervisor gets one
-    /// from the kernel) — a lexical `..` here could only be guessed at, not known.
     /// Whether some path whose last name is `lastName` could match: the pattern's last segment
     /// admits it (`**` admits anything). The supervisor asks this for every unlink of an `rm -rf`
     /// before resolving where the name lies.
@@ -84,6 +81,15 @@ public struct PathGlob: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The same, for a name read in place (a directory entry's): concrete, so that a caller in
+    /// another module does not pay for an unspecialised generic call per entry.
+    public func mayMatch(lastName: UnsafeRawBufferPointer) -> Bool {
+        mayMatch(lastName: lastName[...])
+    }
+
+    /// Whether the absolute path `path` matches. Empty segments (`//`, a trailing `/`) are
+    /// ignored; `.` and `..` are not interpreted, so pass a resolved path (the supervisor gets one
+    /// from the kernel) — a lexical `..` here could only be guessed at, not known.
     public func matches(_ path: [UInt8]) -> Bool {
         guard path.first == UInt8(ascii: "/") else { return false }
         // Reject on the last name first when the pattern's last segment is fixed (`**/.env`).

@@ -9,8 +9,9 @@ public struct ResolvedProtectRule: Sendable, Equatable {
     public var action: ProtectAction
 
     /// Whether this rule could cover `operation` on some path whose last name is `lastName`: false
-    /// means no directory the name may sit in matters.
-    public func mayMatch(lastName: some Collection<UInt8>, operation: FileOperation) -> Bool {
+    /// means no directory the name may sit in matters. (Concrete: the supervisor asks it for every
+    /// unlink of an `rm -rf`, and a generic call from another module is not specialised.)
+    public func mayMatch(lastName: ArraySlice<UInt8>, operation: FileOperation) -> Bool {
         operations.contains(operation) && globs.contains { $0.mayMatch(lastName: lastName) }
     }
 

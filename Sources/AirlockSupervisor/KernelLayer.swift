@@ -14,7 +14,6 @@ public enum KernelLayer {
         -> (readOnly: [String], pinned: [String], truncated: Bool)
     {
         var readOnly: [String] = [], pinned: [String] = []
-        var seen = 0
         var truncated = false
         let active = rules.filter { $0.action == .hold || $0.action == .deny }
         // Each tree is walked once, for every glob rooted in it (the default profile's three
@@ -28,13 +27,13 @@ public enum KernelLayer {
             }
         }
         var candidates = Set<[UInt8]>()
+        var budget = limit
         for (root, globs) in roots {
-            walk(root, depthLimit: 64) { path in
-                seen += 1
-                if seen > limit { truncated = true; return false }
+            let complete = walk(root, depthLimit: 64, budget: &budget,
+                                named: { name in globs.contains { $0.mayMatch(lastName: name) } }) { path in
                 if globs.contains(where: { $0.matches(path) }) { candidates.insert(path) }
-                return true
             }
+            if !complete { truncated = true; break }
         }
         for path in candidates.sorted(by: { $0.count < $1.count }) {
             let string = String(decoding: path, as: UTF8.self)
@@ -55,35 +54,54 @@ public enum KernelLayer {
         return protecting.contains { $0.operations.contains(.write) || $0.operations.contains(.truncate) }
     }
 
-    /// Calls `visit` on `path` and everything beneath it (not following symlinks) until it returns
-    /// false; returns false once stopped.
-    @discardableResult
-    static func walk(_ path: [UInt8], depthLimit: Int, _ visit: ([UInt8]) -> Bool) -> Bool {
+    /// Calls `visit` on `path` and on everything beneath it (not following symlinks) whose name
+    /// `named` admits; a name it rejects costs no path (most files of a tree, for rules such as
+    /// `**/.env`), though directories are still descended. Every entry counts against `budget`;
+    /// returns false when the budget ran out before the end.
+    static func walk(_ path: [UInt8], depthLimit: Int, budget: inout Int,
+                     named: (UnsafeRawBufferPointer) -> Bool = { _ in true }, _ visit: ([UInt8]) -> Void) -> Bool {
         var st = stat()
         guard path.withCPath({ lstat($0, &st) }) == 0 else { return true }
-        return walk(path, isDirectory: st.st_mode & S_IFMT == S_IFDIR, depthLimit: depthLimit, visit)
+        budget -= 1
+        guard budget >= 0 else { return false }
+        visit(path)
+        guard st.st_mode & S_IFMT == S_IFDIR else { return true }
+        return walkBeneath(path, depthLimit: depthLimit, budget: &budget, named: named, visit)
     }
 
     /// The recursion: the directory entry's own type says what to descend into, so a tree costs one
     /// getdents per directory rather than one stat per file.
-    private static func walk(_ path: [UInt8], isDirectory: Bool, depthLimit: Int, _ visit: ([UInt8]) -> Bool) -> Bool {
-        guard visit(path) else { return false }
-        guard isDirectory, depthLimit > 0, let dir = path.withCPath({ opendir($0) }) else { return true }
+    private static func walkBeneath(_ path: [UInt8], depthLimit: Int, budget: inout Int,
+                                    named: (UnsafeRawBufferPointer) -> Bool, _ visit: ([UInt8]) -> Void) -> Bool {
+        guard depthLimit > 0, let dir = path.withCPath({ opendir($0) }) else { return true }
         defer { closedir(dir) }
+        let prefix = path == [UInt8(ascii: "/")] ? path : path + [UInt8(ascii: "/")]
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
-            if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
-            let child = (path == [UInt8(ascii: "/")] ? path : path + [UInt8(ascii: "/")]) + name
-            let descend: Bool
-            switch Int32(entry.pointee.d_type) {
-            case Int32(DT_DIR): descend = true
-            case Int32(DT_UNKNOWN):
+            var type = Int32(entry.pointee.d_type)
+            var dots = false, wanted = false
+            var child: [UInt8] = []
+            // The name is looked at in place; a path is built only for what is visited or descended.
+            withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                let name = UnsafeRawBufferPointer(rebasing: raw[..<(raw.firstIndex(of: 0) ?? raw.count)])
+                let dot = UInt8(ascii: ".")
+                dots = name.first == dot && (name.count == 1 || (name.count == 2 && name[1] == dot))
+                guard !dots else { return }
+                wanted = named(name)
+                if wanted || type == Int32(DT_DIR) || type == Int32(DT_UNKNOWN) { child = prefix + name }
+            }
+            if dots { continue }
+            budget -= 1
+            guard budget >= 0 else { return false }
+            if child.isEmpty { continue } // a file its name rules out
+            if type == Int32(DT_UNKNOWN) {
                 var st = stat()
                 guard child.withCPath({ lstat($0, &st) }) == 0 else { continue }
-                descend = st.st_mode & S_IFMT == S_IFDIR
-            default: descend = false
+                type = st.st_mode & S_IFMT == S_IFDIR ? Int32(DT_DIR) : Int32(DT_REG)
             }
-            if !walk(child, isDirectory: descend, depthLimit: depthLimit - 1, visit) { return false }
+            if wanted { visit(child) }
+            if type == Int32(DT_DIR), !walkBeneath(child, depthLimit: depthLimit - 1, budget: &budget, named: named, visit) {
+                return false
+            }
         }
         return true
     }
