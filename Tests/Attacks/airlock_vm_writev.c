@@ -8,17 +8,10 @@
 // as we are, so its rm must be held all the same. Our ancestors are left alone.
 #define _GNU_SOURCE
 #include "attack.h"
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 static volatile struct { int go; char path[4096]; } order;
 
@@ -55,14 +48,7 @@ int main(void) {
     pid_t targets[4096];
     int n = 0;
     if (getpid() != 1) targets[n++] = 1;
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    while (d && (e = readdir(d)) && n < 4095) {
-        pid_t pid = atoi(e->d_name);
-        if (pid <= 1 || pid == getpid() || pid == victim || ancestor(pid)) continue;
-        targets[n++] = pid;
-    }
-    if (d) closedir(d);
+    n += other_pids(targets + n, 4095 - n, victim);
     targets[n++] = victim;
     for (int i = 0; i < n; i++) {
         if (deliver(targets[i], canary) == 0 && targets[i] != victim) printf("wrote into pid %d's memory\n", targets[i]);

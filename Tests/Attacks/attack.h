@@ -8,9 +8,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ATTACK_HELPER static __attribute__((unused))
+
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE 2
+#endif
 
 // Prints `WHAT -> OK (N)` or `WHAT -> ERRNAME (message)`: the runner's summary reads ERRNAME.
 ATTACK_HELPER long report(const char *what, long result) {
@@ -25,6 +30,28 @@ ATTACK_HELPER long show(const char *what, long r) {
     printf("%s -> %ld (%s)\n", what, r, r < 0 ? strerror(errno) : "success");
     fflush(stdout);
     return r;
+}
+
+// `WHAT -> N (message)` for a raw syscall's result, which is -errno on failure.
+ATTACK_HELPER long show_raw(const char *what, long r) {
+    printf("%s -> %ld (%s)\n", what, r, r < 0 && r > -4096 ? strerror((int)-r) : "success");
+    fflush(stdout);
+    return r;
+}
+
+// Seconds on the monotonic clock.
+ATTACK_HELPER double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+// The late canary ($LATE, a *.tfstate): written by the runner a moment after the start, so it is
+// not pinned read-only at the kernel layer; only the notifier guards it. Waits up to 5 s for it.
+ATTACK_HELPER const char *late(void) {
+    const char *path = getenv("LATE");
+    for (int i = 0; i < 100 && access(path, F_OK) != 0; i++) usleep(50000);
+    return path;
 }
 
 // A path in the canary tree (four calls may be in use at once).
@@ -94,4 +121,19 @@ ATTACK_HELPER int ancestor(pid_t pid) {
         p = next;
     }
     return 0;
+}
+
+// Every other visible process: /proc's pids above 1, without this process, `skip` and our ancestors.
+// Returns how many were written to `out` (at most `max`).
+ATTACK_HELPER int other_pids(pid_t *out, int max, pid_t skip) {
+    int n = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d)) && n < max) {
+        pid_t pid = atoi(e->d_name);
+        if (pid <= 1 || pid == getpid() || pid == skip || ancestor(pid)) continue;
+        out[n++] = pid;
+    }
+    if (d) closedir(d);
+    return n;
 }

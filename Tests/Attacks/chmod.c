@@ -1,14 +1,6 @@
 // attack: destroy: chmod 000 a canary file and the canary directory (chmod, fchmodat)
 #define _GNU_SOURCE
 #include "attack.h"
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 int main(void) {
     report("chmod(protected/notes.txt, 000)", chmod(canary("notes.txt"), 0));

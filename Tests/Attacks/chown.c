@@ -1,14 +1,6 @@
 // attack: destroy: chown a canary file and lchown a canary symlink to nobody
 #define _GNU_SOURCE
 #include "attack.h"
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 int main(void) {
     report("chown(protected/notes.txt, 65534, 65534)", chown(canary("notes.txt"), 65534, 65534));

@@ -1,14 +1,6 @@
 // attack: destroy: copy_file_range() from a file of its own into a canary file
 #define _GNU_SOURCE
 #include "attack.h"
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 int main(void) {
     int src = open("zeros", O_RDWR | O_CREAT | O_TRUNC, 0644);

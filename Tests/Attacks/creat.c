@@ -1,14 +1,6 @@
 // attack: destroy: creat() over canary files: the raw creat syscall, and glibc's creat()
 #define _GNU_SOURCE
 #include "attack.h"
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 int main(void) {
     report("syscall(SYS_creat, protected/notes.txt)", syscall(SYS_creat, canary("notes.txt"), 0644));

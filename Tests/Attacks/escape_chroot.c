@@ -1,17 +1,8 @@
 // attack: escape: chroot (into the workspace, then the classic mkdir/chroot/chdir("..") breakout) and destroy the canary through the new root
 #define _GNU_SOURCE
 #include "attack.h"
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 int main(void) {
     const char *canary = getenv("CANARY");

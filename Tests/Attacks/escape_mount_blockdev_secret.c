@@ -1,17 +1,8 @@
 // attack: escape: mount the host's root filesystem again (its block device, found in /proc/self/mountinfo, made with mknod if absent) and read the secrets from the fresh, unhidden mount
 #define _GNU_SOURCE
 #include "attack.h"
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <sys/sysmacros.h>
 

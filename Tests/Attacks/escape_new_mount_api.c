@@ -1,17 +1,8 @@
 // attack: escape: the new mount API: open_tree(OPEN_TREE_CLONE) of the canary, mount_setattr to clear MOUNT_ATTR_RDONLY, move_mount it into the workspace, then destroy through the detached/attached copy
 #define _GNU_SOURCE
 #include "attack.h"
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 struct mount_attr_ { unsigned long long attr_set, attr_clr, propagation, userns_fd; };
 

@@ -1,17 +1,8 @@
 // attack: escape: name_to_handle_at on a canary file, then open_by_handle_at(O_RDWR|O_TRUNC) on that handle: a file opened by inode, past every path check
 #define _GNU_SOURCE
 #include "attack.h"
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 int main(void) {
     const char *canary = getenv("CANARY");

@@ -1,17 +1,8 @@
 // attack: escape: read the planted secrets through other processes' roots and cwds (/proc/1/root/…, /proc/PID/root/…, /proc/PID/cwd/…), where an unhidden view of the host might show through
 #define _GNU_SOURCE
 #include "attack.h"
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 int main(void) {
     const char *secrets = secret_paths();

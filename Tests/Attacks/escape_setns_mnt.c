@@ -1,17 +1,8 @@
 // attack: escape: setns into pid 1's (and every visible process') mount namespace via /proc/PID/ns/mnt, then read the secrets and destroy the canary there
 #define _GNU_SOURCE
 #include "attack.h"
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 int main(void) {
     const char *secrets = secret_paths(), *canary = getenv("CANARY");

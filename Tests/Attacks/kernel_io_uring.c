@@ -3,16 +3,8 @@
 // refuse io_uring_setup itself.
 #define _GNU_SOURCE
 #include "attack.h"
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <linux/io_uring.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 struct ring {
     int fd;

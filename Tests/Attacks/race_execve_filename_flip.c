@@ -2,22 +2,13 @@
 // The supervisor classifies the executable it read (true) and the argv; after the exec it compares only
 // the command line, which is the same for both images. If the kernel re-read "rm", rm runs unheld.
 #define _GNU_SOURCE
-#include <errno.h>
+#include "attack.h"
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 extern char **environ;
 static volatile char path[64];
 static volatile int running;
-
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 
 static void *flipper(void *arg) {
     (void)arg;

@@ -3,26 +3,10 @@
 // two links atomically, so at any instant l points at one directory or the other.
 #define _GNU_SOURCE
 #include "attack.h"
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
-
-#ifndef RENAME_EXCHANGE
-#define RENAME_EXCHANGE 2
-#endif
 
 static atomic_int stop;
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
-
 static void *flipper(void *arg) {
     (void)arg;
     while (!atomic_load(&stop)) syscall(SYS_renameat2, AT_FDCWD, "race-l", AT_FDCWD, "race-l2", RENAME_EXCHANGE);

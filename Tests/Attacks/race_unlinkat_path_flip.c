@@ -3,24 +3,12 @@
 // first read and names the canary at the second, only the kernel layer stands in the way.
 #define _GNU_SOURCE
 #include "attack.h"
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
 static char buf[4096];
 static char harmless[4096], target[4][4096];
 static atomic_int stop, which;
-
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 
 static void *flipper(void *arg) {
     (void)arg;

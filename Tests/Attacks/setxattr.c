@@ -1,14 +1,6 @@
 // attack: destroy: set extended attributes on canary files (path and fd forms)
 #define _GNU_SOURCE
 #include "attack.h"
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <sys/xattr.h>
 
 int main(void) {
