@@ -463,10 +463,14 @@ struct SignOffTests {
           arguments: [SandboxConfig.root])
     func unreadableArgumentsAreDenied(config: SandboxConfig) throws {
         let fixture = try Fixture(config)
-        let bare = try fixture.bare(["unlink-badptr"])
-        #expect(bare["unlink-badptr"].isErrno(EFAULT), "\(bare)")
-        let run = try fixture.probe(["unlink-badptr"])
-        #expect(run["unlink-badptr"].isErrno(EPERM), "\(run)")
+        // A path; an exec's argument that is unmapped; one that runs unterminated into unmapped memory.
+        let checks = ["unlink-badptr", "exec-badarg", "exec-cutarg"]
+        let bare = try fixture.bare(checks)
+        let run = try fixture.probe(checks)
+        for check in checks {
+            #expect(bare[check].isErrno(EFAULT), "\(bare)")
+            #expect(run[check].isErrno(EPERM), "\(run)")
+        }
     }
 
     @Test("inside a sandbox, doctor reports that no second notify listener can be added",

@@ -1000,6 +1000,29 @@ static int c_unlink_badptr(int argc, char **argv) {
     return syscall(SYS_unlinkat, AT_FDCWD, (const char *)8, 0) < 0 ? fail(errno) : ok();
 }
 
+// exec-badarg: execve with an argument pointer into unmapped memory. exec-cutarg: with an argument
+// that runs off the end of its page into an unmapped one, unterminated. Bare, EFAULT; under a
+// supervisor, whose read of argv fails part-way, EPERM (the exec never runs).
+static int exec_with_arg(const char *arg) {
+    char *args[] = {"/bin/true", "first", (char *)arg, NULL};
+    return syscall(SYS_execve, "/bin/true", args, environ) < 0 ? fail(errno) : ok();
+}
+
+static int c_exec_badarg(int argc, char **argv) {
+    (void)argc; (void)argv;
+    return exec_with_arg((const char *)8);
+}
+
+static int c_exec_cutarg(int argc, char **argv) {
+    (void)argc; (void)argv;
+    long page = sysconf(_SC_PAGESIZE);
+    char *two = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (two == MAP_FAILED) return setup_fail(errno, "mmap");
+    memset(two, 'a', page);
+    if (munmap(two + page, page) < 0) return setup_fail(errno, "munmap");
+    return exec_with_arg(two + page - 100); // 100 bytes, no NUL, then nothing mapped
+}
+
 // thread-unlink PATH: unlinks PATH from a second thread (system calls name threads, not processes).
 static void *unlink_in_thread(void *path) {
     return (void *)(intptr_t)(unlink((const char *)path) < 0 ? errno : 0);
@@ -1121,6 +1144,8 @@ static const struct check checks[] = {
     {"alarm-storm", c_alarm_storm},
     {"fork-until-pid", c_fork_until_pid},
     {"unlink-badptr", c_unlink_badptr},
+    {"exec-badarg", c_exec_badarg},
+    {"exec-cutarg", c_exec_cutarg},
     {"ptrace", c_ptrace},
     {"process_vm_readv", c_process_vm_readv},
     {"process_vm_writev", c_process_vm_writev},
