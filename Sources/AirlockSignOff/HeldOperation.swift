@@ -4,6 +4,8 @@ import Foundation
 /// What a held operation does, for the digest approvers sign.
 public enum OperationKind: String, Codable, Sendable, CaseIterable {
     case delete, rename, truncate, write, exec
+    /// A hard link: a second name for a file (the source, then the new name).
+    case link
 }
 
 /// A held operation, exactly: what the approvers are asked to allow.
@@ -13,7 +15,7 @@ public enum OperationKind: String, Codable, Sendable, CaseIterable {
 /// operation asked again later (the expiry differs).
 public struct HeldOperation: Equatable, Sendable {
     public var kind: OperationKind
-    /// The target path; for `rename`, the source then the target. Empty for `exec`.
+    /// The target path; for `rename` and `link`, the source then the target. Empty for `exec`.
     public var paths: [[UInt8]]
     /// The command line, for `exec`; nil otherwise.
     public var argv: [[UInt8]]?
@@ -45,16 +47,16 @@ public struct HeldOperation: Equatable, Sendable {
     }
 
     /// Checks the shape the queue can carry: one path for delete, truncate and write; two for
-    /// rename; argv (and no path) for exec.
+    /// rename and link; argv (and no path) for exec.
     public func validate() throws {
         let ok: Bool
         switch kind {
         case .delete, .truncate, .write: ok = paths.count == 1 && argv == nil
-        case .rename: ok = paths.count == 2 && argv == nil
+        case .rename, .link: ok = paths.count == 2 && argv == nil
         case .exec: ok = paths.isEmpty && !(argv ?? []).isEmpty
         }
         guard ok else {
-            throw SignOffError(.invalidOperation, "a \(kind.rawValue) operation needs \(kind == .exec ? "argv and no path" : kind == .rename ? "two paths" : "one path"), got \(paths.count) path(s) and \(argv.map { "\($0.count) argv element(s)" } ?? "no argv")")
+            throw SignOffError(.invalidOperation, "a \(kind.rawValue) operation needs \(kind == .exec ? "argv and no path" : kind == .rename || kind == .link ? "two paths" : "one path"), got \(paths.count) path(s) and \(argv.map { "\($0.count) argv element(s)" } ?? "no argv")")
         }
     }
 

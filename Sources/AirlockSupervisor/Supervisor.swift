@@ -229,6 +229,7 @@ public final class Supervisor: @unchecked Sendable {
             try decide(call, agent)
         } catch {
             // A read of the agent's memory failed, was partial, or the call went away: deny.
+            logger.debug("denied \(Intercepted.names[n.nr] ?? "call \(n.nr)") of pid \(agent.pid): its arguments could not be read whole")
             answer(agent, .error(.notPermitted))
         }
     }
@@ -261,7 +262,9 @@ public final class Supervisor: @unchecked Sendable {
                   let destination = try resolve(to, agent) else {
                 return answer(agent, .proceed)
             }
-            try fileOperation(.write, [source, destination], agent) {
+            // A new name for a file: rules see a write (an alias to write through, or the protected
+            // name created); approvers see the link, both names.
+            try fileOperation(.write, [source, destination], held: .link, agent) {
                 self.inHost(source, destination) { src, dst in
                     source.name.withCPath { s in destination.name.withCPath { d in linkat(src, s, dst, d, flags) } }
                 }
@@ -322,8 +325,8 @@ public final class Supervisor: @unchecked Sendable {
 
     /// A file operation on `targets`: let the kernel run it unless a protect rule covers one of the
     /// targets; then deny, audit, or hold it (or carry it out at once under a grant).
-    func fileOperation(_ operation: FileOperation, _ targets: [AgentPath], _ agent: AgentProcess,
-                       perform: @escaping () -> Answer) throws(AgentProcess.ReadError) {
+    func fileOperation(_ operation: FileOperation, _ targets: [AgentPath], held kind: OperationKind? = nil,
+                       _ agent: AgentProcess, perform: @escaping () -> Answer) throws(AgentProcess.ReadError) {
         // Unprotected targets: the kernel runs the call. Safe although the agent may rewrite the path
         // after this read: everything protected is also read-only at the kernel layer.
         guard let (target, rule) = targets.lazy.compactMap({ t in
@@ -331,9 +334,12 @@ public final class Supervisor: @unchecked Sendable {
         }).first else {
             return answer(agent, .proceed)
         }
-        let kind = OperationKind(operation)
+        let kind = kind ?? OperationKind(operation)
         // Pin the directories the agent named now: what is approved later is this very directory.
-        guard targets.allSatisfy({ $0.pin() }) else { return answer(agent, .error(.notPermitted)) }
+        guard targets.allSatisfy({ $0.pin() }) else {
+            logger.debug("denied \(kind.rawValue) of pid \(agent.pid): a directory it names could not be opened")
+            return answer(agent, .error(.notPermitted))
+        }
         let carriedOut = perform
         let perform = { [self] () -> Answer in
             let answer = carriedOut()
@@ -342,7 +348,9 @@ public final class Supervisor: @unchecked Sendable {
         }
         switch rule.action {
         case .allow: return answer(agent, .proceed)
-        case .deny: return answer(agent, .error(.notPermitted))
+        case .deny:
+            logger.debug("denied \(kind.rawValue) \(targets.map(\.canonical.shown).joined(separator: " -> ")) of pid \(agent.pid) [rule \(rule.name)]")
+            return answer(agent, .error(.notPermitted))
         case .audit, .hold:
             if config.audit || rule.action == .audit {
                 writeAudit(kind: kind, paths: targets.map(\.canonical), argv: nil, rule: rule.name, agent)
@@ -395,7 +403,9 @@ public final class Supervisor: @unchecked Sendable {
         guard let verdict = config.classifyExec(argv, env, cwd, name) else { return answer(agent, run) }
         switch verdict.action {
         case .allow: return answer(agent, run)
-        case .deny: return answer(agent, .error(.notPermitted))
+        case .deny:
+            logger.debug("denied exec \(argv.map(\.shown).joined(separator: " ")) of pid \(agent.pid) [rule \(verdict.rule)]")
+            return answer(agent, .error(.notPermitted))
         case .audit, .hold:
             if config.audit || verdict.action == .audit {
                 writeAudit(kind: .exec, paths: [], argv: argv, rule: verdict.rule, agent)

@@ -115,6 +115,32 @@ struct SignOffTests {
         #expect(try String(contentsOfFile: fixture.workspace + "/prod.tfstate", encoding: .utf8) == "{\"serial\": 7}\n")
     }
 
+    @Test("a hard link to a protected file is held as a link naming both paths, and made once two approve",
+          arguments: [SandboxConfig.root] + SandboxConfig.landlock)
+    func hardLinkIsHeldWithBothNames(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        try fixture.write(fixture.workspace + "/.env", "A=1\n")
+        if let user = config.user { try chownTree(fixture.workspace, to: user) }
+        let agent = try startAgent(fixture, approvers, "\(try Binaries.probe()) link .env alias; echo done")
+        guard let held = try waitForHeld(fixture, approvers) else {
+            agent.send(SIGKILL)
+            Issue.record("no request was held: \(agent.wait(timeout: 5))")
+            return
+        }
+        #expect(held["kind"] as? String == "link", "\(held)")
+        #expect(held["path"] as? String == fixture.workspace + "/.env", "\(held)")
+        #expect(held["path2"] as? String == fixture.workspace + "/alias", "\(held)")
+        let id = try #require(held["id"] as? String)
+        _ = try approve(fixture, approvers, id, as: "alice")
+        _ = try approve(fixture, approvers, id, as: "bob")
+        let outcome = agent.wait(timeout: 15)
+        #expect(outcome.lines.contains("link: ok"), "\(outcome)")
+        let original = try FileManager.default.attributesOfItem(atPath: fixture.workspace + "/.env")
+        let alias = try FileManager.default.attributesOfItem(atPath: fixture.workspace + "/alias")
+        #expect(original[.systemFileNumber] as? Int == alias[.systemFileNumber] as? Int)
+    }
+
     @Test("a hold nobody answers expires and fails with EPERM", arguments: [SandboxConfig.root])
     func expiryFailsWithEPERM(config: SandboxConfig) throws {
         let fixture = try Fixture(config)

@@ -218,10 +218,26 @@ private final class Failures: @unchecked Sendable {
         #expect(request.operation == operation)
     }
 
-    @Test func anOperationOfTheWrongShapeIsRefused() {
+    @Test(arguments: [OperationKind.rename, .link])
+    func anOperationOfTheWrongShapeIsRefused(kind: OperationKind) {
         var operation = sampleOperation()
-        operation.kind = .rename
+        operation.kind = kind
         #expect(throws: SignOffError.self) { try queue.appendRequest(operation, pid: 1, requester: "ops", quorum: 2) }
+    }
+
+    @Test func aLinkCarriesBothNamesAndReadsBackAsWritten() throws {
+        var operation = sampleOperation()
+        operation.kind = .link
+        operation.paths = [Array("/work/project/.env".utf8), Array("/work/project/alias".utf8)]
+        let request = try queue.appendRequest(operation, pid: 3, requester: "ops", quorum: 2)
+        let text = String(decoding: try bytes(), as: UTF8.self)
+        #expect(text.contains(#""kind":"link""#) && text.contains(#""path2":"/work/project/alias""#))
+        let log = try QueueReader.read(queue.path)
+        guard case .request(let read) = log.records.first?.event else { Issue.record("no request"); return }
+        #expect(read.operation == operation && read.digest == request.digest)
+        var renamed = operation
+        renamed.kind = .rename
+        #expect(renamed.digest != operation.digest)
     }
 
     @Test func readingAMissingQueueIsAnError() {
