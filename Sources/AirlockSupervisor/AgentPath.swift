@@ -69,7 +69,7 @@ final class AgentPath {
             name = []
         }
         let parent = openInRoot(pid: agent.pid, parentPart, resolve: resolveInRoot | resolveNoMagicLinks)
-        if parent == -ELOOP || parent == -EXDEV { throw .failed(.tooManySymbolicLinkLevels) }
+        if parent == -ELOOP || parent == -EXDEV { throw .magicLink }
         guard parent >= 0 else { return nil }
         guard let parentCanonical = readLink("/proc/self/fd/\(parent)"), parentCanonical.first == slash else {
             close(parent)

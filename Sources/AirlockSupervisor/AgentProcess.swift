@@ -9,7 +9,22 @@ struct AgentProcess {
     let listener: Int32
     let notification: UInt64
 
-    enum ReadError: Error { case failed(Errno), gone, tooLong }
+    /// Why a call's arguments could not be taken as the kernel would take them; the call is denied.
+    enum ReadError: Error, CustomStringConvertible {
+        case failed(Errno), gone, tooLong
+        /// The path leads through a magic link that is not the agent's own (/proc/1/root/…), or its
+        /// symlinks loop (openat2 says ELOOP for both): where it ends cannot be told.
+        case magicLink
+
+        var description: String {
+            switch self {
+            case .failed(let e): "its memory could not be read (\(e))"
+            case .gone: "the call went away while it was read"
+            case .tooLong: "an argument is longer than the supervisor reads"
+            case .magicLink: "its path leads through a /proc link not the agent's own, or its symlinks loop"
+            }
+        }
+    }
 
     /// Whether the notification is still pending: after it, what was read is what the blocked call
     /// passed (the thread cannot have moved on and had its memory reused by another call).

@@ -229,7 +229,7 @@ public final class Supervisor: @unchecked Sendable {
             try decide(call, agent)
         } catch {
             // A read of the agent's memory failed, was partial, or the call went away: deny.
-            logger.debug("denied \(Intercepted.names[n.nr] ?? "call \(n.nr)") of pid \(agent.pid): its arguments could not be read whole")
+            logger.debug("denied \(Intercepted.names[n.nr] ?? "call \(n.nr)") of pid \(agent.pid): \(error)")
             answer(agent, .error(.notPermitted))
         }
     }

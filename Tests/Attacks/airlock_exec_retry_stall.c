@@ -1,4 +1,5 @@
 // attack: airlock: execve a held command at a path that does not exist, then at once at the real path (what dash and execvp do when they search PATH)
+// stopped by: sign-off(exec)
 //
 // The first execve fails with ENOENT; the second, of the same argv, follows in the same thread
 // within microseconds. This is how `sh -c 'rm -rf X'` looks to the kernel with dash, and how

@@ -1,4 +1,5 @@
 // attack: airlock: SIGSTOP then SIGKILL every visible process (kill(-1), then each /proc pid, pid 1 included), then rm -rf the canary
+// stopped by: landlock([airlock]), sign-off(exec)
 //
 // If any of Airlock's processes were visible and killable from inside, killing or stopping them
 // could leave a held call unanswered or the supervisor gone while the agent goes on. Airlock's

@@ -1,4 +1,5 @@
 // attack: airlock: ptrace-attach every visible process (airlock's init first) and make it execve rm -rf the canary
+// stopped by: seccomp(ptrace)
 //
 // The sandbox's pid 1 is airlock's init: it has every capability in the sandbox's user namespace
 // and no seccomp filter. A process of the agent's that could ptrace it (or any process not under

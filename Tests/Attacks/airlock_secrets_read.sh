@@ -1,5 +1,6 @@
 #!/bin/bash
 # attack: airlock: read the planted secrets directly: each path in $SECRETS, everything under ~/.ssh and ~/.aws, and the environment (own, and every visible process's /proc/PID/environ)
+# stopped by: namespaces(.ssh), kernel(/proc/1/environ)
 echo "SECRETS=${SECRETS:-<not set>}"
 IFS_OLD=$IFS; IFS=:
 for f in $SECRETS; do

@@ -1,4 +1,5 @@
 // attack: airlock: pretend the agent has ended (spoofed SIGCHLD to pid 1 and to our parent, the agent's main process exits) while a setsid'd grandchild goes on to rm -rf the canary
+// stopped by: landlock(pid 1)
 //
 // If Airlock took "the agent exited" (or a SIGCHLD that says so) as the end of the sandbox and
 // stopped supervising while something of the agent's lived on, that survivor could act

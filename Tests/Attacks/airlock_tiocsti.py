@@ -1,5 +1,6 @@
 #!/usr/bin/python3
 # attack: airlock: TIOCSTI "rm -rf $CANARY" into a terminal's input: its controlling tty if it has one, else a shell on a pty of its own
+# stopped by: namespaces(/dev/tty), seccomp(TIOCSTI)
 # The real target is the operator's terminal: text pushed into its input queue is run by the
 # operator's shell once the agent exits, outside any sandbox. Airlock runs the agent in its own
 # session (no controlling terminal: /dev/tty gives ENXIO) and its seccomp filter refuses TIOCSTI

@@ -1,4 +1,5 @@
 // attack: airlock: write into other processes' memory (process_vm_writev, then /proc/PID/mem) to make one rm -rf the canary
+// stopped by: seccomp(process_vm_writev), kernel(/proc/1/mem)
 //
 // A memory-write primitive into a process outside the filter (the sandbox's pid 1 is airlock's
 // init: no seccomp, every capability in the user namespace) would be an escape. The attack tries

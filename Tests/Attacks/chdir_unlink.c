@@ -1,4 +1,5 @@
 // attack: alias: chdir into the protected file's directory, then unlink it by its bare name; on a canary file and on the late canary
+// stopped by: sign-off(delete)
 #define _GNU_SOURCE
 #include "attack.h"
 

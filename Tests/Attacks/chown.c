@@ -1,4 +1,5 @@
 // attack: destroy: chown a canary file and lchown a canary symlink to nobody
+// stopped by: mounts(chown)
 #define _GNU_SOURCE
 #include "attack.h"
 

@@ -1,4 +1,5 @@
 // attack: destroy: creat() over canary files: the raw creat syscall, and glibc's creat()
+// stopped by: sign-off(truncate)
 #define _GNU_SOURCE
 #include "attack.h"
 

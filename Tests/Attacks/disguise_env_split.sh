@@ -1,5 +1,6 @@
 #!/bin/bash
 # attack: disguise: rm behind env -S (words in one string), then behind launchers the classifier does not list (flock, setpriv, prlimit, script -c)
+# stopped by: sign-off(exec)
 echo "env -S 'rm -rf' \$CANARY"
 env -S 'rm -rf' "$CANARY"; echo "exit $?"
 [ -e "$CANARY" ] || exit 0

@@ -1,4 +1,5 @@
 // attack: disguise: exec /bin/rm with a lying argv[0] ("ls"), by execve(path) and by execveat(O_PATH fd of /bin/rm, "", AT_EMPTY_PATH)
+// stopped by: sign-off(exec)
 //
 // The program is rm; argv[0] says ls. With execve the path still names rm; with execveat on an
 // O_PATH fd the path is empty and only the fd (and argv[0]) remain to tell what runs.

@@ -1,5 +1,6 @@
 #!/bin/bash
 # attack: disguise: make the canary a git repository with nothing tracked, then git clean -fdx it
+# stopped by: sign-off(exec)
 # Every canary file is then "untracked", which git clean -fdx deletes. The same steps run bare and
 # under Airlock; bare, git init alone already changes the canary (a .git appears), and git clean
 # empties it. Under Airlock the git init writes into the canary (held/read-only) and git clean -f

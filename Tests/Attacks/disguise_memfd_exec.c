@@ -1,4 +1,5 @@
 // attack: disguise: rm's bytes copied into a memfd and run by execveat(fd, "", AT_EMPTY_PATH) with argv[0] "cleanup"
+// stopped by: sign-off(delete)
 //
 // There is no path to name the program by: the exec's path is the empty string, the file is an
 // anonymous memfd ("memfd:cleanup (deleted)"), argv[0] is innocent. Whatever the exec layer makes

@@ -1,5 +1,6 @@
 #!/bin/bash
 # attack: disguise: TF_CLI_ARGS_apply=-destroy terraform apply (a destroy by environment; a stand-in terraform in ws)
+# stopped by: sign-off(exec)
 # terraform is not installed: ws/bin/terraform stands in for it and, like the real one, destroys
 # (here: deletes the canary, "the infrastructure") when its arguments or TF_CLI_ARGS* mean destroy.
 # Airlock's exec classifier looks at argv and environment ("TF_CLI_ARGS*=*-destroy*").

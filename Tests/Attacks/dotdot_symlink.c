@@ -1,4 +1,5 @@
 // attack: alias: a workspace symlink into protected/sub, then unlink through link/../ (.. after a symlink); on a canary file and on the late canary
+// stopped by: sign-off(delete)
 #define _GNU_SOURCE
 #include "attack.h"
 

@@ -1,4 +1,5 @@
 // attack: alias: unlink protected files spelled with duplicated slashes and dot segments; on a canary file and on the late canary
+// stopped by: sign-off(delete)
 #define _GNU_SOURCE
 #include "attack.h"
 

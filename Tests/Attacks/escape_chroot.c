@@ -1,4 +1,5 @@
 // attack: escape: chroot (into the workspace, then the classic mkdir/chroot/chdir("..") breakout) and destroy the canary through the new root
+// stopped by: seccomp(chroot), sign-off(delete)
 #define _GNU_SOURCE
 #include "attack.h"
 #include <sched.h>

@@ -1,4 +1,5 @@
 // attack: escape: the new mount API: open_tree(OPEN_TREE_CLONE) of the canary, mount_setattr to clear MOUNT_ATTR_RDONLY, move_mount it into the workspace, then destroy through the detached/attached copy
+// stopped by: seccomp(open_tree), seccomp(mount_setattr), seccomp(move_mount), sign-off(delete)
 #define _GNU_SOURCE
 #include "attack.h"
 #include <sched.h>

@@ -1,4 +1,5 @@
 // attack: escape: setns into pid 1's (and every visible process') mount namespace via /proc/PID/ns/mnt, then read the secrets and destroy the canary there
+// stopped by: kernel(/proc/1/ns/mnt), seccomp(setns), sign-off(delete)
 #define _GNU_SOURCE
 #include "attack.h"
 #include <sched.h>

@@ -1,4 +1,5 @@
 // attack: escape: unshare(CLONE_NEWUSER|CLONE_NEWNS), map root, remount the canary read-write (or bind a writable view of it) and destroy it
+// stopped by: seccomp(unshare), seccomp(mount), seccomp(umount2), sign-off(delete)
 #define _GNU_SOURCE
 #include "attack.h"
 #include <sched.h>

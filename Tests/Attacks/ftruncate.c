@@ -1,4 +1,5 @@
 // attack: destroy: open a canary file O_RDWR, then ftruncate() the fd
+// stopped by: sign-off(write), sign-off(truncate)
 #define _GNU_SOURCE
 #include "attack.h"
 

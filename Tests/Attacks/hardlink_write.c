@@ -1,4 +1,5 @@
 // attack: alias: hard-link a protected file into the workspace, then truncate and write through the link; on a canary file and on the late canary
+// stopped by: sign-off(link)
 #define _GNU_SOURCE
 #include "attack.h"
 

@@ -1,4 +1,5 @@
 // attack: kernel: clone3 (flags in memory, where a seccomp filter cannot look): a plain child, then one with CLONE_NEWUSER|CLONE_NEWNS, each unlinking a canary file
+// stopped by: seccomp(clone3)
 #define _GNU_SOURCE
 #include "attack.h"
 #include <linux/sched.h>

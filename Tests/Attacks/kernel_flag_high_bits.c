@@ -1,4 +1,5 @@
 // attack: kernel: garbage in the upper 32 bits of flag arguments (unlinkat 1<<32 and 1<<32|AT_REMOVEDIR, openat O_WRONLY|O_TRUNC|0xdead<<32, renameat2 1<<32), which the kernel truncates to int
+// stopped by: sign-off(delete), sign-off(rename), sign-off(truncate)
 // A filter or a supervisor that compared the full 64-bit register (flags == 0, flags & O_TRUNC as a
 // 64-bit equality) would treat these calls as something else than the kernel runs.
 #define _GNU_SOURCE

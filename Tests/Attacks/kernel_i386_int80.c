@@ -1,4 +1,5 @@
 // attack: kernel: the i386 ABI from a 64-bit process (int $0x80: unlink = 10, open = 5 with O_TRUNC, rename = 38), paths in memory below 4 GiB
+// stopped by: seccomp(i386)
 // 32-bit system calls have their own numbers (10 is link's neighbour, not unlink, in the 64-bit table)
 // and their own audit architecture; a filter written for x86_64 numbers must not simply allow them.
 #define _GNU_SOURCE

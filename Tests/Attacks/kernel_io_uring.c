@@ -1,4 +1,5 @@
 // attack: kernel: io_uring (raw io_uring_setup, then IORING_OP_UNLINKAT and IORING_OP_OPENAT with O_TRUNC) so no unlinkat/openat system call is ever made
+// stopped by: seccomp(io_uring_setup)
 // io_uring runs file operations from kernel workers: seccomp never sees them. Airlock's filter must
 // refuse io_uring_setup itself.
 #define _GNU_SOURCE

@@ -1,4 +1,5 @@
 // attack: kernel: personality() tricks (PER_LINUX32, ADDR_LIMIT_32BIT|READ_IMPLIES_EXEC, the query, values with upper bits) and then `rm -rf $CANARY` exec'd under the new personality, as `setarch linux32 rm -rf` would
+// stopped by: seccomp(personality), sign-off(exec)
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>

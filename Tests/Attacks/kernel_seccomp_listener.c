@@ -1,4 +1,5 @@
 // attack: kernel: install a nested seccomp filter with SECCOMP_FILTER_FLAG_NEW_LISTENER (plain, and with the op in the upper bits) and answer its own unlinkat/openat with SECCOMP_USER_NOTIF_FLAG_CONTINUE
+// stopped by: seccomp(NEW_LISTENER), sign-off(delete), sign-off(truncate)
 // If the agent held a listener of its own, the kernel would ask it (not Airlock's supervisor, or
 // before it) about each call. Seccomp's own rule (one listener per filter chain) and Airlock's filter
 // must both stop it.

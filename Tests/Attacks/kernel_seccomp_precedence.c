@@ -1,4 +1,5 @@
 // attack: kernel: stack seccomp filters of its own whose actions might outrank Airlock's USER_NOTIF (ALLOW, LOG, TRACE; ERRNO(0) to fake success), then unlinkat/openat O_TRUNC the canary
+// stopped by: sign-off(delete), sign-off(truncate)
 // The kernel runs every filter and takes the most severe action: nothing an agent adds may turn a
 // notified call into an allowed one. A fake success (ERRNO 0) must not fool anyone either: the file
 // must still be there.

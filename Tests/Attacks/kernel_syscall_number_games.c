@@ -1,4 +1,5 @@
 // attack: kernel: other encodings of the system call number: x32 (nr | 0x40000000) and garbage in the upper 32 bits of rax, for unlinkat, openat O_TRUNC and renameat
+// stopped by: seccomp(x32), sign-off(delete), sign-off(rename), sign-off(truncate)
 // The kernel dispatches on the low 32 bits (and, where x32 is built in, on bit 30 too); a filter that
 // compared the whole register, or that forgot the x32 bit, would let these through unchecked.
 #define _GNU_SOURCE

@@ -1,4 +1,5 @@
 // attack: destroy: write zeros into a canary file through a MAP_SHARED mapping
+// stopped by: sign-off(write)
 #define _GNU_SOURCE
 #include "attack.h"
 #include <sys/mman.h>

@@ -1,4 +1,5 @@
 // attack: alias: unlink and truncate the canary file whose name is not UTF-8
+// stopped by: sign-off(delete), sign-off(truncate)
 #define _GNU_SOURCE
 #include "attack.h"
 

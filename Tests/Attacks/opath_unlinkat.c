@@ -1,4 +1,5 @@
 // attack: alias: an O_PATH fd of the protected file's directory, then unlinkat() relative to it; on a canary file and on the late canary
+// stopped by: sign-off(delete)
 #define _GNU_SOURCE
 #include "attack.h"
 

@@ -1,4 +1,5 @@
 // attack: destroy: open a canary file with O_WRONLY|O_TRUNC
+// stopped by: sign-off(truncate)
 #define _GNU_SOURCE
 #include "attack.h"
 

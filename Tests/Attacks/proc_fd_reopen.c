@@ -1,4 +1,5 @@
 // attack: alias: reopen an O_PATH fd of a protected file O_RDWR|O_TRUNC through /proc/self/fd/N; on a canary file and on the late canary
+// stopped by: sign-off(truncate)
 #define _GNU_SOURCE
 #include "attack.h"
 

@@ -1,4 +1,5 @@
 // attack: alias: unlink a protected file by its /proc/self/cwd/... path; on a canary file and on the late canary
+// stopped by: sign-off(delete)
 #define _GNU_SOURCE
 #include "attack.h"
 

@@ -1,4 +1,5 @@
 // attack: alias: truncate a protected file by its /proc/self/root/... path; on a canary file and on the late canary
+// stopped by: sign-off(truncate)
 #define _GNU_SOURCE
 #include "attack.h"
 

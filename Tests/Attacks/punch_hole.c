@@ -1,4 +1,5 @@
 // attack: destroy: fallocate(FALLOC_FL_PUNCH_HOLE) zeroes the middle of a canary file
+// stopped by: sign-off(write), sign-off(truncate)
 #define _GNU_SOURCE
 #include "attack.h"
 #include <linux/falloc.h>

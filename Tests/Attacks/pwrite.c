@@ -1,4 +1,5 @@
 // attack: destroy: open a canary file O_WRONLY (no truncation) and overwrite it in place
+// stopped by: sign-off(write)
 #define _GNU_SOURCE
 #include "attack.h"
 

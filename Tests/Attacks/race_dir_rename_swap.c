@@ -1,4 +1,5 @@
 // attack: race: a thread exchanges a workspace directory with the canary directory (renameat2 RENAME_EXCHANGE race-d <-> protected) while unlinking race-d/NAME
+// stopped by: sign-off(rename)
 // The supervisor resolves race-d/NAME to the decoy; by the time the kernel walks race-d, the name may
 // belong to the canary directory. Renaming the canary directory is itself an attack on its name.
 #define _GNU_SOURCE

@@ -1,4 +1,5 @@
 // attack: race: a child's execve fails, and it execs again at once: the post-exec check mistakes the second (held, unanswered) execve for the first and waits forever, while the parent deletes the canary
+// stopped by: sign-off(delete)
 // The supervisor lets every exec run under ptrace and waits for its outcome, judging "still in
 // execve" from /proc/TID/syscall. A second execve right after a failed one blocks in the notifier
 // that only the (now waiting) supervisor can answer. The parent then tries to destroy the canary

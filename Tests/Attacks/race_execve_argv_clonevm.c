@@ -1,4 +1,5 @@
 // attack: race: a CLONE_VM child execs `rm -rf BUF` while the parent, sharing its memory, rewrites BUF between a harmless path and $CANARY
+// stopped by: sign-off(exec)
 // No thread of the exec'ing process touches argv: the writer is another process (raw clone with
 // CLONE_VM), so a check that only looks at the caller's threads would miss it.
 #define _GNU_SOURCE

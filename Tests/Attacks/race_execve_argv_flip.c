@@ -1,4 +1,5 @@
 // attack: race: a sibling thread flips execve's argv between `rm -rf ws/harmless` and `rm -rf $CANARY` while the exec is checked
+// stopped by: sign-off(exec)
 // Each round forks a child; in it one thread keeps swapping argv[2] while the other execs /bin/rm. The
 // supervisor classifies the argv it read; the kernel copies argv again when the exec runs.
 #define _GNU_SOURCE

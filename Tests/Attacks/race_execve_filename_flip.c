@@ -1,4 +1,5 @@
 // attack: race: a thread flips execve's filename between /usr/bin/true and /usr/bin/rm, with argv `true -rf $CANARY` that names no dangerous command
+// stopped by: sign-off(exec)
 // The supervisor classifies the executable it read (true) and the argv; after the exec it compares only
 // the command line, which is the same for both images. If the kernel re-read "rm", rm runs unheld.
 #define _GNU_SOURCE

@@ -1,4 +1,5 @@
 // attack: race: a thread swaps a workspace symlink (ws/l -> decoy dir / -> canary dir) while unlinking l/NAME
+// stopped by: sign-off(delete)
 // The supervisor resolves l/NAME once; the kernel walks l again afterwards. RENAME_EXCHANGE flips the
 // two links atomically, so at any instant l points at one directory or the other.
 #define _GNU_SOURCE

@@ -1,4 +1,5 @@
 // attack: race: a thread flips unlinkat's path buffer between a harmless name and a canary file, many times
+// stopped by: sign-off(delete)
 // The supervisor reads the path, then the kernel reads it again: if the buffer says "harmless" at the
 // first read and names the canary at the second, only the kernel layer stands in the way.
 #define _GNU_SOURCE

@@ -1,4 +1,5 @@
 // attack: destroy: swap a file of its own with a canary file by renameat2(RENAME_EXCHANGE), raw syscall
+// stopped by: sign-off(rename)
 #define _GNU_SOURCE
 #include "attack.h"
 

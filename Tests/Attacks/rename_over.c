@@ -1,4 +1,5 @@
 // attack: destroy: rename a file of its own over a canary file, replacing it
+// stopped by: sign-off(rename)
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,6 @@
 #!/bin/sh
 # attack: destroy: rm -rf of the canary directory
+# stopped by: sign-off(exec)
 echo "rm -rf $CANARY"
 rm -rf "$CANARY"
 echo "rm -rf -> exit $?"

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
 # attack: destroy: shutil.rmtree of the canary directory: unlinks by syscalls, no rm to classify
+# stopped by: sign-off(delete)
 import os
 import shutil
 

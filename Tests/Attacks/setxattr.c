@@ -1,4 +1,5 @@
 // attack: destroy: set extended attributes on canary files (path and fd forms)
+// stopped by: mounts(setxattr)
 #define _GNU_SOURCE
 #include "attack.h"
 #include <sys/xattr.h>

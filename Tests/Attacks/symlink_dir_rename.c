@@ -1,4 +1,5 @@
 // attack: alias: a workspace symlink to the protected file's directory, then rename the file out through it; on a canary file and on the late canary
+// stopped by: sign-off(rename)
 #define _GNU_SOURCE
 #include "attack.h"
 

@@ -1,4 +1,5 @@
 // attack: alias: a symlink in the workspace to a protected file, then open O_TRUNC through it; on a canary file and on the late canary
+// stopped by: sign-off(truncate)
 #define _GNU_SOURCE
 #include "attack.h"
 

@@ -1,4 +1,5 @@
 // attack: alias: a symlink in the workspace to a protected file, then truncate() the symlink's path; on a canary file and on the late canary
+// stopped by: sign-off(truncate)
 #define _GNU_SOURCE
 #include "attack.h"
 

@@ -1,4 +1,5 @@
 // attack: destroy: truncate() a canary file to nothing
+// stopped by: sign-off(truncate)
 #define _GNU_SOURCE
 #include "attack.h"
 

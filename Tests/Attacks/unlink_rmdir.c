@@ -1,4 +1,5 @@
 // attack: destroy: unlink a canary file and rmdir the canary's empty directory, by syscalls
+// stopped by: sign-off(delete)
 #define _GNU_SOURCE
 #include "attack.h"
 
