@@ -38,13 +38,27 @@ public struct SeccompFilter: Sendable {
     /// bits, since the kernel truncates the request to an unsigned int).
     static let deniedIoctls: [UInt64] = [0x5412 /* TIOCSTI */, 0x541C /* TIOCLINUX */]
 
-    /// Calls that can destroy, sent to the supervisor (SECCOMP_RET_USER_NOTIF) when sign-off is on.
-    /// open/openat only when they write or truncate, fallocate only in its destructive modes: the
-    /// rest never leaves the kernel.
-    static let notifiedSyscalls = [
+    /// Calls that can destroy, sent to the supervisor (SECCOMP_RET_USER_NOTIF) when sign-off is on;
+    /// also open/openat when they write or truncate, and fallocate in its destructive modes: the rest
+    /// never leaves the kernel.
+    public static let notifiedSyscalls = [
         "unlink", "unlinkat", "rmdir", "rename", "renameat", "renameat2", "truncate", "ftruncate",
         "link", "linkat", "creat", "openat2", "execve", "execveat",
+        // A protected file's mode, owner and extended attributes (chmod 000 makes it as good as gone).
+        "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
+        "setxattr", "lsetxattr", "fsetxattr", "setxattrat", "removexattr", "lremovexattr", "fremovexattr",
+        "removexattrat",
     ]
+
+    /// System calls newer than libseccomp 2.5.4, by the number they have on every architecture since
+    /// the unified numbering of Linux 5.1.
+    static let unifiedNumbers: [String: Int32] = ["fchmodat2": 452, "setxattrat": 463, "removexattrat": 466]
+
+    /// The native number of a system call, or nil when neither libseccomp nor `unifiedNumbers` knows it.
+    public static func number(of name: String) -> Int32? {
+        let nr = seccomp_syscall_resolve_name(name)
+        return nr != __NR_SCMP_ERROR ? nr : unifiedNumbers[name]
+    }
 
     public init(denyAction: DenyAction, network: Bool, intercept: Bool = false) throws(SandboxError) {
         let deny: UInt32 = denyAction == .kill ? 0x8000_0000 /* KILL_PROCESS */ : Self.errnoAction(EPERM)
@@ -123,8 +137,7 @@ public struct SeccompFilter: Sendable {
     }
 
     static func add(_ ctx: scmp_filter_ctx, _ action: UInt32, _ name: String, _ args: [scmp_arg_cmp]) throws(SandboxError) {
-        let nr = seccomp_syscall_resolve_name(name)
-        guard nr != __NR_SCMP_ERROR else {
+        guard let nr = number(of: name) else {
             throw SandboxError("libseccomp \(libseccompVersion) does not know the system call \(name)")
         }
         let rc = args.withUnsafeBufferPointer {

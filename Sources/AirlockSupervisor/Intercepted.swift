@@ -1,3 +1,4 @@
+import AirlockSandbox
 import CSeccomp
 import Glibc
 
@@ -20,15 +21,18 @@ enum Intercepted {
     /// openat2: flags, mode and resolve live in a struct open_how in the agent's memory.
     case openHow(PathArgument, how: UInt64, size: UInt64)
     case exec(PathArgument, argv: UInt64, envp: UInt64, flags: Int32)
+    /// chmod, chown and extended attributes, on a path (`follow`: through a final symlink) or an fd.
+    case metadata(PathArgument, follow: Bool, call: String)
+    case metadataFD(fd: Int32, call: String)
 
     static let cwd: Int32 = -100 // AT_FDCWD
+    static let noFollow: Int32 = 0x100 // AT_SYMLINK_NOFOLLOW
 
     /// Syscall numbers for this architecture, from libseccomp (never hard-coded per ABI).
     static let numbers: [String: Int32] = {
         var table: [String: Int32] = [:]
-        for name in ["unlink", "unlinkat", "rmdir", "rename", "renameat", "renameat2", "truncate", "ftruncate",
-                     "fallocate", "link", "linkat", "open", "openat", "openat2", "creat", "execve", "execveat"] {
-            table[name] = seccomp_syscall_resolve_name(name)
+        for name in SeccompFilter.notifiedSyscalls + ["open", "openat", "fallocate"] {
+            table[name] = SeccompFilter.number(of: name)
         }
         return table
     }()
@@ -38,7 +42,8 @@ enum Intercepted {
     init?(nr: Int32, args a: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)) {
         func fd(_ v: UInt64) -> Int32 { Int32(truncatingIfNeeded: v) }
         func path(_ dirfd: Int32, _ address: UInt64) -> PathArgument { PathArgument(dirfd: dirfd, address: address) }
-        switch Self.names[nr] {
+        guard let name = Self.names[nr] else { return nil }
+        switch name {
         case "unlink": self = .delete(path(Self.cwd, a.0), removeDirectory: false)
         case "rmdir": self = .delete(path(Self.cwd, a.0), removeDirectory: true)
         case "unlinkat": self = .delete(path(fd(a.0), a.1), removeDirectory: a.2 & 0x200 != 0) // AT_REMOVEDIR
@@ -56,6 +61,14 @@ enum Intercepted {
         case "openat2": self = .openHow(path(fd(a.0), a.1), how: a.2, size: a.3)
         case "execve": self = .exec(path(Self.cwd, a.0), argv: a.1, envp: a.2, flags: 0)
         case "execveat": self = .exec(path(fd(a.0), a.1), argv: a.2, envp: a.3, flags: fd(a.4))
+        case "chmod", "chown", "setxattr", "removexattr": self = .metadata(path(Self.cwd, a.0), follow: true, call: name)
+        case "lchown", "lsetxattr", "lremovexattr": self = .metadata(path(Self.cwd, a.0), follow: false, call: name)
+        case "fchmod", "fchown", "fsetxattr", "fremovexattr": self = .metadataFD(fd: fd(a.0), call: name)
+        // fchmodat has no flags argument (the C library's AT_SYMLINK_NOFOLLOW is done in user space).
+        case "fchmodat": self = .metadata(path(fd(a.0), a.1), follow: true, call: name)
+        case "fchmodat2": self = .metadata(path(fd(a.0), a.1), follow: fd(a.3) & Self.noFollow == 0, call: name)
+        case "fchownat": self = .metadata(path(fd(a.0), a.1), follow: fd(a.4) & Self.noFollow == 0, call: name)
+        case "setxattrat", "removexattrat": self = .metadata(path(fd(a.0), a.1), follow: fd(a.2) & Self.noFollow == 0, call: name)
         default: return nil
         }
     }

@@ -292,7 +292,37 @@ public final class Supervisor: @unchecked Sendable {
             try openCall(p, flags: Int32(truncatingIfNeeded: fields.0), mode: UInt32(truncatingIfNeeded: fields.1), agent)
         case .exec(let p, let argvAddress, let envpAddress, let flags):
             try execCall(p, argvAddress, envpAddress, emptyPath: flags & 0x1000 != 0 /* AT_EMPTY_PATH */, agent)
+        case .metadata(let p, let follow, let name):
+            let bytes = try agent.readCString(at: p.address)
+            // A name no write rule can end in needs no resolving, unless a final symlink may lead on.
+            if !follow, let last = AgentPath.plainLastName(bytes), !config.protect.contains(where: { $0.mayMatch(lastName: last, operation: .write) }) {
+                return answer(agent, .proceed)
+            }
+            let path = try AgentPath.resolve(bytes, dirfd: p.dirfd, agent: agent)
+            guard let target = follow ? try path?.followingFinalSymlink(agent) : path else { return answer(agent, .proceed) }
+            metadataChange(name, target, agent)
+        case .metadataFD(let fd, let name):
+            guard let target = try resolveFD(fd, agent) else { return answer(agent, .proceed) }
+            metadataChange(name, target, agent)
         }
+    }
+
+    /// chmod, chown or an extended attribute on `target`. A protected file's (a rule guarding its
+    /// contents) are refused, not held: a request could not say which mode or owner it asks for.
+    /// Allowed under a grant (an approved command may fix up the modes of what it changes).
+    func metadataChange(_ call: String, _ target: AgentPath, _ agent: AgentProcess) {
+        guard let rule = config.protect.firstMatch(target.canonical, operation: .write), rule.action != .allow else {
+            return answer(agent, .proceed)
+        }
+        if config.audit || rule.action == .audit {
+            writeAudit(kind: .write, paths: [target.canonical], argv: nil, rule: rule.name, agent)
+            return answer(agent, .proceed)
+        }
+        if grants.contains(where: { $0.covers(pid: agent.pid, path: target.canonical, kind: .write) }) {
+            return answer(agent, .proceed)
+        }
+        logger.warning("denied \(call) of \(target.canonical.shown) to pid \(agent.pid) [rule \(rule.name)]: the mode, owner and extended attributes of a protected file are not changed under airlock")
+        answer(agent, .error(.notPermitted))
     }
 
     func openCall(_ p: PathArgument, flags: Int32, mode: UInt32, _ agent: AgentProcess) throws(AgentProcess.ReadError) {

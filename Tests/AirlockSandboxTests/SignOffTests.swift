@@ -141,6 +141,39 @@ struct SignOffTests {
         #expect(original[.systemFileNumber] as? Int == alias[.systemFileNumber] as? Int)
     }
 
+    @Test("chmod and chown of a protected file fail with EPERM, also of one made after the start and through a symlink; an unprotected file's go through",
+          arguments: SandboxConfig.all)
+    func metadataOfProtectedFilesIsRefused(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        try fixture.write(fixture.workspace + "/.env", "A=1\n")
+        try fixture.write(fixture.workspace + "/notes.txt", "plain\n")
+        if let user = config.user { try chownTree(fixture.workspace, to: user) }
+        let agent = try startAgent(fixture, approvers, """
+            while [ ! -e late.tfstate ]; do sleep 0.05; done
+            ln -s .env env-link
+            chmod 000 .env; echo chmod=$?
+            chmod 000 env-link; echo link=$?
+            chmod 000 late.tfstate; echo late=$?
+            chown "$(id -u)" .env; echo chown=$?
+            chmod 600 notes.txt; echo plain=$?
+            chown "$(id -u)" notes.txt; echo plainchown=$?
+            """)
+        usleep(300_000)
+        try fixture.write(fixture.workspace + "/late.tfstate", "{}\n")
+        if let user = config.user { try chownTree(fixture.workspace, to: user) }
+        let outcome = agent.wait(timeout: 20)
+        for line in ["chmod=1", "link=1", "late=1", "chown=1", "plain=0", "plainchown=0"] {
+            #expect(outcome.lines.contains(line), "\(line)\n\(outcome)")
+        }
+        #expect(outcome.stderr.contains("the mode, owner and extended attributes of a protected file are not changed"), "\(outcome)")
+        func mode(_ name: String) throws -> Int {
+            try FileManager.default.attributesOfItem(atPath: fixture.workspace + "/" + name)[.posixPermissions] as? Int ?? -1
+        }
+        #expect(try mode(".env") != 0 && mode("late.tfstate") != 0)
+        #expect(try mode("notes.txt") == 0o600)
+    }
+
     @Test("a hold nobody answers expires and fails with EPERM", arguments: [SandboxConfig.root])
     func expiryFailsWithEPERM(config: SandboxConfig) throws {
         let fixture = try Fixture(config)

@@ -1,5 +1,5 @@
 // attack: destroy: chmod 000 a canary file and the canary directory (chmod, fchmodat)
-// stopped by: mounts(chmod)
+// stopped by: notifier(chmod)
 #define _GNU_SOURCE
 #include "attack.h"
 

@@ -1,5 +1,5 @@
 // attack: destroy: chown a canary file and lchown a canary symlink to nobody
-// stopped by: mounts(chown)
+// stopped by: notifier(chown)
 #define _GNU_SOURCE
 #include "attack.h"
 

@@ -1,5 +1,5 @@
 // attack: destroy: set extended attributes on canary files (path and fd forms)
-// stopped by: mounts(setxattr)
+// stopped by: notifier(setxattr)
 #define _GNU_SOURCE
 #include "attack.h"
 #include <sys/xattr.h>
