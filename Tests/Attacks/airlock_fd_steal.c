@@ -1,5 +1,5 @@
 // attack: airlock: hunt for handles to steal (own fds 3..1024, every visible process's /proc/PID/fd/*, pidfd_getfd, /proc/PID/root and cwd) and use them on the queue, the approvers, a notify fd, the canary
-// stopped by: kernel(/proc/1/fd), kernel(pidfd_getfd), sign-off(delete), namespaces(queue)
+// stopped by: kernel(/proc/1/fd), kernel(pidfd_getfd), sign-off(delete), namespaces(queue) or landlock(queue)
 //
 // A leaked fd of the queue or the approvers file, a seccomp notify fd (to answer our own held
 // calls), or a directory fd or root/cwd from outside the sandbox (to reach the canary another way)

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # attack: airlock: replace the whole queue with a forged, self-consistent hash chain (request + two approvals + resolve) by rename-over and by O_TRUNC rewrite
-# stopped by: mounts(write+rename), namespaces(O_TRUNC)
+# stopped by: mounts(write+rename) or landlock(write+rename), namespaces(O_TRUNC) or landlock(O_TRUNC)
 # A chain that verifies link by link proves only that nobody edited it after it was written; if
 # the agent could write the file at all it could write a whole new history. Tried on the
 # fixture's queue by its path, by the default path under $HOME, and through /proc/PID/root.

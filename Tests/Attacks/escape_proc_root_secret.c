@@ -1,5 +1,5 @@
 // attack: escape: read the planted secrets through other processes' roots and cwds (/proc/1/root/…, /proc/PID/root/…, /proc/PID/cwd/…), where an unhidden view of the host might show through
-// stopped by: kernel(pid 1's root), namespaces(own root)
+// stopped by: kernel(pid 1's root), namespaces(own root) or landlock(own root)
 #define _GNU_SOURCE
 #include "attack.h"
 #include <sched.h>
