@@ -239,9 +239,7 @@ public final class Supervisor: @unchecked Sendable {
         case .delete(let p, let removeDirectory):
             let bytes = try agent.readCString(at: p.address)
             // The hot path of every `rm -rf`: a name no delete rule can end in needs no resolving.
-            if let name = AgentPath.plainLastName(bytes), !config.protect.contains(where: { $0.mayMatch(lastName: name, operation: .delete) }) {
-                return answer(agent, .proceed)
-            }
+            if noRuleCanEnd(bytes, operation: .delete) { return answer(agent, .proceed) }
             guard let target = try AgentPath.resolve(bytes, dirfd: p.dirfd, agent: agent) else { return answer(agent, .proceed) }
             try fileOperation(.delete, [target], agent) {
                 self.inHost(target) { dir in target.name.withCPath { unlinkat(dir, $0, removeDirectory ? AT_REMOVEDIR : 0) } }
@@ -295,9 +293,7 @@ public final class Supervisor: @unchecked Sendable {
         case .metadata(let p, let follow, let name):
             let bytes = try agent.readCString(at: p.address)
             // A name no write rule can end in needs no resolving, unless a final symlink may lead on.
-            if !follow, let last = AgentPath.plainLastName(bytes), !config.protect.contains(where: { $0.mayMatch(lastName: last, operation: .write) }) {
-                return answer(agent, .proceed)
-            }
+            if !follow && noRuleCanEnd(bytes, operation: .write) { return answer(agent, .proceed) }
             let path = try AgentPath.resolve(bytes, dirfd: p.dirfd, agent: agent)
             guard let target = follow ? try path?.followingFinalSymlink(agent) : path else { return answer(agent, .proceed) }
             metadataChange(name, target, agent)
@@ -305,6 +301,13 @@ public final class Supervisor: @unchecked Sendable {
             guard let target = try resolveFD(fd, agent) else { return answer(agent, .proceed) }
             metadataChange(name, target, agent)
         }
+    }
+
+    /// Whether the path names a plain last component that no rule for `operation` can end in: then
+    /// the call needs no resolving (for a call that does not follow a final symlink).
+    func noRuleCanEnd(_ bytes: [UInt8], operation: FileOperation) -> Bool {
+        guard let name = AgentPath.plainLastName(bytes) else { return false }
+        return !config.protect.contains { $0.mayMatch(lastName: name, operation: operation) }
     }
 
     /// chmod, chown or an extended attribute on `target`. A protected file's (a rule guarding its

@@ -48,6 +48,14 @@ struct SignOffTests {
         return nil
     }
 
+    /// The first pending request; none within the timeout kills the agent and records why.
+    func heldOrKill(_ fixture: Fixture, _ approvers: Approvers, _ agent: Subprocess) throws -> [String: Any]? {
+        if let held = try waitForHeld(fixture, approvers) { return held }
+        agent.send(SIGKILL)
+        Issue.record("no request was held: \(agent.wait(timeout: 5))")
+        return nil
+    }
+
     func approve(_ fixture: Fixture, _ approvers: Approvers, _ id: String, as name: String) throws -> Outcome {
         try queueCLI(fixture, approvers, ["approve", id, "--key", approvers.key(name)])
     }
@@ -65,11 +73,7 @@ struct SignOffTests {
         try fixture.write(fixture.workspace + "/.env", "TOKEN=precious\n")
         if let user = config.user { try chownTree(fixture.workspace, to: user) }
         let agent = try startAgent(fixture, approvers, "rm .env; echo rm=$?")
-        guard let held = try waitForHeld(fixture, approvers) else {
-            agent.send(SIGKILL)
-            Issue.record("no request was held: \(agent.wait(timeout: 5))")
-            return
-        }
+        guard let held = try heldOrKill(fixture, approvers, agent) else { return }
         #expect(held["kind"] as? String == "delete")
         #expect(held["path"] as? String == fixture.workspace + "/.env")
         #expect(held["rule"] as? String == "dotenv files")
@@ -123,11 +127,7 @@ struct SignOffTests {
         try fixture.write(fixture.workspace + "/.env", "A=1\n")
         if let user = config.user { try chownTree(fixture.workspace, to: user) }
         let agent = try startAgent(fixture, approvers, "\(try Binaries.probe()) link .env alias; echo done")
-        guard let held = try waitForHeld(fixture, approvers) else {
-            agent.send(SIGKILL)
-            Issue.record("no request was held: \(agent.wait(timeout: 5))")
-            return
-        }
+        guard let held = try heldOrKill(fixture, approvers, agent) else { return }
         #expect(held["kind"] as? String == "link", "\(held)")
         #expect(held["path"] as? String == fixture.workspace + "/.env", "\(held)")
         #expect(held["path2"] as? String == fixture.workspace + "/alias", "\(held)")
