@@ -324,6 +324,7 @@ public final class Supervisor: @unchecked Sendable {
         if grants.contains(where: { $0.covers(pid: agent.pid, path: target.canonical, kind: .write) }) {
             return answer(agent, .proceed)
         }
+        pinLate([target])
         logger.warning("denied \(call) of \(target.canonical.shown) to pid \(agent.pid) [rule \(rule.name)]: the mode, owner and extended attributes of a protected file are not changed under airlock")
         answer(agent, .error(.notPermitted))
     }
@@ -383,6 +384,7 @@ public final class Supervisor: @unchecked Sendable {
         case .allow: return answer(agent, .proceed)
         case .deny:
             logger.debug("denied \(kind.rawValue) \(targets.map(\.canonical.shown).joined(separator: " -> ")) of pid \(agent.pid) [rule \(rule.name)]")
+            pinLate(targets)
             return answer(agent, .error(.notPermitted))
         case .audit, .hold:
             if config.audit || rule.action == .audit {
@@ -396,6 +398,9 @@ public final class Supervisor: @unchecked Sendable {
             for (agent, result) in results { answer(agent, result) }
             return
         }
+        // A protected file that appeared after the start (from outside the sandbox) is pinned at the
+        // first call on it that is refused or held: a path swap cannot reach it from then on.
+        pinLate(targets)
         let root = rule.globs.first { $0.matches(target.canonical) }.map(\.literalPrefix) ?? target.canonical
         let grant = Grant(requestID: "", pid: agent.pid, start: AgentProcess.parentAndStart(agent.pid)?.start ?? 0,
                           roots: [root], kinds: [kind], expires: .distantFuture)
@@ -674,7 +679,8 @@ public final class Supervisor: @unchecked Sendable {
     }
 
     /// Pins what an approved operation left at a protected path (the file it wrote, created, or
-    /// renamed or linked there), as the files that existed at the start are pinned: bound onto
+    /// renamed or linked there), or a protected file a call was refused or held on (one that
+    /// appeared from outside after the start), as the files that existed at the start are pinned: bound onto
     /// itself in the sandbox, read-only where the rule guards contents. Without it, a thread that
     /// rewrites a path after the notifier read it could reach the new file. Namespaces backend
     /// only; a pin that fails is said, and the notifier still holds every call it sees.

@@ -305,8 +305,8 @@ struct SignOffTests {
         let fixture = try Fixture(config)
         let approvers = try Approvers(in: fixture.root)
         if let user = config.user { try chownTree(fixture.workspace, to: user) }
-        // chmod is not a protected operation, so only the kernel layer can refuse it: a read-only
-        // bind on the new file (the terraform state rule guards contents) makes it EROFS.
+        // The mount line shows the pin: a read-only bind on the new file (the terraform state rule
+        // guards contents). (chmod fails at the notifier too now, so chmod=1 alone would not.)
         let agent = try startAgent(fixture, approvers, """
             echo new > late.tfstate; echo write=$?
             chmod 600 late.tfstate 2>/dev/null; echo chmod=$?
@@ -321,6 +321,29 @@ struct SignOffTests {
         #expect(outcome.lines.contains("chmod=1"), "the new protected file is writable at the kernel layer\n\(outcome)")
         #expect(outcome.lines.contains { $0.hasPrefix("mount ro,") }, "\(outcome)")
         #expect((try? String(contentsOfFile: fixture.workspace + "/late.tfstate", encoding: .utf8)) == "new\n")
+    }
+
+    @Test("a protected file that appears from outside after the start is pinned at the first call held on it",
+          arguments: SandboxConfig.namespaces)
+    func outsideFileIsPinnedAtItsFirstHold(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        try fixture.write(fixture.root + "/short.toml", "extends = \"default\"\n[signoff]\ntimeout = 1\n")
+        if let user = config.user { try chownTree(fixture.workspace, to: user) }
+        let agent = try startAgent(fixture, approvers, """
+            while [ ! -e late.tfstate ]; do sleep 0.05; done
+            awk -v p="$PWD/late.tfstate" '$5 == p { print "before " $6 }' /proc/self/mountinfo
+            rm -f late.tfstate; echo rm=$?
+            awk -v p="$PWD/late.tfstate" '$5 == p { print "after " $6 }' /proc/self/mountinfo
+            """, options: ["--profile", fixture.root + "/short.toml"])
+        usleep(300_000)
+        try fixture.write(fixture.workspace + "/late.tfstate", "{}\n")
+        if let user = config.user { try chownTree(fixture.workspace, to: user) }
+        let outcome = agent.wait(timeout: 20)
+        #expect(outcome.lines.contains("rm=1"), "\(outcome)")
+        #expect(!outcome.lines.contains { $0.hasPrefix("before ") }, "pinned before any call: the test shows nothing\n\(outcome)")
+        #expect(outcome.lines.contains { $0.hasPrefix("after ro,") }, "\(outcome)")
+        #expect((try? String(contentsOfFile: fixture.workspace + "/late.tfstate", encoding: .utf8)) == "{}\n")
     }
 
     @Test("an exec's argv is read exactly: 150 arguments, one of 5,000 bytes, one across a page boundary, the array misaligned across one",
