@@ -82,6 +82,19 @@ public struct ExecClassifier: Sendable {
         self.environmentNames = names
     }
 
+    /// The program names the rules match literally (`rm`, `terraform`, `tofu` of `terraform|tofu`;
+    /// not globs): the programs a renamed copy of must still be recognised.
+    public var programNames: [String] {
+        var names: [String] = []
+        for pattern in rules.compactMap(\.executable) {
+            for name in pattern.alternatives where !name.contains(UInt8(ascii: "*")) && !name.contains(UInt8(ascii: "?")) {
+                let text = String(decoding: name, as: UTF8.self)
+                if !names.contains(text) { names.append(text) }
+            }
+        }
+        return names
+    }
+
     /// The classifier for a profile's `[[exec]]` rules.
     public init(profile: Profile) {
         self.init(rules: profile.exec)

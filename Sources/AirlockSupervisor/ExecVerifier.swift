@@ -128,27 +128,38 @@ enum ExecVerifier {
 /// /proc/PID/exe at PTRACE_EVENT_EXEC, so a path swapped between the check and the kernel's lookup
 /// (a thread flipping the filename, a symlink flipped) cannot run another program unchecked.
 /// A binfmt_misc handler does not match: such an exec is killed (fail closed).
-struct ExecutableIdentity: Equatable {
+struct ExecutableIdentity {
     var files: [FileID]
 
+    /// The program the exec should run, when it is (a copy of) one the exec rules name: what the
+    /// command line is classified as.
+    var recognised: String?
+
+    /// A file by device and inode, and its ctime: a write to it between the check and the exec
+    /// (a script's text, a copied program's bytes) makes it another file.
     struct FileID: Equatable {
         var device: UInt64
         var inode: UInt64
+        var changed: timespec
         init?(fd: Int32) {
             var st = stat()
             guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
             device = UInt64(st.st_dev)
             inode = UInt64(st.st_ino)
+            changed = st.st_ctim
+        }
+        static func == (a: FileID, b: FileID) -> Bool {
+            a.device == b.device && a.inode == b.inode && a.changed.tv_sec == b.changed.tv_sec && a.changed.tv_nsec == b.changed.tv_nsec
         }
     }
 
     /// What the agent's own /proc link `link` (`fd/N`: execveat with AT_EMPTY_PATH or a path through
     /// /proc/self/fd; `exe`: a program re-executing itself) leads to.
-    init?(procLink link: String, _ agent: AgentProcess) {
+    init?(procLink link: String, _ agent: AgentProcess, known: KnownPrograms? = nil) {
         let opened = open("/proc/\(agent.pid)/\(link)", O_RDONLY | O_CLOEXEC)
         if opened >= 0 {
             defer { close(opened) }
-            self.init(opened: opened, agent)
+            self.init(opened: opened, agent, known: known)
             return
         }
         // Execute-only: no script can be read from it, so it is the program itself.
@@ -156,7 +167,7 @@ struct ExecutableIdentity: Equatable {
         guard handle >= 0 else { return nil }
         defer { close(handle) }
         guard let id = FileID(fd: handle) else { return nil }
-        self.init(files: [id])
+        self.init(files: [id], recognised: known?.program(of: handle))
     }
 
     /// The caller's own /proc link a path names (`/proc/self/exe`, `/proc/self/fd/N`, `/dev/fd/N`,
@@ -173,7 +184,7 @@ struct ExecutableIdentity: Equatable {
     }
 
     /// The file at `path` (its final symlink already followed), in the agent's view.
-    init?(path: AgentPath, _ agent: AgentProcess) {
+    init?(path: AgentPath, _ agent: AgentProcess, known: KnownPrograms? = nil) {
         let fd = AgentPath.openInRoot(pid: agent.pid, path.canonical, resolve: AgentPath.resolveInRoot | AgentPath.resolveNoMagicLinks,
                                       directory: false)
         guard fd >= 0 else { return nil }
@@ -181,19 +192,22 @@ struct ExecutableIdentity: Equatable {
         let readable = open("/proc/self/fd/\(fd)", O_RDONLY | O_CLOEXEC)
         if readable >= 0 {
             defer { close(readable) }
-            self.init(opened: readable, agent)
+            self.init(opened: readable, agent, known: known)
         } else {
             // Execute-only: no script can be read from it, so it is the program itself.
             guard let id = FileID(fd: fd) else { return nil }
-            self.init(files: [id])
+            self.init(files: [id], recognised: known?.program(of: fd))
         }
     }
 
-    init(files: [FileID]) { self.files = files }
+    init(files: [FileID], recognised: String? = nil) {
+        self.files = files
+        self.recognised = recognised
+    }
 
-    private init?(opened fd: Int32, _ agent: AgentProcess) {
+    private init?(opened fd: Int32, _ agent: AgentProcess, known: KnownPrograms?) {
         guard let id = FileID(fd: fd) else { return nil }
-        self.init(files: [id] + Self.interpreters(of: fd, agent, depth: 4))
+        self.init(files: [id] + Self.interpreters(of: fd, agent, depth: 4), recognised: known?.program(of: fd))
     }
 
     /// The chain of `#!` interpreters the kernel would follow from the open file `fd` (as many

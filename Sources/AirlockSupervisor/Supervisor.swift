@@ -27,6 +27,10 @@ public struct SupervisorConfig: Sendable {
     /// A socket to the sandbox's init, which pins protected files that appear later (namespaces
     /// backend); -1: none can be pinned after the start.
     public var pinSocket: Int32 = -1
+    /// The programs the exec rules name, and the PATH to find them on: a renamed copy of one is
+    /// recognised by its bytes (`KnownPrograms`).
+    public var programNames: [String] = []
+    public var searchPath = ""
 
     public init(sandboxID: String, workspace: String, home: String, protect: [ResolvedProtectRule],
                 classifyExec: @escaping @Sendable ([[UInt8]], [[UInt8]], [UInt8], [UInt8]) -> ExecVerdict?,
@@ -73,6 +77,7 @@ public final class Supervisor: @unchecked Sendable {
     /// Held calls by request id; several identical calls may join one request.
     var pending: [String: Held] = [:]
     var grants: [Grant] = []
+    lazy var knownPrograms = KnownPrograms(names: config.programNames, searchPath: config.searchPath)
     /// The queue as read so far: where to continue, the records of requests held here, and any
     /// break in the chain seen (which stays: no approval counts after it).
     var queueTail = QueueTail.start
@@ -427,18 +432,20 @@ public final class Supervisor: @unchecked Sendable {
         let executable: ExecutableIdentity?
         let name: [UInt8]
         if let link = path.isEmpty && emptyPath ? "fd/\(p.dirfd)" : ExecutableIdentity.ownProcLink(named: path, agent) {
-            executable = ExecutableIdentity(procLink: link, agent)
+            executable = ExecutableIdentity(procLink: link, agent, known: knownPrograms)
             name = agent.link(link) ?? []
         } else {
             executable = try AgentPath.resolve(path, dirfd: p.dirfd, agent: agent)?.followingFinalSymlink(agent)
-                .flatMap { ExecutableIdentity(path: $0, agent) }
+                .flatMap { ExecutableIdentity(path: $0, agent, known: knownPrograms) }
             name = path
         }
         // A shell tries every PATH entry: only an executable that exists can run, so only then ask.
         // (If one appears in between, the exec is killed: nothing was classified.)
         guard let executable else { return answer(agent, .exec(argv: argv, executable: nil)) }
         let run = Answer.exec(argv: argv, executable: executable)
-        guard let verdict = config.classifyExec(argv, env, cwd, name) else { return answer(agent, run) }
+        // A renamed copy of a program the rules name is classified as that program.
+        let classifiedName = executable.recognised.map { Array($0.utf8) } ?? name
+        guard let verdict = config.classifyExec(argv, env, cwd, classifiedName) else { return answer(agent, run) }
         switch verdict.action {
         case .allow: return answer(agent, run)
         case .deny:

@@ -106,6 +106,8 @@ struct SignOffSetup {
             audit: audit, requester: Self.userName())
         config.operatorArgv = plan.argv.map { Array($0.utf8) }
         config.pinSocket = pins
+        config.programNames = classifier.programNames
+        config.searchPath = plan.environment["PATH"] ?? ""
         let listener = receiveListener()
         guard listener > 0 else {
             if pins >= 0 { close(pins) }

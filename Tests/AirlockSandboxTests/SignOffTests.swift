@@ -346,6 +346,24 @@ struct SignOffTests {
         #expect((try? String(contentsOfFile: fixture.workspace + "/late.tfstate", encoding: .utf8)) == "{}\n")
     }
 
+    @Test("a renamed copy of a program the exec rules name is held as that program: cp git g; ./g clean -fdx",
+          arguments: [SandboxConfig.root] + SandboxConfig.landlock)
+    func renamedCopyIsRecognised(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        try fixture.write(fixture.root + "/short.toml", "extends = \"default\"\n[signoff]\ntimeout = 2\n")
+        try fixture.write(fixture.workspace + "/untracked.txt", "keep\n")
+        if let user = config.user { try chownTree(fixture.workspace, to: user) }
+        let agent = try startAgent(fixture, approvers, """
+            cp /usr/bin/git ./g && ./g init -q . && ./g clean -fdx; echo clean=$?
+            """, options: ["--profile", fixture.root + "/short.toml"])
+        guard let held = try heldOrKill(fixture, approvers, agent) else { return }
+        #expect(held["kind"] as? String == "exec" && (held["argv"] as? [String])?.prefix(3) == ["./g", "clean", "-fdx"], "\(held)")
+        let outcome = agent.wait(timeout: 20)
+        #expect(outcome.lines.contains("clean=126"), "\(outcome)")
+        #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/untracked.txt"))
+    }
+
     @Test("an exec's argv is read exactly: 150 arguments, one of 5,000 bytes, one across a page boundary, the array misaligned across one",
           arguments: [SandboxConfig.root])
     func execArgvIsReadExactly(config: SandboxConfig) throws {

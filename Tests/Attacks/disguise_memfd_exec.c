@@ -1,9 +1,9 @@
 // attack: disguise: rm's bytes copied into a memfd and run by execveat(fd, "", AT_EMPTY_PATH) with argv[0] "cleanup"
-// stopped by: sign-off(delete)
+// stopped by: sign-off(exec)
 //
 // There is no path to name the program by: the exec's path is the empty string, the file is an
-// anonymous memfd ("memfd:cleanup (deleted)"), argv[0] is innocent. Whatever the exec layer makes
-// of it, the unlinks rm then makes in the canary must be held.
+// anonymous memfd ("memfd:cleanup (deleted)"), argv[0] is innocent. The exec layer recognises rm by
+// the memfd's bytes (and the unlinks rm then makes in the canary would be held too).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
