@@ -9,7 +9,7 @@ import Glibc
 /// file's identity includes its ctime (`ExecutableIdentity.FileID`), which every write changes. (On
 /// kernels before multigrain timestamps, 6.13, a write within the same timer tick as the check can
 /// leave the ctime as it was.)
-final class KnownPrograms {
+public final class KnownPrograms {
     struct Program {
         var path: String
         var device: UInt64
@@ -24,7 +24,7 @@ final class KnownPrograms {
     /// is the program's path, or empty for none.
     private var compared: [[Int64]: String] = [:]
 
-    init(names: [String], searchPath: String) {
+    public init(names: [String], searchPath: String) {
         self.names = names
         var directories: [String] = []
         for directory in searchPath.split(separator: ":").map(String.init) + ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
@@ -34,22 +34,28 @@ final class KnownPrograms {
         self.directories = directories
     }
 
-    /// Found on first use, not at start-up: a run that execs nothing pays nothing.
+    /// Looks the programs up (each directory opened once, each name looked up in it); on first use
+    /// if `locate()` was not called before.
     private var programs: [Program] {
         if let located { return located }
         var found: [Program] = []
-        for name in names where !name.contains("/") {
-            for directory in directories {
+        for directory in directories {
+            let dir = open(directory, oPath | O_DIRECTORY | O_CLOEXEC)
+            guard dir >= 0 else { continue }
+            defer { close(dir) }
+            for name in names where !name.contains("/") {
                 var st = stat()
-                let path = directory + "/" + name
-                guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG,
+                guard fstatat(dir, name, &st, 0) == 0, st.st_mode & S_IFMT == S_IFREG,
                       !found.contains(where: { $0.device == UInt64(st.st_dev) && $0.inode == UInt64(st.st_ino) }) else { continue }
-                found.append(Program(path: path, device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size)))
+                found.append(Program(path: directory + "/" + name, device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size)))
             }
         }
         located = found
         return found
     }
+
+    /// Looks the programs up now: while the sandbox is being built, not at the agent's first exec.
+    public func locate() { _ = programs }
 
     /// The path of the known program the open file `fd` is (an `O_PATH` fd is compared by identity
     /// only), or nil.

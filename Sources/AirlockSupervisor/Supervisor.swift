@@ -27,10 +27,6 @@ public struct SupervisorConfig: Sendable {
     /// A socket to the sandbox's init, which pins protected files that appear later (namespaces
     /// backend); -1: none can be pinned after the start.
     public var pinSocket: Int32 = -1
-    /// The programs the exec rules name, and the PATH to find them on: a renamed copy of one is
-    /// recognised by its bytes (`KnownPrograms`).
-    public var programNames: [String] = []
-    public var searchPath = ""
 
     public init(sandboxID: String, workspace: String, home: String, protect: [ResolvedProtectRule],
                 classifyExec: @escaping @Sendable ([[UInt8]], [[UInt8]], [UInt8], [UInt8]) -> ExecVerdict?,
@@ -77,7 +73,7 @@ public final class Supervisor: @unchecked Sendable {
     /// Held calls by request id; several identical calls may join one request.
     var pending: [String: Held] = [:]
     var grants: [Grant] = []
-    lazy var knownPrograms = KnownPrograms(names: config.programNames, searchPath: config.searchPath)
+    let knownPrograms: KnownPrograms
     /// The queue as read so far: where to continue, the records of requests held here, and any
     /// break in the chain seen (which stays: no approval counts after it).
     var queueTail = QueueTail.start
@@ -122,11 +118,14 @@ public final class Supervisor: @unchecked Sendable {
         case exec(argv: [[UInt8]], executable: ExecutableIdentity?)
     }
 
-    public init(listener: Int32, config: SupervisorConfig, logger: Logger) {
+    /// `knownPrograms`: the programs the exec rules name, whose renamed copies are classified as
+    /// them (none: names only).
+    public init(listener: Int32, config: SupervisorConfig, logger: Logger, knownPrograms: KnownPrograms = KnownPrograms(names: [], searchPath: "")) {
         self.listener = listener
         self.config = config
         self.logger = logger
         self.queue = QueueFile(path: config.queuePath)
+        self.knownPrograms = knownPrograms
     }
 
     /// Starts the loop on its own thread; it ends when the last sandboxed process has gone.

@@ -106,13 +106,14 @@ struct SignOffSetup {
             audit: audit, requester: Self.userName())
         config.operatorArgv = plan.argv.map { Array($0.utf8) }
         config.pinSocket = pins
-        config.programNames = classifier.programNames
-        config.searchPath = plan.environment["PATH"] ?? ""
+        // Looked up while the child builds the sandbox, not at the agent's first exec.
+        let known = KnownPrograms(names: classifier.programNames, searchPath: plan.environment["PATH"] ?? "")
+        known.locate()
         let listener = receiveListener()
         guard listener > 0 else {
             if pins >= 0 { close(pins) }
             return
         }
-        Supervisor(listener: listener, config: config, logger: logger).start()
+        Supervisor(listener: listener, config: config, logger: logger, knownPrograms: known).start()
     }
 }
