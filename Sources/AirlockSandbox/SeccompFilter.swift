@@ -48,6 +48,9 @@ public struct SeccompFilter: Sendable {
         "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
         "setxattr", "lsetxattr", "fsetxattr", "setxattrat", "removexattr", "lremovexattr", "fremovexattr",
         "removexattrat",
+        // A new directory, symlink or device node at a protected name (a symlink planted where the
+        // state file will be written).
+        "mkdir", "mkdirat", "mknod", "mknodat", "symlink", "symlinkat",
     ]
 
     /// System calls newer than libseccomp 2.5.4, by the number they have on every architecture since

@@ -24,6 +24,8 @@ enum Intercepted {
     /// chmod, chown and extended attributes, on a path (`follow`: through a final symlink) or an fd.
     case metadata(PathArgument, follow: Bool, call: String)
     case metadataFD(fd: Int32, call: String)
+    /// mkdir, mknod, symlink: a new name that is not a regular file opened for writing.
+    case create(PathArgument, call: String)
 
     static let cwd: Int32 = -100 // AT_FDCWD
     static let noFollow: Int32 = 0x100 // AT_SYMLINK_NOFOLLOW
@@ -69,6 +71,10 @@ enum Intercepted {
         case "fchmodat2": self = .metadata(path(fd(a.0), a.1), follow: fd(a.3) & Self.noFollow == 0, call: name)
         case "fchownat": self = .metadata(path(fd(a.0), a.1), follow: fd(a.4) & Self.noFollow == 0, call: name)
         case "setxattrat", "removexattrat": self = .metadata(path(fd(a.0), a.1), follow: fd(a.2) & Self.noFollow == 0, call: name)
+        case "mkdir", "mknod": self = .create(path(Self.cwd, a.0), call: name)
+        case "mkdirat", "mknodat": self = .create(path(fd(a.0), a.1), call: name)
+        case "symlink": self = .create(path(Self.cwd, a.1), call: name)
+        case "symlinkat": self = .create(path(fd(a.1), a.2), call: name)
         default: return nil
         }
     }

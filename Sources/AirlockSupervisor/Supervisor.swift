@@ -300,10 +300,15 @@ public final class Supervisor: @unchecked Sendable {
             if !follow && noRuleCanEnd(bytes, operation: .write) { return answer(agent, .proceed) }
             let path = try AgentPath.resolve(bytes, dirfd: p.dirfd, agent: agent)
             guard let target = follow ? try path?.followingFinalSymlink(agent) : path else { return answer(agent, .proceed) }
-            metadataChange(name, target, agent)
+            refuseOnProtected(name, target, agent, Self.metadataRefusal)
         case .metadataFD(let fd, let name):
             guard let target = try resolveFD(fd, agent) else { return answer(agent, .proceed) }
-            metadataChange(name, target, agent)
+            refuseOnProtected(name, target, agent, Self.metadataRefusal)
+        case .create(let p, let name):
+            let bytes = try agent.readCString(at: p.address)
+            if noRuleCanEnd(bytes, operation: .write) { return answer(agent, .proceed) }
+            guard let target = try AgentPath.resolve(bytes, dirfd: p.dirfd, agent: agent) else { return answer(agent, .proceed) }
+            refuseOnProtected(name, target, agent, "no directory, symlink or device node is made at a protected path under airlock")
         }
     }
 
@@ -314,10 +319,13 @@ public final class Supervisor: @unchecked Sendable {
         return !config.protect.contains { $0.mayMatch(lastName: name, operation: operation) }
     }
 
-    /// chmod, chown or an extended attribute on `target`. A protected file's (a rule guarding its
-    /// contents) are refused, not held: a request could not say which mode or owner it asks for.
-    /// Allowed under a grant (an approved command may fix up the modes of what it changes).
-    func metadataChange(_ call: String, _ target: AgentPath, _ agent: AgentProcess) {
+    static let metadataRefusal = "the mode, owner and extended attributes of a protected file are not changed under airlock"
+
+    /// `call` on `target` (chmod, chown, an extended attribute; mkdir, mknod, symlink), refused with
+    /// EPERM when a rule guards its contents, with a warning saying `why`. Refused, not held: a
+    /// request could not say which mode, owner or link target it asks for. Audited in audit mode;
+    /// let through under a grant (an approved command may fix up the modes of what it changes).
+    func refuseOnProtected(_ call: String, _ target: AgentPath, _ agent: AgentProcess, _ why: String) {
         guard let rule = config.protect.firstMatch(target.canonical, operation: .write), rule.action != .allow else {
             return answer(agent, .proceed)
         }
@@ -329,7 +337,7 @@ public final class Supervisor: @unchecked Sendable {
             return answer(agent, .proceed)
         }
         pinLate([target])
-        logger.warning("denied \(call) of \(target.canonical.shown) to pid \(agent.pid) [rule \(rule.name)]: the mode, owner and extended attributes of a protected file are not changed under airlock")
+        logger.warning("denied \(call) of \(target.canonical.shown) to pid \(agent.pid) [rule \(rule.name)]: \(why)")
         answer(agent, .error(.notPermitted))
     }
 

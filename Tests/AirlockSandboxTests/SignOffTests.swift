@@ -174,6 +174,29 @@ struct SignOffTests {
         #expect(try mode("notes.txt") == 0o600)
     }
 
+    @Test("a directory, symlink or FIFO made at a protected name fails with EPERM; at another name it is made",
+          arguments: SandboxConfig.all)
+    func creationAtProtectedNamesIsRefused(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        if let user = config.user { try chownTree(fixture.workspace, to: user) }
+        let agent = try startAgent(fixture, approvers, """
+            mkdir .env; echo mkdir=$?
+            ln -s "$HOME/elsewhere" prod.tfstate; echo symlink=$?
+            mkfifo pipe.tfstate; echo fifo=$?
+            mkdir plain && ln -s plain plain-link && mkfifo plain-fifo; echo plain=$?
+            """)
+        let outcome = agent.wait(timeout: 20)
+        for line in ["mkdir=1", "symlink=1", "fifo=1", "plain=0"] {
+            #expect(outcome.lines.contains(line), "\(line)\n\(outcome)")
+        }
+        #expect(outcome.stderr.contains("no directory, symlink or device node is made at a protected path"), "\(outcome)")
+        for name in [".env", "prod.tfstate", "pipe.tfstate"] {
+            var st = stat()
+            #expect(lstat(fixture.workspace + "/" + name, &st) != 0, "\(name) was made")
+        }
+    }
+
     @Test("a hold nobody answers expires and fails with EPERM", arguments: [SandboxConfig.root])
     func expiryFailsWithEPERM(config: SandboxConfig) throws {
         let fixture = try Fixture(config)

@@ -1,5 +1,6 @@
 // attack: race: a thread swaps a workspace symlink (ws/l -> decoy dir / -> canary dir) while unlinking l/NAME
 // stopped by: sign-off(delete)
+// known gap: landlock: nothing is pinned in the Landlock-only backend, so a path swapped after the notifier read it reaches the file (README, Not done yet)
 // The supervisor resolves l/NAME once; the kernel walks l again afterwards. RENAME_EXCHANGE flips the
 // two links atomically, so at any instant l points at one directory or the other.
 #define _GNU_SOURCE
