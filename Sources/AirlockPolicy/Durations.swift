@@ -1,6 +1,6 @@
 /// Durations in profiles: integer seconds, or a string of number-unit pairs such as `"15m"`,
 /// `"90s"`, `"1h30m"` (units `s`, `m`, `h`, `d`).
-enum Durations {
+public enum Durations {
     static let units: [(suffix: Character, seconds: Int)] = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)]
     /// A year: far beyond any sensible wait, and far below anything that could overflow when
     /// added to a timestamp.
@@ -29,6 +29,14 @@ enum Durations {
         // A trailing bare number ("15") or an empty string is ambiguous: say the unit.
         if number != nil || text.isEmpty { return nil }
         return total
+    }
+
+    /// The number of seconds a duration on the command line means: integer seconds (`10`, `0`) or
+    /// a string as in a profile (`10s`, `1m`); nil if it is neither or longer than `maximum`.
+    public static func commandLineSeconds(_ text: String) -> Int? {
+        let bare = !text.isEmpty && text.allSatisfy { $0.isASCII && $0.isWholeNumber }
+        guard let seconds = seconds(bare ? text + "s" : text), seconds <= maximum else { return nil }
+        return seconds
     }
 
     /// The shortest string `seconds(_:)` reads back as `seconds` ("15m", "1h30m", "0s").

@@ -112,6 +112,8 @@ public struct Profile: Sendable, Equatable {
     public var timeoutSeconds: Int
     /// How long a granted approval stays usable.
     public var grantWindowSeconds: Int
+    /// How long a held call stays blocked before it fails with EPERM (its request stays open).
+    public var wait: HoldWait
     /// Path of an OpenSSH `allowed_signers` file (absolute, or starting with `~`).
     public var approvers: String?
     /// Path of the sign-off queue file (absolute, or starting with `~`).
@@ -139,9 +141,30 @@ public struct Profile: Sendable, Equatable {
         self.quorum = 2
         self.timeoutSeconds = 15 * 60
         self.grantWindowSeconds = 10 * 60
+        self.wait = .seconds(20)
         self.approvers = nil
         self.queue = nil
         self.protect = []
         self.exec = []
+    }
+}
+
+/// How long a held call blocks: a bound in seconds, or until its request expires.
+public enum HoldWait: Equatable, Sendable, CustomStringConvertible {
+    case seconds(Int)
+    case expiry
+
+    /// `"expiry"`, or a duration as profiles write it ("20s", "2m", 45).
+    public init?(_ text: String) {
+        if text == "expiry" { self = .expiry; return }
+        guard let seconds = Durations.seconds(text) ?? Int(text), seconds > 0, seconds <= Durations.maximum else { return nil }
+        self = .seconds(seconds)
+    }
+
+    public var description: String {
+        switch self {
+        case .expiry: "expiry"
+        case .seconds(let s): Durations.format(s)
+        }
     }
 }

@@ -15,7 +15,7 @@ struct ProfileDecoder {
         "seccomp": ["deny_action"],
         "filesystem": ["read_write", "read_only", "hide"],
         "environment": ["pass", "drop", "set"],
-        "signoff": ["quorum", "timeout", "grant_window", "approvers", "queue"],
+        "signoff": ["quorum", "timeout", "wait", "grant_window", "approvers", "queue"],
     ]
     static let protectKeys = ["name", "paths", "operations", "action"]
 
@@ -59,6 +59,10 @@ struct ProfileDecoder {
                 layer.quorum = quorum
             }
             if let v = s["timeout"] { layer.timeoutSeconds = try duration(v, at: s.path + [.key("timeout")]) }
+            if let v = s["wait"] {
+                let at = s.path + [.key("wait")]
+                layer.wait = v.string == "expiry" ? .expiry : .seconds(try duration(v, at: at))
+            }
             if let v = s["grant_window"] { layer.grantWindowSeconds = try duration(v, at: s.path + [.key("grant_window")]) }
             if let v = s["approvers"] { layer.approvers = try ownFile(v, at: s.path + [.key("approvers")]) }
             if let v = s["queue"] { layer.queue = try ownFile(v, at: s.path + [.key("queue")]) }

@@ -17,6 +17,7 @@ struct ProfileLayer {
     var quorum: Int?
     var timeoutSeconds: Int?
     var grantWindowSeconds: Int?
+    var wait: HoldWait?
     var approvers: String?
     var queue: String?
     var protect: [ProtectRule] = []
@@ -50,6 +51,7 @@ extension Profile {
         quorum = layer.quorum ?? quorum
         timeoutSeconds = layer.timeoutSeconds ?? timeoutSeconds
         grantWindowSeconds = layer.grantWindowSeconds ?? grantWindowSeconds
+        wait = layer.wait ?? wait
         approvers = layer.approvers ?? approvers
         queue = layer.queue ?? queue
         protect += layer.protect

@@ -33,6 +33,7 @@ extension Profile {
         out += "\n[signoff]\n"
         out += "quorum = \(quorum)\n"
         out += "timeout = \(quoted(Durations.format(timeoutSeconds)))\n"
+        out += "wait = \(quoted(wait.description))\n"
         out += "grant_window = \(quoted(Durations.format(grantWindowSeconds)))\n"
         out += approvers.map { "approvers = \(quoted($0))\n" } ?? "# approvers: not set, Airlock's default applies\n"
         out += queue.map { "queue = \(quoted($0))\n" } ?? "# queue: not set, Airlock's default applies\n"

@@ -42,6 +42,10 @@ public enum Sandbox {
     /// Runs the plan's command in a sandbox and returns the exit status `airlock run` should exit
     /// with: the agent's, 128+N for a death by signal N.
     ///
+    /// The first SIGINT, SIGTERM or SIGHUP is passed on and starts `stopTimeout`; if the agent is
+    /// still there when it is over, or when a second one arrives, the whole sandbox is killed and
+    /// the status is 128+N of that first signal.
+    ///
     /// With `supervise`, destructive calls are sent to a seccomp notify listener. `supervise` runs
     /// while the sandbox is being built: it prepares, then calls the function it is given, which
     /// waits for the listener (a negative value: the sandbox failed before it had one, and the
@@ -51,7 +55,8 @@ public enum Sandbox {
     /// `airlock_pin_request`s, which the supervisor owns from then on.
     public typealias Supervise = (_ pins: Int32, _ receiveListener: () -> Int32) throws(SandboxError) -> Void
 
-    public static func run(_ plan: SandboxPlan, logger: Logger, supervise: Supervise? = nil) throws(SandboxError) -> Int32 {
+    public static func run(_ plan: SandboxPlan, stopTimeout: Duration = .seconds(10), logger: Logger,
+                           supervise: Supervise? = nil) throws(SandboxError) -> Int32 {
         let filter = try SeccompFilter(denyAction: plan.denyAction, network: plan.network, intercept: supervise != nil)
         let abi = try? plan.landlockABI.get()
 
@@ -84,7 +89,7 @@ public enum Sandbox {
                 } else {
                     logger.info("sandbox: \(layers); workspace \(plan.workspace) writable")
                 }
-                return started.wait()
+                return started.wait(stopTimeout: stopTimeout)
             } catch {
                 lastError = error.error
                 guard error.namespacesUnavailable, index + 1 < choices.count else { throw error.error }
@@ -99,25 +104,90 @@ public enum Sandbox {
         var namespacesUnavailable: Bool
     }
 
+    /// The signal that makes init end the whole sandbox. Namespaces: init is pid 1 of the pid
+    /// namespace, and the kernel kills everything when it dies. Otherwise init must kill the tree
+    /// itself, on a signal that is never one of the forwarded ones.
+    static func initDeathSignal(_ confinement: Confinement) -> Int32 {
+        confinement == .namespaces ? SIGKILL : SIGRTMIN_AIRLOCK
+    }
+
     struct Started {
         var sandbox: airlock_sandbox
+        var confinement: Confinement
         var privateTmp: String?
 
-        /// Forwards signals to init until the agent's status arrives; returns airlock's exit status.
-        func wait() -> Int32 {
+        /// The operator's ways of saying stop (Ctrl-C, `docker stop`, a closed terminal).
+        static let stopSignals: Set<Int32> = [SIGINT, SIGTERM, SIGHUP]
+
+        /// Forwards signals to init until the agent's status arrives, or until the grace period that
+        /// the first stop signal starts is over; returns airlock's exit status.
+        func wait(stopTimeout: Duration) -> Int32 {
             var set = signalSet()
             var info = siginfo_t()
+            var stopping: (signal: Int32, deadline: ContinuousClock.Instant)?
             while true {
-                let sig = sigwaitinfo(&set, &info)
+                let sig: Int32
+                if let stopping {
+                    var timeout = timespec(ContinuousClock.now.duration(to: stopping.deadline))
+                    sig = sigtimedwait(&set, &info, &timeout)
+                    if sig < 0 && errno == EAGAIN {
+                        printError("the agent did not end within \(stopTimeout) of \(Self.name(stopping.signal)); killing the sandbox")
+                        return killSandbox(status: 128 + stopping.signal)
+                    }
+                } else {
+                    sig = sigwaitinfo(&set, &info)
+                }
                 if sig == SIGCHLD {
                     var status: Int32 = 0
                     let reaped = waitpid(sandbox.init_pid, &status, WNOHANG)
                     guard reaped == sandbox.init_pid else { continue }
                     if let privateTmp { removeTree(privateTmp) }
                     return Self.agentStatus(statusFD: sandbox.status_fd, initStatus: status)
+                } else if let stopping, Self.stopSignals.contains(sig) {
+                    return killSandbox(status: 128 + stopping.signal)
                 } else if sig > 0 {
+                    if Self.stopSignals.contains(sig) { stopping = (sig, .now + stopTimeout) }
                     kill(sandbox.init_pid, sig)
                 }
+            }
+        }
+
+        /// Kills everything in the sandbox and reaps init; `status`, unless the agent ended first.
+        func killSandbox(status: Int32) -> Int32 {
+            let deathSignal = initDeathSignal(confinement)
+            kill(sandbox.init_pid, deathSignal)
+            var initStatus: Int32 = 0
+            var set = sigset_t()
+            sigemptyset(&set)
+            sigaddset(&set, SIGCHLD)
+            var info = siginfo_t()
+            let deadline = ContinuousClock.now + .seconds(2)
+            while waitpid(sandbox.init_pid, &initStatus, WNOHANG) != sandbox.init_pid {
+                var timeout = timespec(ContinuousClock.now.duration(to: deadline))
+                if sigtimedwait(&set, &info, &timeout) < 0 && errno == EAGAIN {
+                    if deathSignal != SIGKILL {
+                        // init is stuck killing the tree: never hang on it, though what it has not
+                        // killed yet may outlive airlock.
+                        printError("the sandbox's init did not end within 2s of its death signal; killing it")
+                        kill(sandbox.init_pid, SIGKILL)
+                    }
+                    waitpid(sandbox.init_pid, &initStatus, 0)
+                    break
+                }
+            }
+            if let privateTmp { removeTree(privateTmp) }
+            // init exits 0 only once it has reported the agent's status: the agent ended first.
+            if initStatus == 0 { return Self.agentStatus(statusFD: sandbox.status_fd, initStatus: initStatus) }
+            close(sandbox.status_fd)
+            return status
+        }
+
+        static func name(_ signal: Int32) -> String {
+            switch signal {
+            case SIGINT: "SIGINT"
+            case SIGTERM: "SIGTERM"
+            case SIGHUP: "SIGHUP"
+            default: "signal \(signal)"
             }
         }
 
@@ -199,9 +269,7 @@ public enum Sandbox {
         var pinsHandedOver = false
         defer { for fd in pins where fd >= 0 && !(pinsHandedOver && fd == pins[0]) { close(fd) } }
         cfg.pin_socket = pins[1]
-        // Namespaces: init's death ends the pid namespace. Landlock only: init must kill the tree itself,
-        // on a signal that is never one of the forwarded ones.
-        cfg.init_death_signal = confinement == .namespaces ? SIGKILL : SIGRTMIN_AIRLOCK
+        cfg.init_death_signal = initDeathSignal(confinement)
 
         var sandbox = airlock_sandbox()
         var err = airlock_spawn_error()
@@ -252,7 +320,7 @@ public enum Sandbox {
             throw StartError(error: describe(err, plan: plan), namespacesUnavailable: namespaceSteps.contains(err.step))
         }
         close(sandbox.error_fd)
-        return Started(sandbox: sandbox, privateTmp: privateTmp)
+        return Started(sandbox: sandbox, confinement: confinement, privateTmp: privateTmp)
     }
 
     /// Steps whose failure means this kernel or container does not give us the namespaces at all.
@@ -311,6 +379,14 @@ public enum Sandbox {
 
 /// SIGRTMIN+3 (glibc reserves the first two real-time signals for itself).
 let SIGRTMIN_AIRLOCK: Int32 = 34 + 3
+
+extension timespec {
+    /// A timeout for sigtimedwait; a duration already past is zero (poll once).
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = max(duration, .zero).components
+        self.init(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+    }
+}
 
 /// C strings that live until `free()`: the spawn configuration points into them.
 final class CStrings {

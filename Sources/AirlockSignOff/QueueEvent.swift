@@ -120,8 +120,9 @@ public indirect enum QueueEvent: Equatable, Sendable {
     case deny(SignedDecision)
     case expire(id: String)
     case resolve(Resolution)
-    /// The agent went away while its request was pending.
-    case cancel(id: String)
+    /// The request can no longer be carried out (its process ended, its sandbox ended, airlock was
+    /// killed): nothing is left to approve. `reason` says which, for the people reading the queue.
+    case cancel(id: String, reason: String?)
 
     /// The `event` field of the line.
     public var name: String {
@@ -141,7 +142,7 @@ public indirect enum QueueEvent: Equatable, Sendable {
         switch self {
         case .request(let request), .audit(let request): request.id
         case .approve(let decision), .deny(let decision): decision.id
-        case .expire(let id), .cancel(let id): id
+        case .expire(let id), .cancel(let id, _): id
         case .resolve(let resolution): resolution.id
         }
     }

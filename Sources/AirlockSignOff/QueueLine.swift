@@ -32,6 +32,7 @@ struct QueueLine: Encodable {
     var decision: Decision?
     var signer: String?
     var principal: String?
+    // approve, deny, cancel
     var reason: String?
     var sigExpires: String?
     var signature: String?
@@ -167,7 +168,9 @@ struct QueueLine: Encodable {
             outcome = resolution.outcome
             errno = resolution.errno
             detail = resolution.detail
-        case .expire, .cancel:
+        case .cancel(_, let why):
+            reason = why
+        case .expire:
             break
         }
     }
@@ -218,7 +221,7 @@ struct QueueLine: Encodable {
         case "expire":
             return .expire(id: id)
         case "cancel":
-            return .cancel(id: id)
+            return .cancel(id: id, reason: reason)
         default:
             throw malformed("has unknown event \(name.debugDescription)")
         }

@@ -57,7 +57,7 @@ public struct QueueState: Sendable {
             // Only a line after the request settles it (the fold ignores one before it), else a
             // `resolve` written ahead for a predictable id would exempt forged approvals from checks.
             case .resolve(let resolution) where firstRequests[resolution.id] != nil: settledIDs.insert(resolution.id)
-            case .cancel(let id) where firstRequests[id] != nil: settledIDs.insert(id)
+            case .cancel(let id, _) where firstRequests[id] != nil: settledIDs.insert(id)
             default: break
             }
         }
@@ -163,9 +163,13 @@ private struct Folder {
             }
         case .expire:
             if state.state == .pending { state.state = .expired }
-        case .cancel:
-            // Settles the request whatever came before, unless the agent was already answered.
-            if state.state != .resolved { state.state = .cancelled }
+        case .cancel(_, let reason):
+            // Settles the request whatever came before, unless the agent was already answered; a
+            // second cancel (two sweeps racing) keeps the first one's reason.
+            if state.state != .resolved && state.state != .cancelled {
+                state.state = .cancelled
+                state.cancelReason = reason
+            }
         case .resolve(let resolution):
             state.resolution = resolution
             state.state = .resolved

@@ -73,6 +73,9 @@ public struct RequestState: Sendable {
     public internal(set) var denial: CountedDecision?
     public internal(set) var rejected: [RejectedDecision] = []
     public internal(set) var resolution: Resolution?
+    /// Why the request was cancelled, as the `cancel` line that settled it says (nil when it says
+    /// nothing, or the request is not cancelled).
+    public internal(set) var cancelReason: String?
     /// Whether the request line's `digest` is the digest of its own operation; when not, no
     /// approval counts.
     public let digestMatches: Bool

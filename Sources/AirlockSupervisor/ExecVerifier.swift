@@ -14,6 +14,9 @@ enum ExecVerifier {
 
     enum Outcome: Equatable {
         case verified, failedExec, mismatch(String), untraceable(Errno)
+        /// Verified and left stopped at PTRACE_EVENT_EXEC (asked with `hold`), by the id the
+        /// process has there: `release` or `end` it.
+        case stopped(Int32)
     }
 
     static let eventStop: Int32 = 128
@@ -24,7 +27,12 @@ enum ExecVerifier {
     /// a successful exec reports PTRACE_EVENT_EXEC first (and detaching drops the interrupt), while a
     /// failed one stops in the interrupt before the thread runs another instruction — before it can
     /// make its next call (a shell trying the next PATH entry), which only this thread could answer.
-    static func run(tid: Int32, expected argv: [[UInt8]], executable: ExecutableIdentity?, proceed: () -> Void) -> Outcome {
+    ///
+    /// `hold`: a verified exec is not let go but left stopped before its first instruction. The
+    /// exec itself has released whoever waited for it (a vfork parent, an exec-status pipe), so a
+    /// held command no longer holds its spawner.
+    static func run(tid: Int32, expected argv: [[UInt8]], executable: ExecutableIdentity?, hold: Bool = false,
+                    proceed: () -> Void) -> Outcome {
         guard airlock_ptrace(seize, tid, 0, optionTraceExec | optionExitKill) == 0 else {
             return .untraceable(Errno(rawValue: errno))
         }
@@ -56,14 +64,12 @@ enum ExecVerifier {
                         result = .mismatch(executable == nil ? "nothing was there to run when the exec was checked"
                                                               : "the program run is not the one checked")
                     }
-                    if result == .verified {
-                        _ = airlock_ptrace(detach, id, 0, 0)
+                    if result != .verified {
+                        end(id)
+                    } else if hold {
+                        return .stopped(id)
                     } else {
-                        // Killed in the stop; as its tracer we take its death notice, which hands it
-                        // back to its real parent.
-                        kill(id, SIGKILL)
-                        var ended: Int32 = 0
-                        while waitpid(id, &ended, Int32(__WALL)) == id && ended & 0xff == 0x7f {}
+                        release(id)
                     }
                     return result
                 case eventStop:
@@ -79,6 +85,57 @@ enum ExecVerifier {
             usleep(pause)
             pause = min(pause * 2, 1000)
         }
+    }
+
+    /// Lets a process stopped at its exec run.
+    static func release(_ pid: Int32) {
+        _ = airlock_ptrace(detach, pid, 0, 0)
+    }
+
+    /// Ends a process stopped at its exec with status 126, as a shell reports a command it could
+    /// not execute, before the program ran an instruction (`airlock_exit_at_exec_stop`); killed
+    /// where that cannot be done.
+    static func refuse(_ pid: Int32) {
+        if airlock_exit_at_exec_stop(pid, 126) != 0 { end(pid) }
+    }
+
+    /// Kills a process stopped under our ptrace before it runs anything; as its tracer we take its
+    /// death notice, which hands it back to its real parent.
+    static func end(_ pid: Int32) {
+        kill(pid, SIGKILL)
+        var ended: Int32 = 0
+        while waitpid(pid, &ended, Int32(__WALL)) == pid && ended & 0xff == 0x7f {}
+    }
+
+    /// Whether a process stopped at its exec has ended (a harness's SIGKILL); its death notice is
+    /// taken at once, or its real parent, waiting for it, would wait on.
+    static func reapIfEnded(_ pid: Int32) -> Bool {
+        var status: Int32 = 0
+        let rc = waitpid(pid, &status, Int32(__WALL) | WNOHANG)
+        if rc == 0 { return false }
+        return rc == pid ? status & 0xff != 0x7f : true // an error: not ours any more, so gone
+    }
+
+    /// Whether a signal that would end the process is waiting for it: not blocked, not ignored,
+    /// and one whose default action ends a process (after an exec every handler is the default).
+    /// A process stopped at its exec takes no signal until it runs, so the supervisor delivers
+    /// the end itself.
+    static func fatalSignalPending(_ pid: Int32) -> Bool {
+        guard let status = readSmallFile("/proc/\(pid)/status") else { return false }
+        var masks: [String: UInt64] = [:]
+        for line in status.split(separator: UInt8(ascii: "\n")) {
+            let parts = line.split(separator: UInt8(ascii: ":"), maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let key = String(decoding: parts[0], as: UTF8.self)
+            guard ["SigPnd", "ShdPnd", "SigBlk", "SigIgn"].contains(key) else { continue }
+            masks[key] = UInt64(String(decoding: parts[1].filter { $0 != 9 && $0 != 32 }, as: UTF8.self), radix: 16)
+        }
+        let pending = (masks["SigPnd"] ?? 0) | (masks["ShdPnd"] ?? 0)
+        let live = pending & ~(masks["SigBlk"] ?? 0) & ~(masks["SigIgn"] ?? 0)
+        // SIGCHLD, SIGCONT, SIGURG, SIGWINCH are ignored by default; the stop signals stop.
+        let harmless = [SIGCHLD, SIGCONT, SIGURG, SIGWINCH, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU]
+            .reduce(UInt64(0)) { $0 | (1 << UInt64($1 - 1)) }
+        return live & ~harmless != 0
     }
 
     static func compare(pid: Int32, expected: [[UInt8]]) -> Outcome {

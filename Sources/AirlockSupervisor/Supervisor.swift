@@ -18,6 +18,9 @@ public struct SupervisorConfig: Sendable {
     public var approversPath: String
     public var quorum: Int
     public var timeout: TimeInterval
+    /// How long a held call blocks before it fails with EPERM, its request left open (nil: until
+    /// the request expires).
+    public var wait: TimeInterval? = 20
     public var grantWindow: TimeInterval
     /// Shadow mode: nothing is held; each would-be hold is written as an audit event and allowed.
     public var audit: Bool
@@ -88,20 +91,40 @@ public final class Supervisor: @unchecked Sendable {
     var reported = Set<String>()
     /// Whether the agent's own first exec (the operator's command) has been seen.
     var operatorCommandSeen = false
+    /// Written by `finish()` to end the loop; `done` is signalled once the loop has closed out.
+    let wake: (read: Int32, write: Int32) = {
+        var fds: [Int32] = [-1, -1]
+        if pipe(&fds) == 0 { fds.forEach { _ = fcntl($0, F_SETFD, FD_CLOEXEC) } } // airlock forks nothing after the sandbox
+        return (fds[0], fds[1])
+    }()
+    let done = DispatchSemaphore(value: 0)
+    var started = false
 
+    /// A request of this sandbox that is not settled yet. It outlives the calls waiting on it:
+    /// a call that stops waiting (`wait`) leaves it open, and the same call made again joins it.
     struct Held {
         var request: Request
-        /// The thread group of the call that made the request.
-        var process: Int32
         var summary: String
         var waiters: [Waiter]
-        var grant: Grant?
+        /// Approved while no call waited: said once, and the next same call goes through.
+        var approvedNoted = false
     }
 
     /// One blocked call and how to carry it out once approved.
     struct Waiter {
         var agent: AgentProcess
         var perform: () -> Answer
+        /// What the caller's process and descendants may then do (none: nothing beyond the call).
+        var grant: Grant?
+        /// When the call stops waiting and fails, its request left open.
+        var deadline = Date.distantFuture
+        /// A command held after its exec: the process, stopped at PTRACE_EVENT_EXEC under our
+        /// ptrace, by the id it has there, and a pidfd that turns readable when it dies. Approval
+        /// lets it run; anything else kills it before its first instruction.
+        var stopped: (pid: Int32, pidfd: Int32)?
+
+        /// The process the agent reads the output of: told what became of its call.
+        var process: Int32 { stopped?.pid ?? ExecVerifier.threadGroup(of: agent.pid) ?? agent.pid }
     }
 
     /// What the blocked call is told.
@@ -128,11 +151,22 @@ public final class Supervisor: @unchecked Sendable {
         self.knownPrograms = knownPrograms
     }
 
-    /// Starts the loop on its own thread; it ends when the last sandboxed process has gone.
+    /// Starts the loop on its own thread; it ends when the last sandboxed process has gone, or
+    /// at `finish()`.
     public func start() {
+        started = true
         let thread = Thread { [self] in loop() }
         thread.name = "airlock-supervisor"
         thread.start()
+    }
+
+    /// Called once the sandbox has ended: every request of it still open is cancelled ("the
+    /// sandbox ended"). Returns once that is written, or after `timeout` seconds.
+    public func finish(timeout: Double = 5) {
+        guard started else { return }
+        var one: UInt8 = 1
+        _ = write(wake.write, &one, 1)
+        _ = done.wait(timeout: .now() + timeout)
     }
 
     func loop() {
@@ -140,14 +174,21 @@ public final class Supervisor: @unchecked Sendable {
         // Approvals arrive as queue writes: watched only once a call is held, because closing an
         // inotify instance costs the kernel an RCU grace period (~15 ms) at every exit.
         var inotify: Int32 = -1
+        var queueChanged = true
         while true {
+            // Commands stopped at their exec: their pidfds say at once when a harness kills one.
+            let stopped = pending.values.flatMap { $0.waiters.compactMap { $0.stopped?.pidfd } }.filter { $0 >= 0 }
             var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: inotify, events: Int16(POLLIN), revents: 0)]
+                       pollfd(fd: inotify, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
+                + stopped.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             // Start-up pages go back once the sandbox has run a second, or once a call is held
-            // (waiting for people): a short run never pays for it.
-            let timeout: Int32 = !pending.isEmpty ? 500 : startupPagesReleased ? -1 : 1000
-            let ready = poll(&fds, 2, timeout)
+            // (waiting for people): a short run never pays for it. A stopped command's signals
+            // (a harness's SIGTERM) are looked for every 0.1 s: the kernel tells the tracer nothing.
+            let timeout: Int32 = !stopped.isEmpty ? 100 : !pending.isEmpty ? 500 : startupPagesReleased ? -1 : 1000
+            let ready = poll(&fds, nfds_t(fds.count), timeout)
             if ready < 0 && errno == EINTR { continue }
+            if fds[2].revents & Int16(POLLIN) != 0 { break } // finish(): the sandbox has ended
             if fds[0].revents & Int16(POLLIN) != 0 {
                 var n = airlock_notification()
                 if airlock_notif_recv(listener, &n) == 0 { handle(n) }
@@ -157,19 +198,35 @@ public final class Supervisor: @unchecked Sendable {
             if fds[1].revents & Int16(POLLIN) != 0 {
                 var buffer = [UInt8](repeating: 0, count: 4096)
                 _ = read(inotify, &buffer, buffer.count)
+                queueChanged = true
             }
             if inotify < 0 && !pending.isEmpty {
                 inotify = inotify_init1(Int32(IN_CLOEXEC))
                 if inotify >= 0 { _ = inotify_add_watch(inotify, config.queuePath, UInt32(IN_MODIFY)) }
+                queueChanged = true
             }
-            if !pending.isEmpty { reevaluate() } // after the watch exists: no write falls between
+            if !pending.isEmpty { // after the watch exists: no write falls between
+                reevaluate(queueChanged: queueChanged)
+                queueChanged = false
+            }
             if !startupPagesReleased && (ready == 0 || !pending.isEmpty) {
                 startupPagesReleased = true
                 Self.releaseStartupPages()
             }
         }
+        closeOut("the sandbox ended")
         close(listener)
         if inotify >= 0 { close(inotify) }
+        done.signal()
+    }
+
+    /// Cancels every request still open, ending whatever still waits on one.
+    func closeOut(_ reason: String) {
+        for (id, held) in pending {
+            for waiter in held.waiters { settle(waiter, .error(.notPermitted)) }
+            record(.cancel(id: id, reason: reason))
+        }
+        pending = [:]
     }
 
     /// Start-up (argument parsing, the TOML profile, the sandbox plan) touched much of airlock's
@@ -197,24 +254,52 @@ public final class Supervisor: @unchecked Sendable {
         case .error(let e): rc = airlock_notif_send(listener, agent.notification, 0, Self.responseError(e), 0)
         case .proceed: rc = airlock_notif_send(listener, agent.notification, 0, 0, 1)
         case .exec(let argv, let executable):
-            var sent: Int32 = 0
-            let outcome = ExecVerifier.run(tid: agent.pid, expected: argv, executable: executable) {
-                sent = airlock_notif_send(listener, agent.notification, 0, 0, 1)
-            }
-            switch outcome {
-            case .verified, .failedExec: rc = sent
-            case .mismatch(let why):
-                logger.warning("killed pid \(agent.pid): \(why)")
-                rc = sent
-            case .untraceable(let e):
-                logger.error("cannot trace pid \(agent.pid) to verify its exec (\(e)); denying it")
-                rc = airlock_notif_send(listener, agent.notification, 0, Self.responseError(.notPermitted), 0)
-            }
+            rc = runExec(agent, argv: argv, executable: executable, hold: false).rc
         case .fd(let fd, let cloexec):
             rc = airlock_notif_addfd_send(listener, agent.notification, fd, cloexec ? 1 : 0)
             close(fd)
         }
         if rc < 0 && rc != -ENOENT { logger.warning("answering pid \(agent.pid): \(Errno(rawValue: -rc))") }
+    }
+
+    /// Lets an exec proceed and checks it after the exec (see `ExecVerifier`); with `hold`, a
+    /// verified exec is left stopped before its first instruction and its id returned.
+    func runExec(_ agent: AgentProcess, argv: [[UInt8]], executable: ExecutableIdentity?, hold: Bool) -> (rc: Int32, stopped: Int32?) {
+        var sent: Int32 = 0
+        let outcome = ExecVerifier.run(tid: agent.pid, expected: argv, executable: executable, hold: hold) {
+            sent = airlock_notif_send(listener, agent.notification, 0, 0, 1)
+        }
+        switch outcome {
+        case .verified, .failedExec: return (sent, nil)
+        case .stopped(let pid): return (sent, pid)
+        case .mismatch(let why):
+            logger.warning("killed pid \(agent.pid): \(why)")
+            return (sent, nil)
+        case .untraceable(let e):
+            logger.error("cannot trace pid \(agent.pid) to verify its exec (\(e)); denying it")
+            return (airlock_notif_send(listener, agent.notification, 0, Self.responseError(.notPermitted), 0), nil)
+        }
+    }
+
+    /// Answers a waiting call; a command stopped at its exec runs on success and is killed on
+    /// anything else.
+    func settle(_ waiter: Waiter, _ result: Answer) {
+        guard let stopped = waiter.stopped else { return answer(waiter.agent, result) }
+        if result.outcome == .allowed { ExecVerifier.release(stopped.pid) } else { ExecVerifier.refuse(stopped.pid) }
+        if stopped.pidfd >= 0 { close(stopped.pidfd) }
+    }
+
+    /// Whether a waiting call still waits. A command stopped at its exec that was killed (or has a
+    /// signal pending that would end it) is ended and its death notice taken.
+    func stillWaits(_ waiter: Waiter) -> Bool {
+        guard let stopped = waiter.stopped else { return waiter.agent.stillWaiting() }
+        var ended = ExecVerifier.reapIfEnded(stopped.pid)
+        if !ended && ExecVerifier.fatalSignalPending(stopped.pid) {
+            ExecVerifier.end(stopped.pid)
+            ended = true
+        }
+        if ended && stopped.pidfd >= 0 { close(stopped.pidfd) }
+        return !ended
     }
 
     /// The kernel takes a *negative* errno in seccomp_notif_resp.error: a sign slip would turn a
@@ -407,7 +492,7 @@ public final class Supervisor: @unchecked Sendable {
         if let grant = grants.first(where: { $0.covers(pid: agent.pid, path: target.canonical, kind: kind) }) {
             let results = carryOut(grant.requestID, detail: "under grant: \(kind.rawValue) \(target.canonical.shown)",
                                    [Waiter(agent: agent, perform: perform)])
-            for (agent, result) in results { answer(agent, result) }
+            for (waiter, result) in results { settle(waiter, result) }
             return
         }
         // A protected file that appeared after the start (from outside the sandbox) is pinned at the
@@ -416,9 +501,9 @@ public final class Supervisor: @unchecked Sendable {
         let root = rule.globs.first { $0.matches(target.canonical) }.map(\.literalPrefix) ?? target.canonical
         let grant = Grant(requestID: "", pid: agent.pid, start: AgentProcess.parentAndStart(agent.pid)?.start ?? 0,
                           roots: [root], kinds: [kind], expires: .distantFuture)
-        hold(kind: kind, paths: targets.map(\.canonical), argv: nil, rule: rule.name,
+        hold(heldOperation(kind, paths: targets.map(\.canonical), argv: nil, rule: rule.name, agent),
              summary: "\(kind.rawValue) \(targets.map(\.canonical.shown).joined(separator: " -> "))",
-             grant: grant, agent, perform: perform)
+             Waiter(agent: agent, perform: perform, grant: grant))
     }
 
     func execCall(_ p: PathArgument, _ argvAddress: UInt64, _ envpAddress: UInt64, emptyPath: Bool,
@@ -464,57 +549,85 @@ public final class Supervisor: @unchecked Sendable {
                 return answer(agent, run)
             }
         }
-        let grant = Grant(requestID: "", pid: agent.pid, start: AgentProcess.parentAndStart(agent.pid)?.start ?? 0,
+        let operation = heldOperation(.exec, paths: [], argv: argv, rule: verdict.rule, agent)
+        // The exec happens now and the new program is held stopped before its first instruction:
+        // the exec releases whoever waits for it (a vfork parent, posix_spawn, an exec-status
+        // pipe), so a held command never holds its spawner, and a harness's timeout can kill it.
+        let (rc, stopped) = runExec(agent, argv: argv, executable: executable, hold: true)
+        if rc < 0 && rc != -ENOENT { logger.warning("answering pid \(agent.pid): \(Errno(rawValue: -rc))") }
+        guard let pid = stopped else { return } // the exec failed or was killed: nothing to hold
+        let grant = Grant(requestID: "", pid: pid, start: AgentProcess.parentAndStart(pid)?.start ?? 0,
                           roots: verdict.paths ?? [Array(config.workspace.utf8)], kinds: Set(OperationKind.allCases),
                           expires: .distantFuture)
-        hold(kind: .exec, paths: [], argv: argv, rule: verdict.rule,
-             summary: "exec \(argv.map(\.shown).joined(separator: " ")) (\(verdict.reason))",
-             grant: grant, agent) { run }
+        hold(operation, summary: "exec \(argv.map(\.shown).joined(separator: " ")) (\(verdict.reason))",
+             Waiter(agent: agent, perform: { .value(0) }, grant: grant, stopped: (pid, airlock_pidfd_open(pid))))
     }
 
     // MARK: - Holding
 
-    func hold(kind: OperationKind, paths: [[UInt8]], argv: [[UInt8]]?, rule: String, summary: String,
-              grant: Grant, _ agent: AgentProcess, perform: @escaping () -> Answer) {
-        let operation = HeldOperation(kind: kind, paths: paths, argv: argv, cwd: agent.link("cwd") ?? [],
-                                      exe: executableIdentity(agent.pid), sandbox: config.sandboxID, rule: rule,
-                                      expires: Date().addingTimeInterval(config.timeout))
-        // An identical call already waiting joins its request instead of making another.
-        // (Same process: any of its threads; a signal to a held thread never re-issues the call, the
-        // filter is loaded with WAIT_KILLABLE_RECV.)
-        let process = ExecVerifier.threadGroup(of: agent.pid) ?? agent.pid
-        if let id = pending.first(where: { $0.value.process == process && $0.value.request.operation.sameCall(operation) })?.key {
-            pending[id]!.waiters.append(Waiter(agent: agent, perform: perform))
+    func heldOperation(_ kind: OperationKind, paths: [[UInt8]], argv: [[UInt8]]?, rule: String, _ agent: AgentProcess) -> HeldOperation {
+        HeldOperation(kind: kind, paths: paths, argv: argv, cwd: agent.link("cwd") ?? [], exe: executableIdentity(agent.pid),
+                      sandbox: config.sandboxID, rule: rule, expires: Date().addingTimeInterval(config.timeout))
+    }
+
+    /// Puts `waiter` on a request for `operation`: the open one for the same call (a retry after
+    /// its wait ran out, another thread's identical call), else a new one written to the queue.
+    func hold(_ operation: HeldOperation, summary: String, _ waiter: Waiter) {
+        var waiter = waiter
+        if let id = pending.first(where: { $0.value.request.operation.sameCall(operation) })?.key, let held = pending[id] {
+            waiter.deadline = deadline(expires: held.request.operation.expires)
+            pending[id]!.waiters.append(waiter)
+            reevaluate() // approved already: it goes through now
+            if pending[id]?.waiters.contains(where: { $0.agent.notification == waiter.agent.notification }) == true {
+                tell(waiter, heldMessage(held.request, held.summary, waiter))
+            }
             return
         }
-        let scope: JSONValue = .object([
-            "roots": .array(grant.roots.map { .string($0.shown) }), "kinds": .array(grant.kinds.sorted { $0.rawValue < $1.rawValue }.map { .string($0.rawValue) }),
-            "pid": .integer(Int64(agent.pid)), "process_and_descendants": .bool(true),
+        if chainBreak == nil { try? readAppended() } // a queue broken before the run is known before writing to it
+        if let broken = chainBreak {
+            logger.error("denied \(summary): no approval can count in a broken queue (its line \(broken.line))")
+            tell(waiter, "DENIED \(summary): the sign-off queue is broken, so nothing can be approved; \(failed(waiter)).")
+            return settle(waiter, .error(.notPermitted))
+        }
+        var scope: [String: JSONValue] = [
+            "pid": .integer(Int64(waiter.process)), "process_and_descendants": .bool(true),
             "window_seconds": .integer(Int64(config.grantWindow)),
-        ])
+        ]
+        if let grant = waiter.grant {
+            scope["roots"] = .array(grant.roots.map { .string($0.shown) })
+            scope["kinds"] = .array(grant.kinds.sorted { $0.rawValue < $1.rawValue }.map { .string($0.rawValue) })
+        }
         let request: Request
         do {
-            request = try queue.appendRequest(operation, pid: agent.pid, requester: config.requester,
-                                              quorum: config.quorum, scope: scope)
+            request = try queue.appendRequest(operation, pid: waiter.process, requester: config.requester,
+                                              quorum: config.quorum, scope: .object(scope))
         } catch {
             // Nothing is lost silently: if the request cannot be written, the call fails.
             logger.error("cannot write to the queue \(config.queuePath): \(error); denying \(summary)")
-            return answer(agent, .error(.notPermitted))
+            tell(waiter, "DENIED \(summary): the sign-off queue cannot be written; \(failed(waiter)).")
+            return settle(waiter, .error(.notPermitted))
         }
-        var bound = grant
-        bound.requestID = request.id
-        pending[request.id] = Held(request: request, process: process, summary: summary, waiters: [Waiter(agent: agent, perform: perform)], grant: bound)
-        let queueFlag = config.queuePath == QueuePaths.defaultQueue() ? "" : " --queue \(config.queuePath)"
+        waiter.deadline = deadline(expires: operation.expires)
+        pending[request.id] = Held(request: request, summary: summary, waiters: [waiter])
         if access(config.approversPath, R_OK) != 0 {
             logger.warning("no readable approvers file at \(config.approversPath): \(request.id) can only be denied or expire")
         }
-        logger.warning("HELD \(request.id): \(summary) [rule \(rule)] needs \(config.quorum) approval\(config.quorum == 1 ? "" : "s"); grant on approval: \(grant.kinds.map(\.rawValue).sorted().joined(separator: ",")) under \(grant.roots.isEmpty ? "nothing" : grant.roots.map(\.shown).joined(separator: ", ")) for pid \(agent.pid) and descendants. Approve: airlock approve \(request.id)\(queueFlag)  Deny: airlock deny \(request.id)\(queueFlag) --reason TEXT")
+        let grant = waiter.grant.map { g in
+            "\(g.kinds.map(\.rawValue).sorted().joined(separator: ",")) under \(g.roots.isEmpty ? "nothing" : g.roots.map(\.shown).joined(separator: ", ")) for pid \(waiter.process) and descendants"
+        } ?? "nothing beyond the call"
+        let queueFlags = "--queue \(Self.quoted(config.queuePath)) --approvers \(Self.quoted(config.approversPath))"
+        logger.warning("HELD \(request.id): \(summary) [rule \(operation.rule)] needs \(config.quorum) approval\(config.quorum == 1 ? "" : "s"); grant on approval: \(grant). Approve: airlock approve \(request.id) \(queueFlags)  Deny: airlock deny \(request.id) \(queueFlags) --reason TEXT")
+        tell(waiter, heldMessage(request, summary, waiter))
+    }
+
+    /// When a call held now stops waiting: after `wait`, never after its request's expiry.
+    func deadline(expires: Date) -> Date {
+        guard let wait = config.wait else { return expires }
+        return min(expires, Date().addingTimeInterval(wait))
     }
 
     func writeAudit(kind: OperationKind, paths: [[UInt8]], argv: [[UInt8]]?, rule: String, _ agent: AgentProcess) {
-        let operation = HeldOperation(kind: kind, paths: paths, argv: argv, cwd: agent.link("cwd") ?? [],
-                                      exe: executableIdentity(agent.pid), sandbox: config.sandboxID, rule: rule,
-                                      expires: Date().addingTimeInterval(config.timeout))
+        let operation = heldOperation(kind, paths: paths, argv: argv, rule: rule, agent)
         do {
             _ = try queue.appendRequest(operation, pid: agent.pid, requester: config.requester, quorum: config.quorum, audit: true)
         } catch {
@@ -522,12 +635,16 @@ public final class Supervisor: @unchecked Sendable {
         }
     }
 
-    /// Re-reads the queue and answers every held call whose request has an outcome.
-    func reevaluate() {
+    /// Re-reads the queue and settles every held call whose request has an outcome, or whose wait
+    /// is over. `queueChanged`: something was written since the last look, so the bytes read
+    /// before are checked again too.
+    func reevaluate(queueChanged: Bool = false) {
         let now = Date()
-        let state: QueueState?
+        let state: QueueState
         do {
             try readAppended()
+            if chainBreak == nil && queueChanged { _ = wholeQueueVerifies() }
+            if chainBreak != nil { return failAll("the sign-off queue is broken") }
             let approvers: AllowedSigners?
             do { approvers = try AllowedSigners(contentsOf: config.approversPath) } catch {
                 // An unreadable file was reported at the hold; a malformed one is said here, once.
@@ -539,47 +656,161 @@ public final class Supervisor: @unchecked Sendable {
             let log = QueueLog(records: heldRecords, warnings: [], chainBreak: chainBreak, tail: queueTail)
             state = QueueState.fold(log, approvers: approvers, now: now)
         } catch {
-            logger.error("reading the queue \(config.queuePath): \(error); no approval counts")
-            state = nil
+            return failAll("the sign-off queue \(config.queuePath) cannot be read (\(error))")
         }
         for (id, held) in pending {
-            let live = held.waiters.filter { $0.agent.stillWaiting() }
-            if live.isEmpty {
+            var live: [Waiter] = []
+            var ended: [Int32] = []
+            for waiter in held.waiters {
+                if stillWaits(waiter) { live.append(waiter) } else { ended.append(waiter.process) }
+            }
+            pending[id]?.waiters = live
+            // A process killed while it waited (a harness's timeout, Ctrl-C): nobody is left to
+            // carry the operation out for, and nothing may be approved for a process that is gone.
+            if live.isEmpty && !ended.isEmpty {
                 pending[id] = nil
-                record(.cancel(id: id))
+                logger.warning("cancelled \(id): the held process ended (pid \(ended.map(String.init).joined(separator: ", ")))")
+                record(.cancel(id: id, reason: "the held process ended"))
                 continue
             }
-            let current = state?.requests[id]
+            let current = state.requests[id]
             // Approved only if the line still describes the operation held here (the request line's
             // quorum is not signed, and an edit to the last line leaves the chain intact) and our own
             // quorum of distinct keys signed it.
-            let approved = current?.state == .approved && state?.chainBreak == nil && current?.digestMatches == true
+            let approved = current?.state == .approved && current?.digestMatches == true
                 && current?.request.digest == held.request.digest && (current?.approvals.count ?? 0) >= config.quorum
-                && wholeQueueVerifies()
             // Each outcome is written to the queue before the agent is answered.
-            if approved {
+            if approved && live.isEmpty {
+                if !held.approvedNoted {
+                    pending[id]?.approvedNoted = true
+                    logger.warning("APPROVED \(id): \(held.summary) goes ahead when the agent makes the same call again")
+                }
+            } else if approved && wholeQueueVerifies() {
                 let results = carryOut(id, detail: held.summary, live)
-                if var grant = held.grant, results.allSatisfy({ $0.1.outcome == .allowed }) {
-                    grant.expires = now.addingTimeInterval(config.grantWindow)
-                    grants.append(grant)
+                for (waiter, result) in results where result.outcome == .allowed {
+                    if var grant = waiter.grant {
+                        grant.requestID = id
+                        grant.expires = now.addingTimeInterval(config.grantWindow)
+                        grants.append(grant)
+                    }
                 }
                 // Exec answers run the exec (and its verification): they can only come last.
-                for (agent, result) in results { answer(agent, result) }
+                for (waiter, result) in results {
+                    tell(waiter, result.outcome == .allowed ? "APPROVED request \(id): \(held.summary) goes ahead."
+                                                            : "APPROVED request \(id), but \(held.summary) could not be carried out: \(result.errno.map { String(cString: strerror($0)) } ?? "failed").")
+                    settle(waiter, result)
+                }
                 pending[id] = nil
+            } else if approved {
+                return failAll("the sign-off queue was changed in place")
             } else if current?.state == .denied {
-                record(.resolve(Resolution(id: id, outcome: .denied, errno: EPERM, detail: held.summary)))
-                live.forEach { answer($0.agent, .error(.notPermitted)) }
+                if !live.isEmpty { record(.resolve(Resolution(id: id, outcome: .denied, errno: EPERM, detail: held.summary))) }
+                let by = current?.denial.map { d in
+                    "by \(d.principals.joined(separator: ", "))\(d.reason.map { ": \($0)" } ?? "")"
+                } ?? ""
+                for waiter in live {
+                    tell(waiter, "DENIED request \(id) \(by): \(held.summary): \(failed(waiter)).")
+                    settle(waiter, .error(.notPermitted))
+                }
                 pending[id] = nil
             } else if now >= held.request.operation.expires {
                 record(.expire(id: id))
-                record(.resolve(Resolution(id: id, outcome: .expired, errno: EPERM, detail: held.summary)))
-                live.forEach { answer($0.agent, .error(.notPermitted)) }
+                if !live.isEmpty { record(.resolve(Resolution(id: id, outcome: .expired, errno: EPERM, detail: held.summary))) }
+                for waiter in live {
+                    tell(waiter, "EXPIRED request \(id): not approved by \(RFC3339.format(held.request.operation.expires)): \(held.summary): \(failed(waiter)).")
+                    settle(waiter, .error(.notPermitted))
+                }
                 pending[id] = nil
+            } else {
+                // The wait is over for some: they fail now, and the request stays open for a retry.
+                let approvals = "\(current?.approvals.count ?? 0)/\(config.quorum) approvals"
+                let until = RFC3339.format(held.request.operation.expires)
+                for waiter in live where now >= waiter.deadline {
+                    logger.warning("\(id): pid \(waiter.process) stopped waiting after \(config.wait.map { "\(Int($0)) s" } ?? "its wait") (\(approvals)); the request stays open until \(until)")
+                    tell(waiter, "NOT APPROVED YET: request \(id) has \(approvals): \(held.summary): \(failed(waiter)). The request stays open until \(until); once it is approved, the same \(waiter.stopped == nil ? "call" : "command") made again goes through.")
+                    settle(waiter, .error(.notPermitted))
+                }
+                pending[id]?.waiters = live.filter { now < $0.deadline }
             }
         }
         grants.removeAll { $0.expires <= now }
         heldIDs = Set(pending.keys)
         heldRecords.removeAll { !heldIDs.contains($0.event.requestID) }
+    }
+
+    /// No approval can count any more (a broken or unreadable queue): every held call fails now,
+    /// told why, instead of waiting out its expiry.
+    func failAll(_ reason: String) {
+        guard !pending.isEmpty else { return }
+        let waiting = pending.values.reduce(0) { $0 + $1.waiters.count }
+        logger.error("\(waiting) held call\(waiting == 1 ? "" : "s") failed with EPERM: \(reason), so no approval can count")
+        for (id, held) in pending {
+            for waiter in held.waiters {
+                tell(waiter, "FAILED request \(id): \(reason), so nothing can be approved: \(held.summary): \(failed(waiter)).")
+                settle(waiter, .error(.notPermitted))
+            }
+        }
+        pending = [:]
+        heldIDs = []
+        heldRecords = []
+    }
+
+    /// What became of a call that was not let through, in the words the agent needs.
+    func failed(_ waiter: Waiter) -> String {
+        waiter.stopped == nil ? "the call failed with EPERM" : "the command ended before it started (exit 126)"
+    }
+
+    func heldMessage(_ request: Request, _ summary: String, _ waiter: Waiter) -> String {
+        let needs = "request \(request.id) needs \(request.quorum) approval\(request.quorum == 1 ? "" : "s")"
+        let until = RFC3339.format(request.operation.expires)
+        let waits = waiter.deadline < request.operation.expires
+            ? "up to \(Int((waiter.deadline.timeIntervalSinceNow).rounded())) s" : "until \(until)"
+        let retry = waiter.deadline < request.operation.expires
+            ? " The request stays open until \(until); once it is approved, the same \(waiter.stopped == nil ? "call" : "command") made again goes through." : ""
+        if waiter.stopped != nil {
+            return "HELD \(summary): \(needs). The command is stopped before it starts: it runs if approved, waiting \(waits); otherwise it ends with status 126.\(retry)"
+        }
+        return "HELD \(summary): \(needs). The call waits \(waits) for approval, then fails with EPERM.\(retry)"
+    }
+
+    /// One line on the held process's own stderr: the agent reads its tool's output, not airlock's.
+    /// Nothing when that stderr is not open for writing, or is airlock's own stderr (file or
+    /// terminal), which shows the operator's notice already. Never blocks the supervisor: a pipe or
+    /// terminal is written through a non-blocking description of our own (a full pipe loses the line).
+    func tell(_ waiter: Waiter, _ message: String) {
+        let pidfd = airlock_pidfd_open(waiter.process)
+        guard pidfd >= 0 else { return }
+        defer { close(pidfd) }
+        let fd = airlock_pidfd_getfd(pidfd, 2)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var theirs = stat(), ours = stat()
+        guard fstat(fd, &theirs) == 0 else { return }
+        if fstat(2, &ours) == 0 {
+            let sameFile = theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino
+            let sameTerminal = theirs.st_mode & S_IFMT == S_IFCHR && ours.st_mode & S_IFMT == S_IFCHR && theirs.st_rdev == ours.st_rdev
+            if sameFile || sameTerminal { return }
+        }
+        let flags = fcntl(fd, F_GETFL)
+        guard flags >= 0, flags & O_ACCMODE != O_RDONLY else { return }
+        let line = Array("airlock: \(message)\n".utf8)
+        if theirs.st_mode & S_IFMT == S_IFREG {
+            _ = write(fd, line, line.count) // as the process itself would: at its offset
+            return
+        }
+        let own = open("/proc/self/fd/\(fd)", O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        if own >= 0 {
+            _ = write(own, line, line.count)
+            close(own)
+        } else {
+            _ = send(fd, line, line.count, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL)) // a socket
+        }
+    }
+
+    /// A path as a shell reads it back: the operator copies the notice's commands.
+    static func quoted(_ s: String) -> String {
+        if !s.isEmpty && s.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }) { return s }
+        return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
     /// Reads what was appended to the queue since the last read (the whole file the first time):
@@ -591,7 +822,7 @@ public final class Supervisor: @unchecked Sendable {
         for warning in log.warnings { reportOnce("the queue \(config.queuePath): \(warning)") }
         if chainBreak == nil, let broken = log.chainBreak {
             chainBreak = broken
-            reportOnce("the queue \(config.queuePath) is broken at \(broken): no approval counts from now on")
+            reportOnce("the queue \(config.queuePath) is broken at \(broken): no approval counts from now on, and held calls fail at once; start over with a new queue file (airlock run --queue NEW ...)")
         }
         heldIDs.formUnion(pending.keys)
         heldRecords += log.records.filter { heldIDs.contains($0.event.requestID) }
@@ -616,11 +847,11 @@ public final class Supervisor: @unchecked Sendable {
     /// written first, so nothing the agent is told has happened is missing from the queue (if the
     /// line cannot be written, nothing is done and the calls fail with EPERM). An operation that
     /// then fails gets a second `resolve` with its errno.
-    func carryOut(_ id: String, detail: String, _ waiters: [Waiter]) -> [(AgentProcess, Answer)] {
+    func carryOut(_ id: String, detail: String, _ waiters: [Waiter]) -> [(Waiter, Answer)] {
         guard record(.resolve(Resolution(id: id, outcome: .allowed, detail: detail))) else {
-            return waiters.map { ($0.agent, .error(.notPermitted)) }
+            return waiters.map { ($0, .error(.notPermitted)) }
         }
-        let results = waiters.map { ($0.agent, $0.perform()) }
+        let results = waiters.map { ($0, $0.perform()) }
         if let failed = results.first(where: { $0.1.outcome != .allowed })?.1 {
             record(.resolve(Resolution(id: id, outcome: failed.outcome, errno: failed.errno, detail: detail)))
         }
@@ -636,7 +867,7 @@ public final class Supervisor: @unchecked Sendable {
                 // Where, if the chain shows it (a consistent rewrite of history does not).
                 let broken = (try? QueueReader.read(config.queuePath))?.chainBreak
                 chainBreak = broken ?? ChainBreak(line: 1, reason: "lines already read were rewritten")
-                reportOnce("the queue \(config.queuePath) was changed in place (\(broken.map(\.description) ?? "lines already read were rewritten")): no approval counts from now on")
+                reportOnce("the queue \(config.queuePath) was changed in place (\(broken.map(\.description) ?? "lines already read were rewritten")): no approval counts from now on, and held calls fail at once; start over with a new queue file (airlock run --queue NEW ...)")
                 return false
             }
             return true
@@ -766,9 +997,11 @@ extension OperationKind {
 }
 
 extension HeldOperation {
-    /// The same call again (expiry aside): same kind, targets, command line, cwd and rule.
+    /// The same call again (expiry aside): same kind, targets, command line, cwd, caller's
+    /// program and rule.
     func sameCall(_ other: HeldOperation) -> Bool {
-        kind == other.kind && paths == other.paths && argv == other.argv && cwd == other.cwd && rule == other.rule
+        kind == other.kind && paths == other.paths && argv == other.argv && cwd == other.cwd && exe == other.exe
+            && rule == other.rule
     }
 }
 

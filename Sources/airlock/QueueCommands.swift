@@ -14,12 +14,21 @@ struct QueueOptions: ParsableArguments {
     var queuePath: String { queue ?? QueuePaths.defaultQueue() }
     var approversPath: String { approvers ?? QueuePaths.defaultApprovers() }
 
-    func state() throws -> (QueueLog, QueueState) {
+    /// The queue and its state. With `sweeping` (every command but `verify`, which only reads),
+    /// pending requests of sandboxes that ended without closing them are cancelled first
+    /// (`GhostSweep`), so nothing is shown as approvable that nobody is left to carry out.
+    func state(sweeping: Bool = true) throws -> (QueueLog, QueueState) {
         let log: QueueLog
         do { log = try QueueReader.read(queuePath) } catch {
             throw CLIError("cannot read the queue \(queuePath): \(error)")
         }
-        return (log, QueueState.fold(log, approvers: approverKeys(), now: Date()))
+        let state = QueueState.fold(log, approvers: approverKeys(), now: Date())
+        guard sweeping else { return (log, state) }
+        let swept = GhostSweep.sweep(queuePath: queuePath, state: state)
+        if let error = swept.writeError {
+            printError("warning: \(swept.cancelled.count) request(s) of ended sandboxes shown cancelled, but the cancel could not be written to \(queuePath): \(error)")
+        }
+        return (log, swept.state)
     }
 
     /// The approvers, or nil with one line saying why no approval can be counted (the queue is
@@ -92,6 +101,10 @@ func decide(_ decision: Decision, _ id: String, _ key: String?, _ reason: String
     }
     let (log, state) = try options.state()
     let current = try options.request(id, in: state)
+    if current.state == .cancelled {
+        let why = current.cancelReason.map { " (\($0))" } ?? ""
+        throw CLIError("request \(id) was cancelled\(why): there is nothing left to \(decision.rawValue)")
+    }
     guard current.state == .pending else { throw CLIError("request \(id) is \(current.state.rawValue), not pending") }
     let keyFile = key ?? (NSHomeDirectory() + "/.ssh/id_ed25519")
     let signed = try SignedDecision.sign(decision, on: current.request, sigExpires: current.request.operation.expires,
@@ -158,6 +171,7 @@ struct QueueCommand: ParsableCommand {
                 for a in r.approvals { print("approved by \(a.signer) \(a.principals) \(a.reason.map { "— \($0)" } ?? "")") }
                 if let d = r.denial { print("denied by \(d.signer) \(d.reason.map { "— \($0)" } ?? "")") }
                 for x in r.rejected { print("not counted: \(x.decision.rawValue) by \(x.signer): \(x.reason.rawValue) \(x.detail)") }
+                if r.state == .cancelled { print("cancelled: \(r.cancelReason ?? "no reason given")") }
                 if let res = r.resolution { print("resolved:  \(res.outcome.rawValue)\(res.errno.map { " (errno \($0))" } ?? "")") }
             }
         }
@@ -188,7 +202,7 @@ struct QueueCommand: ParsableCommand {
 
         func run() throws {
             try reportingErrors {
-                let (log, _) = try options.state()
+                let (log, _) = try options.state(sweeping: false)
                 for warning in log.warnings { printError("\(options.queuePath): \(warning)") }
                 if let broken = log.chainBreak { throw CLIError("\(options.queuePath): chain broken at \(broken)") }
                 print("\(options.queuePath): \(log.records.count) events, chain intact")
@@ -208,6 +222,7 @@ extension RequestState {
         let op = request.operation
         var o: [String: Any] = ["id": id, "state": state.rawValue, "kind": op.kind.rawValue, "approvals": approvals.count,
                                 "quorum": quorum, "rule": op.rule, "pid": Int(request.pid), "expires": "\(op.expires)"]
+        if state == .cancelled, let cancelReason { o["cancel_reason"] = cancelReason }
         if let argv = op.argv { o["argv"] = argv.map { String(decoding: $0, as: UTF8.self) } }
         else { o["path"] = op.paths.first.map { String(decoding: $0, as: UTF8.self) } ?? ""; if op.paths.count > 1 { o["path2"] = String(decoding: op.paths[1], as: UTF8.self) } }
         return o
@@ -223,6 +238,7 @@ extension QueueEvent {
             return " \(r.operation.kind.rawValue) \(what) [\(r.operation.rule)]"
         case .approve(let d), .deny(let d): return " by \(d.signer)"
         case .resolve(let r): return " \(r.outcome.rawValue)"
+        case .cancel(_, let reason?): return " (\(reason))"
         default: return ""
         }
     }

@@ -7,6 +7,10 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "run", 
         abstract: "Run COMMAND in the sandbox and exit with its status.",
         discussion: """
+            SIGINT, SIGTERM and SIGHUP are passed on to the command; if it has not ended \
+            --stop-timeout after the first of them, or at a second one, airlock kills the whole \
+            sandbox and exits 128+N, N being that first signal.
+
             Exit status: the command's; 128+N when it died of signal N; 125 when airlock itself \
             failed; 126 when COMMAND is not executable; 127 when it is not found.
             """
@@ -47,8 +51,23 @@ struct Run: ParsableCommand {
     var approvers: String?
     @Option(help: ArgumentHelp("Distinct approvals a held operation needs (default: the profile's, 2).", valueName: "n"))
     var quorum: Int?
+    @Option(help: ArgumentHelp("How long a held call blocks before it fails with EPERM, its request left open: a duration such as 20s or 2m, or 'expiry' (default: the profile's, 20s).", valueName: "duration"),
+            transform: { text in
+                guard let wait = HoldWait(text) else { throw ValidationError("expected a duration such as 20s or 2m, or 'expiry'") }
+                return wait
+            })
+    var wait: HoldWait?
     @Flag(help: "Shadow mode: hold nothing; write each would-be hold to the queue as an audit event and let it proceed.")
     var audit = false
+
+    @Option(help: ArgumentHelp("How long the command has to end after SIGINT, SIGTERM or SIGHUP before the sandbox is killed: seconds, or such as 10s, 1m (default 10s).", valueName: "duration"),
+            transform: { text in
+                guard let seconds = Durations.commandLineSeconds(text) else {
+                    throw ValidationError("expected seconds or a duration such as 10s or 1m")
+                }
+                return seconds
+            })
+    var stopTimeout = 10
 
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
     var command: [String] = []
@@ -74,14 +93,20 @@ struct Run: ParsableCommand {
             request.backend = backend
             request.allowUnconfined = allowUnconfined
             let signOff = try SignOffSetup(profile: loaded, request: request, protect: protect, queue: queue,
-                                           approvers: approvers, quorum: quorum, audit: audit, logger: logger)
+                                           approvers: approvers, quorum: quorum, wait: wait, audit: audit, logger: logger)
+            // The queue and its .live directory exist before the plan is made, so they are hidden
+            // on a first run too.
+            try signOff.prepare()
             signOff.apply(to: &request)
             let plan = try SandboxPlan(request)
-            try signOff.prepare()
             // With no protect and no command rule there is nothing to hold: no listener at all.
             let supervise: Sandbox.Supervise? = signOff.hasRules
                 ? { pins, receive throws(SandboxError) in try signOff.supervise(pins: pins, receiveListener: receive, plan: plan) } : nil
-            let status = try Sandbox.run(plan, logger: logger, supervise: supervise)
+            let status: Int32
+            do {
+                defer { signOff.finish() }
+                status = try Sandbox.run(plan, stopTimeout: .seconds(stopTimeout), logger: logger, supervise: supervise)
+            }
             throw ExitCode(status)
         } catch let error as ProfileError {
             fail(error.description, 125)

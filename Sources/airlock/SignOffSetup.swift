@@ -12,13 +12,17 @@ struct SignOffSetup {
     var queuePath: String
     var approversPath: String
     var quorum: Int
+    var wait: HoldWait
     var audit: Bool
+    /// The supervisor once started, for `finish()`.
+    let running = Running()
+    final class Running: @unchecked Sendable { var supervisor: Supervisor? }
     var profile: Profile
     var kernel: (readOnly: [String], pinned: [String], truncated: Bool)
     var logger: Logger
 
     init(profile: Profile, request: SandboxRequest, protect: [String], queue: String?, approvers: String?,
-         quorum: Int?, audit: Bool, logger: Logger) throws {
+         quorum: Int?, wait: HoldWait?, audit: Bool, logger: Logger) throws {
         let env = request.environment
         let home = env["HOME"] ?? "/"
         let here = request.currentDirectory
@@ -41,6 +45,7 @@ struct SignOffSetup {
             ?? profile.approvers.map { expandPath($0, home: home, relativeTo: here) }
             ?? QueuePaths.defaultApprovers(env)
         self.quorum = quorum ?? profile.quorum
+        self.wait = wait ?? profile.wait
         self.audit = audit
         self.profile = profile
         self.logger = logger
@@ -70,6 +75,11 @@ struct SignOffSetup {
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SandboxError("queue \(path): \(String(cString: strerror(errno)))") }
         close(fd)
+        // The sandboxes' leases (see SandboxLease), made now so the plan can hide the directory.
+        let live = SandboxLease.directory(forQueue: path)
+        guard mkdir(live, 0o700) == 0 || errno == EEXIST else {
+            throw SandboxError("queue \(path): cannot create \(live): \(String(cString: strerror(errno)))")
+        }
     }
 
     /// The kernel layer and hiding: protected paths pinned, airlock's own files out of sight.
@@ -79,7 +89,7 @@ struct SignOffSetup {
         // The agent must never read the approvers or read or write the queue, wherever they are.
         // Airlock's own state directory goes entirely; elsewhere (a shared directory) just the files.
         let queueDir = (queuePath as NSString).deletingLastPathComponent
-        let hidden = [queuePath, approversPath] + ((queueDir as NSString).lastPathComponent == "airlock" ? [queueDir] : [])
+        let hidden = [queuePath, SandboxLease.directory(forQueue: queuePath), approversPath] + ((queueDir as NSString).lastPathComponent == "airlock" ? [queueDir] : [])
         request.hide += hidden.filter { FileManager.default.fileExists(atPath: $0) }
     }
 
@@ -105,6 +115,7 @@ struct SignOffSetup {
             timeout: TimeInterval(profile.timeoutSeconds), grantWindow: TimeInterval(profile.grantWindowSeconds),
             audit: audit, requester: Self.userName())
         config.operatorArgv = plan.argv.map { Array($0.utf8) }
+        if case .seconds(let s) = wait { config.wait = TimeInterval(s) } else { config.wait = nil }
         config.pinSocket = pins
         // Looked up while the child builds the sandbox, not at the agent's first exec.
         let known = KnownPrograms(names: classifier.programNames, searchPath: plan.environment["PATH"] ?? "")
@@ -114,6 +125,24 @@ struct SignOffSetup {
             if pins >= 0 { close(pins) }
             return
         }
-        Supervisor(listener: listener, config: config, logger: logger, knownPrograms: known).start()
+        // Held for the life of this process: if airlock is killed, the kernel drops the lock and
+        // the next sweep (GhostSweep) cancels this sandbox's pending requests.
+        do {
+            SandboxLease.current = try SandboxLease.acquire(queuePath: queuePath, sandboxID: config.sandboxID)
+        } catch {
+            close(listener)
+            if pins >= 0 { close(pins) }
+            throw SandboxError("cannot take the sandbox's lease in \(SandboxLease.directory(forQueue: queuePath)): \(error); "
+                               + "its requests could outlive airlock, so it does not start")
+        }
+        let supervisor = Supervisor(listener: listener, config: config, logger: logger, knownPrograms: known)
+        running.supervisor = supervisor
+        supervisor.start()
+    }
+
+    /// Once the sandbox has ended: its requests still open are cancelled before airlock exits.
+    func finish() {
+        running.supervisor?.finish()
+        SandboxLease.current = nil // released: its requests are closed
     }
 }

@@ -103,6 +103,34 @@ import Testing
         #expect(env.isEmpty)
     }
 
+    @Test("The default profile keeps the cloud CLIs' non-secret settings", arguments: [
+        "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_DEFAULT_OUTPUT", "AWS_PAGER", "AWS_RETRY_MODE",
+        "AWS_MAX_ATTEMPTS", "AWS_SDK_LOAD_CONFIG", "AWS_STS_REGIONAL_ENDPOINTS", "AWS_USE_FIPS_ENDPOINT",
+        "AWS_USE_DUALSTACK_ENDPOINT", "AWS_CA_BUNDLE", "AWS_EC2_METADATA_DISABLED", "CLOUDSDK_CORE_PROJECT",
+        "CLOUDSDK_COMPUTE_REGION", "CLOUDSDK_COMPUTE_ZONE", "GOOGLE_CLOUD_PROJECT", "AZURE_LOCATION",
+        "AZURE_DEFAULTS_GROUP", "AZURE_DEFAULTS_LOCATION", "AZURE_SUBSCRIPTION_ID",
+    ])
+    func defaultKeepsCloudSettings(variable: String) throws {
+        let env = EnvironmentFilter.filter([variable: "x"], profile: try shippedLoader.load("default"), extraPass: [])
+        #expect(env == [variable: "x"])
+    }
+
+    @Test("The default profile still drops every cloud credential", arguments: [
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE",
+        "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
+        "AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_PASSWORD", "AZURE_USERNAME", "AZURE_FEDERATED_TOKEN_FILE",
+        "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE", "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE",
+    ])
+    func defaultDropsCloudCredentials(variable: String) throws {
+        let env = EnvironmentFilter.filter([variable: "x", "AWS_REGION": "eu-west-1"],
+                                           profile: try shippedLoader.load("default"), extraPass: [])
+        #expect(env == ["AWS_REGION": "eu-west-1"])
+    }
+
     @Test(arguments: ["PATH", "HOME", "TERM", "LANG", "EDITOR", "SSH_AUTH_SOCK_NOT"])
     func defaultKeepsOrdinaryVariables(variable: String) throws {
         let env = EnvironmentFilter.filter([variable: "x"], profile: try shippedLoader.load("default"), extraPass: [])

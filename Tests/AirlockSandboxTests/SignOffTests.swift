@@ -261,7 +261,8 @@ struct SignOffTests {
         let outcome = agent.wait(timeout: 30)
         #expect(outcome.lines.contains("ran from a memfd") && outcome.lines.contains("re-exec ok"), "\(outcome)")
         #expect(outcome.lines.contains("nested interpreter ok"), "\(outcome)")
-        #expect(outcome.lines.contains("rm=1"), "\(outcome)")
+        // Held after its exec and never approved: it ends 126 before it ran anything.
+        #expect(outcome.lines.contains("rm=126"), "\(outcome)")
         #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/.git/objects"))
         let listed = try queueCLI(fixture, approvers, ["queue", "list", "--json"])
         #expect(listed.stdout.contains("\"kind\" : \"exec\""), "the rm was held at its exec\n\(listed)")
@@ -274,13 +275,69 @@ struct SignOffTests {
         try fixture.write(fixture.workspace + "/.env", "KEEP=1\n")
         if let user = config.user { try chownTree(fixture.workspace, to: user) }
         let agent = try startAgent(fixture, approvers, "rm -f .env; rm -f .env; echo after > marker-\(fixture.unique)")
-        _ = try #require(try waitForHeld(fixture, approvers))
+        let held = try #require(try waitForHeld(fixture, approvers))
+        let id = try #require(held["id"] as? String)
         agent.send(SIGKILL)
         _ = agent.wait(timeout: 10)
         usleep(300_000)
         #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/.env"))
         #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/marker-\(fixture.unique)"),
                 "the sandbox went on after airlock died")
+
+        // A dead airlock wrote nothing, but its lease is free: the next reader of the queue cancels
+        // the request, and nobody can approve what nobody is left to carry out.
+        let listed = try queueCLI(fixture, approvers, ["queue", "list", "--json"])
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]], "\(listed)")
+        let row = try #require(rows.first { $0["id"] as? String == id }, "\(listed)")
+        #expect(row["state"] as? String == "cancelled", "\(listed)")
+        let reason = try #require(row["cancel_reason"] as? String, "\(listed)")
+        #expect(reason.hasPrefix("airlock ended without closing it (sandbox "), "\(reason)")
+        let approved = try approve(fixture, approvers, id, as: "alice")
+        #expect(approved.status == 1, "\(approved)")
+        #expect(approved.stderrLines == ["airlock: request \(id) was cancelled (\(reason)): there is nothing left to approve"], "\(approved)")
+        let queue = try String(contentsOfFile: queuePath(fixture), encoding: .utf8)
+        #expect(!queue.contains(#""event":"approve""#), "a refused approval was written\n\(queue)")
+        #expect(queue.components(separatedBy: #""event":"cancel""#).count == 2, "one cancel, written once\n\(queue)")
+        let verified = try queueCLI(fixture, approvers, ["queue", "verify"])
+        #expect(verified.status == 0 && verified.stderr.isEmpty, "\(verified)")
+        let live = try FileManager.default.contentsOfDirectory(atPath: queuePath(fixture) + ".live")
+        #expect(live.isEmpty, "the dead sandbox's lock file was left: \(live)")
+    }
+
+    @Test("approving or denying a request whose held process was killed is refused, with the reason",
+          arguments: [SandboxConfig.root])
+    func cancelledRequestCannotBeDecided(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        try fixture.write(fixture.workspace + "/.env", "KEEP=1\n")
+        // The harness's timeout kills the held rm; the sandbox itself lives on.
+        let agent = try startAgent(fixture, approvers, "timeout -s KILL 2 rm .env; echo rm=$?; sleep 60")
+        defer {
+            agent.send(SIGTERM)
+            _ = agent.wait(timeout: 15)
+        }
+        let held = try #require(try heldOrKill(fixture, approvers, agent))
+        let id = try #require(held["id"] as? String)
+        var row: [String: Any]?
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline, row?["state"] as? String != "cancelled" {
+            usleep(200_000)
+            let listed = try queueCLI(fixture, approvers, ["queue", "list", "--json"])
+            row = (try? JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])?.first { $0["id"] as? String == id }
+        }
+        #expect(row?["state"] as? String == "cancelled", "\(row ?? [:])")
+        #expect(row?["cancel_reason"] as? String == "the held process ended", "\(row ?? [:])")
+        let shown = try queueCLI(fixture, approvers, ["queue", "show", id])
+        #expect(shown.stdout.contains("cancelled: the held process ended"), "\(shown)")
+        let approved = try approve(fixture, approvers, id, as: "alice")
+        #expect(approved.status == 1 && approved.stderrLines == [
+            "airlock: request \(id) was cancelled (the held process ended): there is nothing left to approve"], "\(approved)")
+        let denied = try queueCLI(fixture, approvers, ["deny", id, "--key", approvers.key("bob"), "--reason", "too late"])
+        #expect(denied.status == 1 && denied.stderrLines == [
+            "airlock: request \(id) was cancelled (the held process ended): there is nothing left to deny"], "\(denied)")
+        let queue = try String(contentsOfFile: queuePath(fixture), encoding: .utf8)
+        #expect(!queue.contains(#""event":"approve""#) && !queue.contains(#""event":"deny""#), "a refused decision was written\n\(queue)")
+        #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/.env"))
     }
 
     @Test("--audit holds nothing and records what it would have held", arguments: [SandboxConfig.root])

@@ -20,7 +20,7 @@ import Testing
         try queue.append(.expire(id: first.id))
         let head = try bytes()
         let second = try queue.appendRequest(sampleOperation(path: "/w/b"), pid: 2, requester: "ops", quorum: 2)
-        try queue.append(.cancel(id: second.id))
+        try queue.append(.cancel(id: second.id, reason: nil))
         let all = try bytes()
 
         let whole = QueueReader.parse(all)
@@ -47,7 +47,7 @@ import Testing
     }
 
     @Test func aTornLastLineIsLeftForTheNextRead() throws {
-        try queue.append(.cancel(id: "aaaaaa"))
+        try queue.append(.cancel(id: "aaaaaa", reason: nil))
         var raw = try bytes()
         raw += Array(#"{"event":"cancel","id":"bbbb"#.utf8) // a writer cut off mid-line
         let log = QueueReader.parse(raw)
@@ -56,9 +56,9 @@ import Testing
     }
 
     @Test func aLineThatDoesNotChainToWhatWasReadBeforeIsABreak() throws {
-        try queue.append(.cancel(id: "aaaaaa"))
+        try queue.append(.cancel(id: "aaaaaa", reason: nil))
         let head = try bytes()
-        try queue.append(.cancel(id: "bbbbbb"))
+        try queue.append(.cancel(id: "bbbbbb", reason: nil))
         let all = try bytes()
         let part1 = QueueReader.parse(head)
         // The appended part read as if it followed a different line than the one it chains to.

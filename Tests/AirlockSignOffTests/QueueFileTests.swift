@@ -54,7 +54,7 @@ private final class Failures: @unchecked Sendable {
     }
 
     @Test func theFileIsCreatedReadableOnlyByItsOwner() throws {
-        try queue.append(.cancel(id: "abcdef"))
+        try queue.append(.cancel(id: "abcdef", reason: nil))
         let mode = try FileManager.default.attributesOfItem(atPath: queue.path)[.posixPermissions] as? Int
         #expect(mode == 0o600)
     }
@@ -69,7 +69,7 @@ private final class Failures: @unchecked Sendable {
             group.enter()
             Thread {
                 for n in 0..<200 {
-                    do { try QueueFile(path: path).append(.cancel(id: "w\(writer)n\(n)")) } catch { failures.add(error) }
+                    do { try QueueFile(path: path).append(.cancel(id: "w\(writer)n\(n)", reason: nil)) } catch { failures.add(error) }
                 }
                 group.leave()
             }.start()
@@ -85,7 +85,7 @@ private final class Failures: @unchecked Sendable {
     }
 
     @Test func aTornLastLineIsIgnoredWithAWarningAndTheNextAppendStillVerifies() throws {
-        try queue.append(.cancel(id: "aaaaaa"))
+        try queue.append(.cancel(id: "aaaaaa", reason: nil))
         try appendRaw(Array(#"{"event":"cancel","id":"bbbbbb","prev":"0000"#.utf8))  // crash mid-write
 
         var log = try QueueReader.read(queue.path)
@@ -95,7 +95,7 @@ private final class Failures: @unchecked Sendable {
         #expect(log.warnings.first?.line == 2)
         #expect(log.warnings.first?.message.contains("torn") == true)
 
-        let record = try queue.append(.cancel(id: "cccccc"))
+        let record = try queue.append(.cancel(id: "cccccc", reason: nil))
         #expect(record.seq == 2, "the torn line took no sequence number")
         #expect(record.torn != nil)
         let raw = try lines()
@@ -109,13 +109,13 @@ private final class Failures: @unchecked Sendable {
     }
 
     @Test func aTornLineThatIsCompleteJsonExceptItsNewlineIsStillNeverCounted() throws {
-        try queue.append(.cancel(id: "aaaaaa"))
+        try queue.append(.cancel(id: "aaaaaa", reason: nil))
         let intact = try bytes()
-        let second = try queue.append(.cancel(id: "bbbbbb"))
+        let second = try queue.append(.cancel(id: "bbbbbb", reason: nil))
         // Cut the second line just before its newline, as a crash between write and fsync may.
         try Data(Array(try bytes().dropLast())).write(to: URL(fileURLWithPath: queue.path))
         #expect(try bytes().count > intact.count)
-        let third = try queue.append(.cancel(id: "cccccc"))
+        let third = try queue.append(.cancel(id: "cccccc", reason: nil))
         #expect(third.seq == second.seq, "the cut line was never committed")
         let log = try QueueReader.read(queue.path)
         #expect(log.verify() == nil)
@@ -123,11 +123,11 @@ private final class Failures: @unchecked Sendable {
     }
 
     @Test func aWriterCutOffWhileClosingATornLineLeavesAFileTheNextWriterRepairs() throws {
-        try queue.append(.cancel(id: "aaaaaa"))
+        try queue.append(.cancel(id: "aaaaaa", reason: nil))
         try appendRaw(Array(#"{"seq":2,"#.utf8))
         try appendRaw([0x01, 0x0A] + Array(#"{"seq":2,"ts""#.utf8))  // the repairing write, cut too
         #expect(try QueueReader.read(queue.path).verify() == nil)
-        try queue.append(.cancel(id: "dddddd"))
+        try queue.append(.cancel(id: "dddddd", reason: nil))
         let log = try QueueReader.read(queue.path)
         #expect(log.verify() == nil)
         #expect(log.records.map(\.event.requestID) == ["aaaaaa", "dddddd"])
@@ -135,7 +135,7 @@ private final class Failures: @unchecked Sendable {
     }
 
     @Test func aLineEditedInTheMiddleBreaksTheChainThereAndVerifyNamesIt() throws {
-        for id in ["aaaaaa", "bbbbbb", "cccccc", "dddddd"] { try queue.append(.cancel(id: id)) }
+        for id in ["aaaaaa", "bbbbbb", "cccccc", "dddddd"] { try queue.append(.cancel(id: id, reason: nil)) }
         var raw = try lines()
         raw[1] = Array(String(decoding: raw[1], as: UTF8.self).replacingOccurrences(of: "bbbbbb", with: "zzzzzz").utf8)
         try rewrite(raw)
@@ -145,7 +145,7 @@ private final class Failures: @unchecked Sendable {
     }
 
     @Test func aRemovedLineBreaksTheChainWhereTheGapIs() throws {
-        for id in ["aaaaaa", "bbbbbb", "cccccc", "dddddd"] { try queue.append(.cancel(id: id)) }
+        for id in ["aaaaaa", "bbbbbb", "cccccc", "dddddd"] { try queue.append(.cancel(id: id, reason: nil)) }
         var raw = try lines()
         raw.remove(at: 2)
         try rewrite(raw)
@@ -155,7 +155,7 @@ private final class Failures: @unchecked Sendable {
     }
 
     @Test func badJsonInTheMiddleIsABreakNotATornLine() throws {
-        for id in ["aaaaaa", "bbbbbb", "cccccc"] { try queue.append(.cancel(id: id)) }
+        for id in ["aaaaaa", "bbbbbb", "cccccc"] { try queue.append(.cancel(id: id, reason: nil)) }
         var raw = try lines()
         raw.insert(Array("{not json".utf8), at: 1)
         try rewrite(raw)
@@ -164,12 +164,12 @@ private final class Failures: @unchecked Sendable {
         #expect(broken.reason.contains("not a queue line"))
         // And the writer refuses to chain onto a last line it cannot read.
         try appendRaw(Array("garbage\n".utf8))
-        let error = #expect(throws: SignOffError.self) { try queue.append(.cancel(id: "eeeeee")) }
+        let error = #expect(throws: SignOffError.self) { try queue.append(.cancel(id: "eeeeee", reason: nil)) }
         #expect(error?.code == .malformedQueue)
     }
 
     @Test func aFakeTornLineInsertedInTheMiddleBreaksTheChain() throws {
-        for id in ["aaaaaa", "bbbbbb"] { try queue.append(.cancel(id: id)) }
+        for id in ["aaaaaa", "bbbbbb"] { try queue.append(.cancel(id: id, reason: nil)) }
         var raw = try lines()
         raw.insert([0x78, 0x01], at: 1)
         try rewrite(raw)

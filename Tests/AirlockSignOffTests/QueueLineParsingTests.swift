@@ -18,7 +18,7 @@ import Testing
     @Test func aWellFormedLineIsRead() {
         let log = read(cancel())
         #expect(log.verify() == nil)
-        #expect(log.records.first?.event == .cancel(id: "abcdef"))
+        #expect(log.records.first?.event == .cancel(id: "abcdef", reason: nil))
     }
 
     @Test(arguments: [

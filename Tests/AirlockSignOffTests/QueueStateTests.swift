@@ -203,7 +203,7 @@ import Testing
         let held = try request()
         try decide(held, by: alice)
         try decide(held, by: bob, after: 2)
-        try queue.append(.cancel(id: "zzzzzz"), at: start.addingTimeInterval(3))
+        try queue.append(.cancel(id: "zzzzzz", reason: nil), at: start.addingTimeInterval(3))
         // Someone edits the first line (the request): its hash no longer matches line 2's prev.
         var text = try String(contentsOfFile: queue.path, encoding: .utf8)
         text = text.replacingOccurrences(of: #""requester":"ops""#, with: #""requester":"someone""#)
@@ -227,7 +227,7 @@ import Testing
         try queue.append(.expire(id: expired.id))
         try decide(resolved, by: bob)
         try queue.append(.resolve(Resolution(id: resolved.id, outcome: .allowed)))
-        try queue.append(.cancel(id: cancelled.id))
+        try queue.append(.cancel(id: cancelled.id, reason: nil))
         try queue.append(.approve(SignedDecision(id: "nonexistent", digest: expired.digest, decision: .approve,
                                                  signer: "", sigExpires: start, signature: nil)))
         let folded = QueueState.fold(try QueueReader.read(queue.path), approvers: approvers, now: start.addingTimeInterval(10))

@@ -31,6 +31,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <stdint.h>
@@ -162,7 +163,7 @@ static int c_process_vm_readv(int argc, char **argv) {
     (void)argc; (void)argv;
     char src[16] = "airlock-probe", dst[16] = {0};
     struct iovec local = {dst, sizeof dst}, remote = {src, sizeof src};
-    long n = syscall(SYS_process_vm_readv, getpid(), &local, 1, &remote, 1, 0);
+    long n = syscall(SYS_process_vm_readv, getpid(), &local, 1UL, &remote, 1UL, 0UL); // unsigned longs: syscall() is variadic
     return report(n);
 }
 
@@ -171,7 +172,7 @@ static int c_process_vm_writev(int argc, char **argv) {
     (void)argc; (void)argv;
     char src[16] = "airlock-probe", dst[16] = {0};
     struct iovec local = {src, sizeof src}, remote = {dst, sizeof dst};
-    long n = syscall(SYS_process_vm_writev, getpid(), &local, 1, &remote, 1, 0);
+    long n = syscall(SYS_process_vm_writev, getpid(), &local, 1UL, &remote, 1UL, 0UL);
     return report(n);
 }
 
@@ -1130,6 +1131,71 @@ static int c_exec_layout(int argc, char **argv) {
     return setup_fail(errno, "execv");
 }
 
+
+// spawn HOW TIMEOUT_MS PROGRAM [ARGS...]: starts PROGRAM as an agent's harness would, HOW being
+// posix_spawn (glibc: CLONE_VFORK), vfork, or pipe (fork + exec with a close-on-exec status pipe
+// the parent reads until the exec, as Python and Node do), then waits up to TIMEOUT_MS for it and
+// SIGKILLs it if it is still running, as a harness's timeout does. Prints when the spawning call
+// returned and when the harness had its child back: "spawn: returned R ms; killed|exited N at T ms".
+static long ms_since(const struct timespec *t0) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+extern char **environ;
+
+static int c_spawn(int argc, char **argv) {
+    if (argc < 4) return setup_fail(EINVAL, "usage: spawn posix_spawn|vfork|pipe TIMEOUT_MS PROGRAM [ARGS...]");
+    long timeout = atol(argv[2]);
+    char **args = argv + 3;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pid_t pid = -1;
+    if (strcmp(argv[1], "posix_spawn") == 0) {
+        int rc = posix_spawn(&pid, args[0], NULL, NULL, args, environ);
+        if (rc != 0) return fail(rc);
+    } else if (strcmp(argv[1], "vfork") == 0) {
+        pid = vfork();
+        if (pid == 0) { execv(args[0], args); _exit(127); }
+    } else if (strcmp(argv[1], "pipe") == 0) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0) return setup_fail(errno, "pipe2");
+        pid = fork();
+        if (pid == 0) {
+            execv(args[0], args);
+            int e = errno;
+            (void)!write(p[1], &e, sizeof e);
+            _exit(127);
+        }
+        close(p[1]);
+        int e = 0;
+        ssize_t n;
+        while ((n = read(p[0], &e, sizeof e)) < 0 && errno == EINTR) {}
+        close(p[0]);
+        if (n == (ssize_t)sizeof e) { printf("spawn: exec failed errno %d (%s)\n", e, errno_name(e)); }
+    } else {
+        return setup_fail(EINVAL, "spawn: HOW is posix_spawn, vfork or pipe");
+    }
+    if (pid < 0) return setup_fail(errno, "spawn");
+    long returned = ms_since(&t0);
+    int status = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) break;
+        if (ms_since(&t0) >= timeout) {
+            kill(pid, SIGKILL);
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+            printf("spawn: returned %ld ms; killed at %ld ms\n", returned, ms_since(&t0));
+            return 0;
+        }
+        sleep_ms(10);
+    }
+    printf("spawn: returned %ld ms; exited %d at %ld ms\n", returned,
+           WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), ms_since(&t0));
+    return 0;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 struct check {
@@ -1140,6 +1206,7 @@ struct check {
 static const struct check checks[] = {
     {"exec-race", c_exec_race},
     {"exec-layout", c_exec_layout},
+    {"spawn", c_spawn},
     {"thread-unlink", c_thread_unlink},
     {"alarm-storm", c_alarm_storm},
     {"fork-until-pid", c_fork_until_pid},

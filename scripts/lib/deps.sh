@@ -5,6 +5,9 @@ ensure_build_deps() {
     command -v pkg-config >/dev/null || missing+=(pkg-config)
     command -v setpriv >/dev/null || missing+=(util-linux)
     command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+    # Real agent harnesses in the hold tests (Python's subprocess, Node's child_process).
+    [ -x /usr/bin/python3 ] || missing+=(python3)
+    [ -x /usr/bin/node ] || missing+=(nodejs)
     [ ${#missing[@]} -eq 0 ] && return 0
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

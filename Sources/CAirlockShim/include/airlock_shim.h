@@ -98,6 +98,11 @@ int airlock_renameat2(int olddirfd, const char *oldpath, int newdirfd, const cha
 int airlock_pidfd_getfd(int pidfd, int targetfd);
 /// ptrace(2) (variadic in glibc). Returns the result, or -1 with errno.
 long airlock_ptrace(int request, pid_t pid, uint64_t addr, uint64_t data);
+/// For a tracee stopped at PTRACE_EVENT_EXEC, before its new image ran an instruction: writes
+/// `exit_group(status)` over the instructions at its program counter (its own copy-on-write page)
+/// and detaches, so it ends with `status` having run nothing of the program. x86_64 and aarch64;
+/// returns 0 or -errno (-ENOSYS elsewhere), after which the caller must still end the tracee.
+int airlock_exit_at_exec_stop(pid_t pid, int status);
 /// fallocate(2), returning 0 or -1 with errno.
 int airlock_fallocate(int fd, int mode, int64_t offset, int64_t length);
 /// Receives one fd sent with SCM_RIGHTS (the agent's listener). Returns it, 0 on EOF, or -errno.

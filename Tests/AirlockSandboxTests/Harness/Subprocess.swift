@@ -131,6 +131,11 @@ final class Subprocess: @unchecked Sendable {
     }
 
     /// Whether the process has ended; reaps it if so.
+    /// What it has written to stderr so far.
+    func currentStderr() -> String {
+        (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+    }
+
     func poll() -> Outcome? {
         if let finished { return finished }
         var status: Int32 = 0

@@ -74,9 +74,9 @@ public enum FuzzSeeds {
                                        cwd: Array("/work/ws".utf8), exe: "/usr/bin/mv", sandbox: "fuzz0001", rule: "dotenv files", expires: expires)
             let r = try q.appendRequest(rename, pid: 11, requester: "agent", quorum: 2, at: at(0))
             _ = try q.appendRequest(delete("/work/ws/x.env"), pid: 11, requester: "agent", quorum: 2, audit: true, at: at(1))
-            try q.append(.cancel(id: "zzzzzz"), at: at(2))
+            try q.append(.cancel(id: "zzzzzz", reason: nil), at: at(2))
             try q.append(.approve(FuzzKeys.sign(.approve, on: r, by: alice, sigExpires: at(3))), at: at(4))
-            try q.append(.cancel(id: r.id), at: at(5))
+            try q.append(.cancel(id: r.id, reason: "the held process ended"), at: at(5))
             try q.append(.approve(FuzzKeys.sign(.approve, on: r, by: bob)), at: at(6))
             let w = try q.appendRequest(
                 HeldOperation(kind: .truncate, paths: [Array("/work/ws/.env".utf8)], cwd: Array("/".utf8), exe: "/bin/sh",
