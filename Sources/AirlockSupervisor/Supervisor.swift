@@ -175,17 +175,25 @@ public final class Supervisor: @unchecked Sendable {
         // inotify instance costs the kernel an RCU grace period (~15 ms) at every exit.
         var inotify: Int32 = -1
         var queueChanged = true
+        // One array for the whole loop: every unlink of an `rm -rf` passes through here.
+        var fds: [pollfd] = []
+        fds.reserveCapacity(8)
         while true {
+            fds.removeAll(keepingCapacity: true)
+            fds.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0))
+            fds.append(pollfd(fd: inotify, events: Int16(POLLIN), revents: 0))
+            fds.append(pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0))
             // Commands stopped at their exec: their pidfds say at once when a harness kills one.
-            let stopped = pending.values.flatMap { $0.waiters.compactMap { $0.stopped?.pidfd } }.filter { $0 >= 0 }
-            var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: inotify, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
-                + stopped.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            for held in pending.values {
+                for waiter in held.waiters {
+                    if let pidfd = waiter.stopped?.pidfd, pidfd >= 0 { fds.append(pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)) }
+                }
+            }
             // Start-up pages go back once the sandbox has run a second, or once a call is held
             // (waiting for people): a short run never pays for it. A stopped command's signals
             // (a harness's SIGTERM) are looked for every 0.1 s: the kernel tells the tracer nothing.
-            let timeout: Int32 = !stopped.isEmpty ? 100 : !pending.isEmpty ? 500 : startupPagesReleased ? -1 : 1000
+            let anyStopped = pending.values.contains { $0.waiters.contains { $0.stopped != nil } }
+            let timeout: Int32 = anyStopped ? 100 : !pending.isEmpty ? 500 : startupPagesReleased ? -1 : 1000
             let ready = poll(&fds, nfds_t(fds.count), timeout)
             if ready < 0 && errno == EINTR { continue }
             if fds[2].revents & Int16(POLLIN) != 0 { break } // finish(): the sandbox has ended
