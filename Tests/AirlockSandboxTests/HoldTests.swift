@@ -189,15 +189,18 @@ struct HoldTests {
         #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/data/precious"))
     }
 
-    @Test("the held process's own stderr gets the held line, then the outcome line; airlock's own stderr does not get them twice",
+    @Test("the held process's own stderr gets the held line, then the outcome line; not when it is airlock's own stderr or open read-only",
           arguments: SandboxConfig.all)
     func agentIsToldOnItsStderr(config: SandboxConfig) throws {
         let fixture = try Fixture(config)
         let approvers = try SignOffTests.Approvers(in: fixture.root)
         try fixture.write(fixture.workspace + "/.env", "A=1\n")
         try fixture.write(fixture.workspace + "/prod.tfstate", "{}\n")
-        // One call denied (to a file the agent reads), one that shares airlock's stderr.
-        let agent = try signOff.startAgent(fixture, approvers, "rm .env 2>told; echo rm=$?; : > prod.tfstate; echo trunc=$?")
+        try fixture.write(fixture.workspace + "/sub/.env", "B=2\n")
+        try fixture.write(fixture.workspace + "/readonly", "")
+        // One call denied (to a file the agent reads), one that shares airlock's stderr, one whose
+        // stderr is open for reading only.
+        let agent = try signOff.startAgent(fixture, approvers, "rm .env 2>told; echo rm=$?; rm sub/.env 2<readonly; echo ro=$?; : > prod.tfstate; echo trunc=$?")
         guard let first = try signOff.heldOrKill(fixture, approvers, agent) else { return }
         let id = try #require(first["id"] as? String)
         #expect(try signOff.queueCLI(fixture, approvers, ["deny", id, "--key", approvers.key("alice"), "--reason", "not today"]).status == 0)
@@ -207,7 +210,16 @@ struct HoldTests {
             return
         }
         #expect(try signOff.queueCLI(fixture, approvers, ["deny", id2, "--key", approvers.key("bob"), "--reason", "no"]).status == 0)
+        var id3 = ""
+        if let third = try signOff.waitForHeld(fixture, approvers, excluding: [id, id2]), let found = third["id"] as? String {
+            id3 = found
+            #expect(try signOff.queueCLI(fixture, approvers, ["deny", id3, "--key", approvers.key("bob"), "--reason", "no"]).status == 0)
+        } else {
+            Issue.record("no third hold")
+        }
         let outcome = agent.wait(timeout: 20)
+        #expect(outcome.lines.contains("ro=1"), "\(outcome)")
+        #expect(try String(contentsOfFile: fixture.workspace + "/readonly", encoding: .utf8).isEmpty, "written to a read-only stderr")
         #expect(outcome.lines.contains("rm=1"), "\(outcome)")
         let told = try String(contentsOfFile: fixture.workspace + "/told", encoding: .utf8)
             .split(separator: "\n").map(String.init).filter { $0.hasPrefix("airlock: ") }
@@ -217,7 +229,7 @@ struct HoldTests {
         #expect(told.last?.contains("failed with EPERM") == true, "\(told)")
         // The truncate's process shares airlock's stderr: only the operator's notice is there.
         #expect(!outcome.stderr.contains("airlock: HELD truncate"), "\(outcome)")
-        #expect(outcome.stderr.contains("HELD \(id2):"), "\(outcome)")
+        #expect(outcome.stderr.contains("HELD \(id3):"), "\(outcome)")
     }
 
     @Test("a forged queue line while a call is held fails the call within a second, with the reason, on the operator's terminal and the agent's stderr",
