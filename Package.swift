@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // libseccomp, from Debian's libseccomp-dev.
@@ -51,10 +52,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The egress proxy: every connection the agent makes leaves through it (policy in AirlockPolicy).
+        .target(
+            name: "AirlockNetwork",
+            dependencies: [
+                "AirlockPolicy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "airlock",
             dependencies: [
-                "AirlockPolicy", "AirlockSandbox", "AirlockSignOff", "AirlockSupervisor",
+                "AirlockPolicy", "AirlockSandbox", "AirlockSignOff", "AirlockSupervisor", "AirlockNetwork",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -71,6 +83,16 @@ let package = Package(
         .testTarget(name: "AirlockFuzzTests", dependencies: ["AirlockFuzz"], path: "Tests/Fuzz/Tests"),
         .testTarget(name: "AirlockPolicyTests", dependencies: ["AirlockPolicy"]),
         .testTarget(name: "AirlockSignOffTests", dependencies: ["AirlockSignOff"]),
+        .testTarget(
+            name: "AirlockNetworkTests",
+            dependencies: [
+                "AirlockNetwork", "AirlockPolicy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "AirlockSupervisorTests", dependencies: ["AirlockSupervisor", "AirlockPolicy"]),
         .testTarget(
             name: "AirlockSandboxTests",

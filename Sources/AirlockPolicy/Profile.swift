@@ -8,6 +8,19 @@ public enum Backend: String, Sendable, CaseIterable {
     case landlock
 }
 
+/// How the agent reaches the network.
+public enum NetworkMode: String, Sendable, CaseIterable {
+    /// Only through Airlock's proxy: a network namespace holding only loopback (namespaces backend),
+    /// or Landlock TCP rules that allow connecting to the proxy's port alone (Landlock-only backend);
+    /// either way the seccomp filter refuses UDP, raw, netlink and packet sockets.
+    case proxy
+    /// The host's network, unfiltered (`network = true`).
+    case open
+    /// No network at all (`network = false`): a network namespace with nothing in it, Landlock TCP
+    /// rules with no port allowed, and no AF_INET/AF_INET6/AF_PACKET sockets.
+    case none
+}
+
 /// What the seccomp filter does to a syscall no agent needs.
 public enum DenyAction: String, Sendable, CaseIterable {
     /// Fail the call with EPERM: tools degrade gracefully.
@@ -81,9 +94,17 @@ public struct Profile: Sendable, Equatable {
 
     // [sandbox]
     public var backend: Backend
-    /// false: no network at all (new network namespace, Landlock TCP deny, seccomp denies
-    /// AF_INET/AF_INET6 sockets).
-    public var network: Bool
+    /// `network = "proxy" | "open" | "none"` (or true for open, false for none).
+    public var network: NetworkMode
+    /// `[network]`: which hosts the proxy lets the agent reach (proxy mode).
+    public var networkAllow: [String]
+    public var networkDeny: [String]
+    public var networkUnknown: UnknownHostAction
+    /// The `[network]` rules as the proxy takes them (each pattern was checked at load).
+    public var networkPolicy: NetworkPolicy {
+        (try? NetworkPolicy(allow: networkAllow, deny: networkDeny, unknown: networkUnknown))
+            ?? NetworkPolicy(allow: [], deny: [], unknown: .deny)
+    }
     /// Run even when no confinement layer is available. Never the default.
     public var allowUnconfined: Bool
     // [seccomp]
@@ -129,7 +150,12 @@ public struct Profile: Sendable, Equatable {
         self.sources = sources
         self.summary = nil
         self.backend = .auto
-        self.network = true
+        self.network = .open
+        self.networkAllow = []
+        self.networkDeny = []
+        // The open internet, as `open` mode gives; loopback, private and metadata addresses
+        // stay refused unless named.
+        self.networkUnknown = .allow
         self.allowUnconfined = false
         self.denyAction = .errno
         self.readWrite = []

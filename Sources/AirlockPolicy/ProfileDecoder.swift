@@ -9,9 +9,10 @@ struct ProfileDecoder {
     typealias Path = [TOMLSourceMap.Component]
 
     /// The schema: which keys each table may hold. (`environment.set` holds any names.)
-    static let rootKeys = ["extends", "description", "sandbox", "seccomp", "filesystem", "environment", "signoff", "protect", "exec"]
+    static let rootKeys = ["extends", "description", "sandbox", "network", "seccomp", "filesystem", "environment", "signoff", "protect", "exec"]
     static let sectionKeys: [String: [String]] = [
         "sandbox": ["backend", "network", "allow_unconfined"],
+        "network": ["allow", "deny", "unknown"],
         "seccomp": ["deny_action"],
         "filesystem": ["read_write", "read_only", "hide"],
         "environment": ["pass", "drop", "set"],
@@ -35,8 +36,13 @@ struct ProfileDecoder {
 
         if let s = try section("sandbox", in: top) {
             if let v = s["backend"] { layer.backend = try choice(v, at: s.path + [.key("backend")]) }
-            if let v = s["network"] { layer.network = try bool(v, at: s.path + [.key("network")]) }
+            if let v = s["network"] { layer.network = try networkMode(v, at: s.path + [.key("network")]) }
             if let v = s["allow_unconfined"] { layer.allowUnconfined = try bool(v, at: s.path + [.key("allow_unconfined")]) }
+        }
+        if let s = try section("network", in: top) {
+            if let v = s["allow"] { layer.networkAllow = try hostRules(v, at: s.path + [.key("allow")]) }
+            if let v = s["deny"] { layer.networkDeny = try hostRules(v, at: s.path + [.key("deny")]) }
+            if let v = s["unknown"] { layer.networkUnknown = try choice(v, at: s.path + [.key("unknown")]) }
         }
         if let s = try section("seccomp", in: top), let v = s["deny_action"] {
             layer.denyAction = try choice(v, at: s.path + [.key("deny_action")])
@@ -163,6 +169,24 @@ struct ProfileDecoder {
         let s = try string(v, at: at)
         guard let value = E(rawValue: s) else { throw error(at, "expected one of \(list(E.self)), got \"\(s)\"") }
         return value
+    }
+
+    /// Host patterns for the proxy (`github.com`, `*.github.com`, `pypi.org:443`), each checked.
+    private func hostRules(_ v: TOMLValueConvertible, at: Path) throws(ProfileError) -> [String] {
+        let all = try strings(v, at: at)
+        for pattern in all {
+            do { _ = try HostRule(pattern) } catch { throw self.error(at, error.description) }
+        }
+        return all
+    }
+
+    /// A network mode by name, or the boolean that predates the modes: true is open, false none.
+    private func networkMode(_ v: TOMLValueConvertible, at: Path) throws(ProfileError) -> NetworkMode {
+        if let b = v.bool { return b ? .open : .none }
+        guard v.string != nil else {
+            throw error(at, "expected one of \(list(NetworkMode.self)) (or true, false), got \(describe(v))")
+        }
+        return try choice(v, at: at)
     }
 
     private func path(_ v: TOMLValueConvertible, at: Path) throws(ProfileError) -> String {

@@ -1,11 +1,14 @@
 /// The settings one profile file makes, before merging: a scalar is nil when the file leaves it
-/// to its parent, so a child that is silent about `network` keeps its parent's `false`.
+/// to its parent, so a child that is silent about `network` keeps its parent's `none`.
 struct ProfileLayer {
     /// The parent's name or path.
     var extends: String?
     var summary: String?
     var backend: Backend?
-    var network: Bool?
+    var network: NetworkMode?
+    var networkAllow: [String] = []
+    var networkDeny: [String] = []
+    var networkUnknown: UnknownHostAction?
     var allowUnconfined: Bool?
     var denyAction: DenyAction?
     var readWrite: [String] = []
@@ -40,6 +43,9 @@ extension Profile {
         summary = layer.summary ?? summary
         backend = layer.backend ?? backend
         network = layer.network ?? network
+        networkAllow = networkAllow.appendingUnique(layer.networkAllow)
+        networkDeny = networkDeny.appendingUnique(layer.networkDeny)
+        networkUnknown = layer.networkUnknown ?? networkUnknown
         allowUnconfined = layer.allowUnconfined ?? allowUnconfined
         denyAction = layer.denyAction ?? denyAction
         readWrite = readWrite.appendingUnique(layer.readWrite)

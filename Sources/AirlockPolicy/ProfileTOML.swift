@@ -9,8 +9,13 @@ extension Profile {
 
         out += "\n[sandbox]\n"
         out += "backend = \(quoted(backend.rawValue))\n"
-        out += "network = \(network)\n"
+        out += "network = \(quoted(network.rawValue))\n"
         out += "allow_unconfined = \(allowUnconfined)\n"
+
+        out += "\n[network]\n"
+        out += "allow = \(array(networkAllow))\n"
+        out += "deny = \(array(networkDeny))\n"
+        out += "unknown = \(quoted(networkUnknown.rawValue))\n"
 
         out += "\n[seccomp]\n"
         out += "deny_action = \(quoted(denyAction.rawValue))\n"

@@ -19,6 +19,12 @@ public struct KernelReport: Codable, Sendable {
     public var landlockBackend: Check
     /// What `airlock run` with the default profile (backend auto) will use.
     public var verdict: String
+    /// `network = "proxy"` on each backend, tried for real: a sandbox started and handed over the
+    /// proxy's listening socket. The Landlock-only check's detail says what that backend cannot close.
+    public var proxyModeNamespaces: Check
+    public var proxyModeLandlock: Check
+    /// What `network = "proxy"` (backend auto) will use.
+    public var proxyModeVerdict: String
 
     public static func probe(workspace: String) -> KernelReport {
         var name = utsname()
@@ -53,22 +59,71 @@ public struct KernelReport: Codable, Sendable {
         let verdict = namespaces.ok ? "namespaces + \(layers) + seccomp filter"
             : landlockOnly.ok ? "landlock-only filesystem view (ABI \(abi ?? 0)) + seccomp filter"
             : "refuses to run: no confinement available (only with --allow-unconfined)"
+        var proxyNamespaces = tryBackend(.namespaces, workspace: workspace, network: .proxy)
+        if proxyNamespaces.ok {
+            proxyNamespaces.detail = "a new network namespace holding only loopback; the proxy listens inside at 127.0.0.1:\(SandboxPlan.defaultProxyPort) (\(proxyNamespaces.detail))"
+        }
+        var proxyLandlock: Check
+        if let refusal = Sandbox.proxyModeRefusal(landlockABI: abi) {
+            proxyLandlock = Check(ok: false, detail: "closes nothing: \(refusal)")
+        } else {
+            proxyLandlock = tryBackend(.landlock, workspace: workspace, network: .proxy)
+            if proxyLandlock.ok {
+                proxyLandlock.detail = "Landlock TCP rules (ABI \(abi ?? 0)): connect to the proxy's port only, no bind (\(proxyLandlock.detail)). Not closed: TCP is confined by port alone (any host's port of that number, though the proxy's is on the host's 127.0.0.1 and picked at random); named UNIX sockets (a host daemon's socket that is not hidden) are not covered by the TCP rules\((abi ?? 0) >= 6 ? "" : ", nor abstract UNIX sockets (scoped only from Landlock ABI 6)")"
+            }
+        }
+        let proxyVerdict = namespaces.ok && proxyNamespaces.ok ? "a network namespace holding only loopback + the seccomp socket filter"
+            : landlockOnly.ok && proxyLandlock.ok ? "Landlock TCP rules (ABI \(abi ?? 0)) + the seccomp socket filter"
+            : "refuses to run: neither a network namespace nor Landlock's TCP rules are available"
         return KernelReport(kernel: kernel, libseccomp: libseccompVersion, seccompUserNotification: notify,
                             landlock: landlock, landlockABI: abi, namespacesBackend: namespaces,
-                            landlockBackend: landlockOnly, verdict: verdict)
+                            landlockBackend: landlockOnly, verdict: verdict, proxyModeNamespaces: proxyNamespaces,
+                            proxyModeLandlock: proxyLandlock, proxyModeVerdict: proxyVerdict)
     }
 
-    /// Starts a real sandbox with `backend` running true(1).
-    static func tryBackend(_ backend: Backend, workspace: String) -> Check {
-        var request = SandboxRequest(profile: Profile(name: "doctor"), command: ["true"],
+    /// Starts a real sandbox with `backend` running true(1). In proxy mode the proxy's socket must
+    /// arrive listening, on 127.0.0.1, before the agent ends.
+    static func tryBackend(_ backend: Backend, workspace: String, network: NetworkMode = .open) -> Check {
+        var profile = Profile(name: "doctor")
+        profile.network = network
+        var request = SandboxRequest(profile: profile, command: ["true"],
                                      environment: ["PATH": "/usr/bin:/bin", "HOME": "/nonexistent"],
                                      currentDirectory: workspace)
         request.backend = backend
+        var received: String?
+        let proxy: Sandbox.Proxy = { fd, port in
+            received = listeningOnLoopback(fd, port: port)
+            close(fd)
+        }
         do {
-            let status = try Sandbox.run(SandboxPlan(request), logger: Logger(label: "doctor") { _ in SwiftLogNoOpLogHandler() })
-            return status == 0 ? Check(ok: true, detail: "a sandbox ran true(1)") : Check(ok: false, detail: "true(1) exited \(status)")
+            let status = try Sandbox.run(SandboxPlan(request), logger: Logger(label: "doctor") { _ in SwiftLogNoOpLogHandler() },
+                                         proxy: network == .proxy ? proxy : nil)
+            guard status == 0 else { return Check(ok: false, detail: "true(1) exited \(status)") }
+            guard network == .proxy else { return Check(ok: true, detail: "a sandbox ran true(1)") }
+            guard let received else { return Check(ok: false, detail: "the sandbox ran without handing over the proxy's socket") }
+            return received.isEmpty ? Check(ok: true, detail: "a sandbox ran true(1) and handed over the proxy's listening socket")
+                : Check(ok: false, detail: received)
         } catch {
             return Check(ok: false, detail: error.message)
         }
+    }
+
+    /// "" when `fd` is a TCP socket listening on 127.0.0.1:`port`, else what it is not.
+    static func listeningOnLoopback(_ fd: Int32, port: Int) -> String {
+        var listening: Int32 = 0
+        var size = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) == 0, listening == 1 else {
+            return "the proxy's socket is not listening"
+        }
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0, address.sin_family == sa_family_t(AF_INET),
+              UInt32(bigEndian: address.sin_addr.s_addr) == 0x7f00_0001, Int(UInt16(bigEndian: address.sin_port)) == port else {
+            return "the proxy's socket is not on 127.0.0.1:\(port)"
+        }
+        return ""
     }
 }

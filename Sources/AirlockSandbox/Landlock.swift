@@ -1,3 +1,4 @@
+import AirlockPolicy
 import CAirlockShim
 import Glibc
 import SystemPackage
@@ -33,8 +34,21 @@ public enum Landlock {
         return rights
     }
 
-    /// Network rights (TCP bind/connect, ABI 4): handled with no rule means no TCP at all.
-    static func handledNet(abi: Int, network: Bool) -> UInt64 { abi >= 4 && !network ? 0b11 : 0 }
+    static let bindTCP: UInt64 = 1 << 0
+    static let connectTCP: UInt64 = 1 << 1
+
+    /// Network rights (TCP bind/connect, ABI 4) handled under `confinement`: handled with no rule
+    /// means no TCP at all; proxy mode then allows connecting to the proxy's port alone (see
+    /// `airlock_spawn_config.ll_connect_port`). With a network namespace, proxy mode leaves TCP to
+    /// the namespace, which holds nothing but loopback, so the agent can still serve itself there.
+    static func handledNet(abi: Int, network: NetworkMode, confinement: Confinement) -> UInt64 {
+        guard abi >= 4 else { return 0 }
+        switch network {
+        case .open: return 0
+        case .none: return bindTCP | connectTCP
+        case .proxy: return confinement == .namespaces ? 0 : bindTCP | connectTCP
+        }
+    }
 
     /// Scopes (ABI 6): no signals to, and no abstract unix sockets of, processes outside the sandbox.
     static func scoped(abi: Int) -> UInt64 { abi >= 6 ? 0b11 : 0 }

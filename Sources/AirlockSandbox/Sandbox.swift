@@ -28,16 +28,31 @@ public enum Sandbox {
     public struct Layers: Sendable, CustomStringConvertible {
         public var confinement: Confinement
         public var landlockABI: Int?
-        public var network: Bool
+        public var network: NetworkMode
         public var description: String {
-            var parts = [confinement == .namespaces ? "namespaces (user, mount, pid, ipc, uts, cgroup\(network ? "" : ", net"))"
+            let ownNetwork = network != .open && confinement == .namespaces
+            var parts = [confinement == .namespaces ? "namespaces (user, mount, pid, ipc, uts, cgroup\(ownNetwork ? ", net" : ""))"
                          : confinement == .landlock ? "landlock-only filesystem view" : "NO filesystem confinement"]
             parts.append(landlockABI.map { "landlock ABI \($0)" } ?? "no landlock")
             parts.append("seccomp filter")
-            if !network { parts.append("no network") }
+            switch network {
+            case .open: break
+            case .none: parts.append("no network")
+            case .proxy: parts.append(confinement == .namespaces ? "network only through the proxy (loopback only)"
+                                      : "network only through the proxy (Landlock TCP rules)")
+            }
             return parts.joined(separator: " + ")
         }
     }
+
+    /// Proxy mode: receives the proxy's listening socket (a TCP socket on 127.0.0.1, already
+    /// listening; the callee owns it from then on and accepts on it) and its port, once, as soon as
+    /// the sandbox's init exists; whatever the agent connects before the proxy accepts waits in the
+    /// backlog. Namespaces backend: the socket lives in the sandbox's network namespace, where it is
+    /// the only way out, and init made it before the agent existed. Landlock-only backend: airlock
+    /// made it on the host's loopback, and Landlock lets the agent connect to that port alone. The
+    /// agent finds it in `AIRLOCK_PROXY` (and whatever `SandboxPlan.proxyEnvironment` adds).
+    public typealias Proxy = (_ listeningFD: Int32, _ port: Int) -> Void
 
     /// Runs the plan's command in a sandbox and returns the exit status `airlock run` should exit
     /// with: the agent's, 128+N for a death by signal N.
@@ -56,7 +71,10 @@ public enum Sandbox {
     public typealias Supervise = (_ pins: Int32, _ receiveListener: () -> Int32) throws(SandboxError) -> Void
 
     public static func run(_ plan: SandboxPlan, stopTimeout: Duration = .seconds(10), logger: Logger,
-                           supervise: Supervise? = nil) throws(SandboxError) -> Int32 {
+                           supervise: Supervise? = nil, proxy: Proxy? = nil) throws(SandboxError) -> Int32 {
+        if plan.network == .proxy && proxy == nil {
+            throw SandboxError("network = \"proxy\": proxy mode needs the proxy, and none was started")
+        }
         let filter = try SeccompFilter(denyAction: plan.denyAction, network: plan.network, intercept: supervise != nil)
         let abi = try? plan.landlockABI.get()
 
@@ -74,7 +92,15 @@ public enum Sandbox {
                 }
             }
         }
-        if plan.allowUnconfined { choices.append(.unconfined) }
+        // Without a network namespace only Landlock's TCP rules keep the agent to the proxy: never
+        // fall back to a sandbox with a direct route out.
+        let proxyRefusal = plan.network == .proxy ? proxyModeRefusal(landlockABI: abi) : nil
+        if let proxyRefusal {
+            choices.removeAll { $0 == .landlock }
+            guard !choices.isEmpty else { throw SandboxError(proxyRefusal) }
+        }
+        // Unconfined, nothing would keep the agent to the proxy either.
+        if plan.allowUnconfined && plan.network != .proxy { choices.append(.unconfined) }
 
         var lastError: SandboxError?
         for (index, confinement) in choices.enumerated() {
@@ -82,7 +108,7 @@ public enum Sandbox {
                                 network: plan.network)
             do {
                 let started = try start(plan, confinement: confinement, landlockABI: layers.landlockABI, filter: filter,
-                                        supervise: supervise)
+                                        supervise: supervise, proxy: proxy)
                 if index > 0 || confinement == .unconfined {
                     // Never silently weaker: say what is in force when it is not the first choice.
                     logger.warning("\(lastError.map { "\($0.message); " } ?? "")running with \(layers)")
@@ -92,10 +118,25 @@ public enum Sandbox {
                 return started.wait(stopTimeout: stopTimeout)
             } catch {
                 lastError = error.error
-                guard error.namespacesUnavailable, index + 1 < choices.count else { throw error.error }
+                guard error.namespacesUnavailable, index + 1 < choices.count else {
+                    if error.namespacesUnavailable, let proxyRefusal { throw SandboxError("\(error.error.message); \(proxyRefusal)") }
+                    throw error.error
+                }
             }
         }
         throw lastError ?? SandboxError("no confinement is available here (user namespaces and Landlock are both unavailable); refusing to run without --allow-unconfined")
+    }
+
+    /// Why proxy mode cannot be kept without a network namespace on this kernel, or nil when
+    /// Landlock's TCP rules (ABI 4) can keep it.
+    public static func proxyModeRefusal(landlockABI: Int?) -> String? {
+        guard let abi = landlockABI else {
+            return "network = \"proxy\" needs a network namespace or Landlock's TCP rules, and this kernel offers neither here (Landlock is unavailable): refusing to run with a direct route out"
+        }
+        guard abi >= 4 else {
+            return "network = \"proxy\" needs a network namespace or Landlock's TCP rules (ABI 4), and this kernel cannot confine TCP without one (Landlock ABI \(abi)): refusing to run with a direct route out"
+        }
+        return nil
     }
 
     struct StartError: Error {
@@ -207,13 +248,31 @@ public enum Sandbox {
     }
 
     static func start(_ plan: SandboxPlan, confinement: Confinement, landlockABI: Int?,
-                      filter: SeccompFilter, supervise: Supervise?) throws(StartError) -> Started {
+                      filter: SeccompFilter, supervise: Supervise?, proxy: Proxy?) throws(StartError) -> Started {
         var privateTmp: String?
         if confinement != .namespaces {
             do { privateTmp = try makePrivateTmp() } catch { throw StartError(error: error, namespacesUnavailable: false) }
         }
+        // Proxy mode, Landlock-only: airlock makes the proxy's socket on the host's loopback now, on
+        // a port the kernel picks (the agent's environment names it), and Landlock keeps the agent's
+        // TCP to that port. It is handed over once the sandbox's init exists: connections made
+        // before the proxy accepts wait in the backlog.
+        var hostProxy: (fd: Int32, port: UInt16)?
+        var hostProxyHandedOver = false
+        if plan.network == .proxy, proxy != nil, confinement != .namespaces {
+            do { hostProxy = try ProxySocket.listenOnHostLoopback() } catch {
+                if let privateTmp { removeTree(privateTmp) }
+                throw StartError(error: error, namespacesUnavailable: false)
+            }
+        }
+        defer { if let hostProxy, !hostProxyHandedOver { close(hostProxy.fd) } }
         var environment = plan.environment
         if let privateTmp { environment["TMPDIR"] = privateTmp }
+        if plan.network == .proxy {
+            let port = Int(hostProxy?.port ?? plan.proxyPort)
+            environment["AIRLOCK_PROXY"] = "127.0.0.1:\(port)"
+            environment.merge(plan.proxyEnvironment("127.0.0.1", port)) { _, proxy in proxy }
+        }
         let rules: [Landlock.Rule]
         do { rules = try plan.landlockRules(confinement, privateTmp: privateTmp) } catch {
             if let privateTmp { removeTree(privateTmp) }
@@ -233,7 +292,7 @@ public enum Sandbox {
 
         var cfg = airlock_spawn_config()
         cfg.use_namespaces = confinement == .namespaces ? 1 : 0
-        cfg.new_network = plan.network ? 0 : 1
+        cfg.new_network = plan.network == .open ? 0 : 1
         cfg.outside_uid = geteuid()
         cfg.outside_gid = getegid()
         cfg.n_writable = plan.writable.count
@@ -243,7 +302,7 @@ public enum Sandbox {
         if let abi = landlockABI {
             cfg.landlock_abi = Int32(abi)
             cfg.ll_handled_fs = Landlock.handledFS(abi: abi)
-            cfg.ll_handled_net = Landlock.handledNet(abi: abi, network: plan.network)
+            cfg.ll_handled_net = Landlock.handledNet(abi: abi, network: plan.network, confinement: confinement)
             cfg.ll_scoped = Landlock.scoped(abi: abi)
             cfg.n_ll_rules = llRules.count
         }
@@ -271,6 +330,21 @@ public enum Sandbox {
         cfg.pin_socket = pins[1]
         cfg.init_death_signal = initDeathSignal(confinement)
 
+        // Proxy mode, namespaces: init makes the proxy's socket inside the new network namespace and
+        // sends it here.
+        var proxySockets: [Int32] = [-1, -1]
+        defer { for fd in proxySockets where fd >= 0 { close(fd) } }
+        cfg.proxy_socket = -1
+        if plan.network == .proxy, proxy != nil, confinement == .namespaces {
+            guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &proxySockets) == 0 else {
+                throw StartError(error: SandboxError("socketpair: \(Errno(errno))"), namespacesUnavailable: false)
+            }
+            cfg.proxy_socket = proxySockets[1]
+            cfg.proxy_port = plan.proxyPort
+        }
+        cfg.ll_connect_port = hostProxy?.port ?? 0
+        cfg.host_proxy_fd = hostProxy?.fd ?? -1
+
         var sandbox = airlock_sandbox()
         var err = airlock_spawn_error()
         var rc = plan.cwd.withCString { cwd in
@@ -297,6 +371,27 @@ public enum Sandbox {
             }
         }
         var superviseError: SandboxError?
+        if rc == 0, let hostProxy, let proxy {
+            hostProxyHandedOver = true
+            proxy(hostProxy.fd, Int(hostProxy.port))
+        }
+        if rc == 0, proxySockets[0] >= 0, let proxy {
+            close(proxySockets[1])
+            proxySockets[1] = -1
+            let fd = airlock_receive_fd(proxySockets[0])
+            if fd > 0 {
+                proxy(fd, Int(plan.proxyPort))
+            } else {
+                // EOF or an error: init failed before it sent the socket, and says why on the error
+                // pipe. Never let an agent run without its proxy.
+                rc = -1
+                if airlock_spawn_wait_exec(sandbox.error_fd, &err) == 0 {
+                    err.step = Int32(AIRLOCK_STEP_SEND_PROXY.rawValue)
+                    err.err = fd < 0 ? -fd : EPIPE
+                    withUnsafeMutableBytes(of: &err.detail) { $0.copyBytes(from: Array("recvmsg".utf8) + [0]) }
+                }
+            }
+        }
         if rc == 0, let supervise {
             close(sockets[1])
             sockets[1] = -1
@@ -351,6 +446,9 @@ public enum Sandbox {
         case AIRLOCK_STEP_SECCOMP: step = "loading the seccomp filter"
         case AIRLOCK_STEP_CAPS: step = "dropping capabilities"
         case AIRLOCK_STEP_CHDIR: step = "entering the working directory"
+        case AIRLOCK_STEP_LOOPBACK: step = "bringing up loopback"
+        case AIRLOCK_STEP_PROXY_SOCKET: step = "creating the proxy's socket"
+        case AIRLOCK_STEP_SEND_PROXY: step = "passing the proxy's socket to airlock"
         default: step = "starting the sandbox (step \(err.step))"
         }
         return SandboxError("\(step): \(detail): \(reason)")

@@ -58,7 +58,16 @@ public struct SandboxPlan: Sendable {
     public var executable: String
     public var argv: [String]
     public var environment: [String: String]
-    public var network: Bool
+    public var network: NetworkMode
+    /// Proxy mode, namespaces backend: the port the proxy listens on inside the sandbox, at
+    /// 127.0.0.1. (The Landlock-only backend listens on the host's loopback, on a port the kernel
+    /// picks.)
+    public var proxyPort: UInt16 = SandboxPlan.defaultProxyPort
+    public static let defaultProxyPort: UInt16 = 3128
+    /// Proxy mode: variables for the agent's environment (HTTP_PROXY and the like), given the
+    /// proxy's address as the agent reaches it, which the Landlock-only backend knows only when the
+    /// sandbox starts. `AIRLOCK_PROXY=HOST:PORT` is always set in proxy mode.
+    public var proxyEnvironment: @Sendable (_ host: String, _ port: Int) -> [String: String] = { _, _ in [:] }
     public var denyAction: DenyAction
     public var home: String
 

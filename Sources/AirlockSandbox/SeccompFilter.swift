@@ -63,7 +63,7 @@ public struct SeccompFilter: Sendable {
         return nr != __NR_SCMP_ERROR ? nr : unifiedNumbers[name]
     }
 
-    public init(denyAction: DenyAction, network: Bool, intercept: Bool = false) throws(SandboxError) {
+    public init(denyAction: DenyAction, network: NetworkMode, intercept: Bool = false) throws(SandboxError) {
         let deny: UInt32 = denyAction == .kill ? 0x8000_0000 /* KILL_PROCESS */ : Self.errnoAction(EPERM)
         guard let ctx = seccomp_init(0x7fff_0000 /* ALLOW */) else {
             throw SandboxError("libseccomp: seccomp_init failed")
@@ -95,10 +95,15 @@ public struct SeccompFilter: Sendable {
             Self.masked(0, 0xffff_ffff, 1), // SECCOMP_SET_MODE_FILTER
             Self.masked(1, 8, 8), // SECCOMP_FILTER_FLAG_NEW_LISTENER
         ])
-        if !network {
+        switch network {
+        case .open:
+            break
+        case .none:
             for family: UInt64 in [2 /* AF_INET */, 10 /* AF_INET6 */, 17 /* AF_PACKET */] {
                 try Self.add(ctx, deny, "socket", [Self.masked(0, 0xffff_ffff, family)]) // an int, as above
             }
+        case .proxy:
+            try Self.addProxyModeSocketRules(ctx)
         }
         if intercept {
             let notify: UInt32 = 0x7fc0_0000
@@ -114,6 +119,33 @@ public struct SeccompFilter: Sendable {
             }
         }
         program = try Self.export(ctx)
+    }
+
+    /// Proxy mode: of the IP sockets only plain TCP may be made, the kind the proxy's port (and,
+    /// without a network namespace, Landlock's TCP rules) confine. UDP (QUIC, DNS tunnels), raw
+    /// sockets, SCTP and MPTCP (which Landlock's TCP rules do not cover), netlink and packet sockets
+    /// fail with EPERM, whatever the profile's deny action: a resolver trying UDP is an ordinary
+    /// event in this mode, not an attack worth killing for.
+    static func addProxyModeSocketRules(_ ctx: scmp_filter_ctx) throws(SandboxError) {
+        let refuse = errnoAction(EPERM)
+        for family: UInt64 in [16 /* AF_NETLINK */, 17 /* AF_PACKET */] {
+            try add(ctx, refuse, "socket", [masked(0, 0xffff_ffff, family)])
+        }
+        for family: UInt64 in [2 /* AF_INET */, 10 /* AF_INET6 */] {
+            let isFamily = masked(0, 0xffff_ffff, family)
+            // The kernel takes the type's low 4 bits (SOCK_TYPE_MASK); the rest are SOCK_NONBLOCK,
+            // SOCK_CLOEXEC or invalid. Every type but SOCK_STREAM (1) is refused.
+            for type: UInt64 in 0...15 where type != 1 {
+                try add(ctx, refuse, "socket", [isFamily, masked(1, 0xf, type)])
+            }
+            // A stream socket with protocol 0 or IPPROTO_TCP only: anything above 6 in all 64 bits,
+            // or 1…5 in the low 32 the kernel reads, is another protocol (or garbage) and refused.
+            let isStream = masked(1, 0xf, 1)
+            try add(ctx, refuse, "socket", [isFamily, isStream, scmp_arg_cmp(arg: 2, op: SCMP_CMP_GT, datum_a: 6, datum_b: 0)])
+            for proto: UInt64 in 1...5 {
+                try add(ctx, refuse, "socket", [isFamily, isStream, masked(2, 0xffff_ffff, proto)])
+            }
+        }
     }
 
     /// A filter that only sends getppid to a notify listener: what `doctor` installs to prove that

@@ -16,11 +16,14 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -49,11 +52,13 @@ struct open_how_ { uint64_t flags, mode, resolve; };
 #define FSCONFIG_CMD_CREATE_ 6
 #define FSMOUNT_CLOEXEC_ 0x00000001
 #define LANDLOCK_RULE_PATH_BENEATH_ 1
+#define LANDLOCK_RULE_NET_PORT_ 2
 #define CLOSE_RANGE_CLOEXEC_ (1U << 2)
 
 struct mount_attr_ { uint64_t attr_set, attr_clr, propagation, userns_fd; };
 struct landlock_ruleset_attr_ { uint64_t handled_access_fs, handled_access_net, scoped; };
 struct landlock_path_beneath_attr_ { uint64_t allowed_access; int32_t parent_fd; } __attribute__((packed));
+struct landlock_net_port_attr_ { uint64_t allowed_access; uint64_t port; };
 
 // Landlock rights that apply to a file (not a directory): adding others on a file is EINVAL.
 #define LL_FILE_RIGHTS (AIRLOCK_LL_FS_EXECUTE | AIRLOCK_LL_FS_WRITE_FILE | AIRLOCK_LL_FS_READ_FILE | \
@@ -304,6 +309,11 @@ static void apply_landlock(const struct airlock_spawn_config *cfg, int errfd) {
             die(errfd, AIRLOCK_STEP_LANDLOCK, rule->path);
         close(fd);
     }
+    if ((cfg->ll_handled_net & AIRLOCK_LL_NET_CONNECT_TCP) && cfg->ll_connect_port) {
+        struct landlock_net_port_attr_ port = {.allowed_access = AIRLOCK_LL_NET_CONNECT_TCP, .port = cfg->ll_connect_port};
+        if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_NET_PORT_, &port, 0) < 0)
+            die(errfd, AIRLOCK_STEP_LANDLOCK, "the proxy's port");
+    }
     if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0) die(errfd, AIRLOCK_STEP_LANDLOCK, "landlock_restrict_self");
     close(ruleset);
 }
@@ -319,7 +329,7 @@ static void drop_capabilities(int errfd) {
     if (syscall(SYS_capset, &hdr, data) < 0) die(errfd, AIRLOCK_STEP_CAPS, "capset");
 }
 
-static void send_fd(int sock, int fd, int errfd) {
+static void send_fd(int sock, int fd, int errfd, int step) {
     char byte = 0;
     struct iovec iov = {.iov_base = &byte, .iov_len = 1};
     union { struct cmsghdr hdr; char buf[CMSG_SPACE(sizeof(int))]; } control;
@@ -332,7 +342,34 @@ static void send_fd(int sock, int fd, int errfd) {
     memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
     ssize_t n;
     do { n = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
-    if (n != 1) die(errfd, AIRLOCK_STEP_SEND_LISTENER, "sendmsg");
+    if (n != 1) die(errfd, step, "sendmsg");
+}
+
+// Proxy mode (namespaces): the new network namespace gets loopback, up, and the proxy's listening
+// socket on it, which goes to airlock before the agent exists. The namespace has no other interface,
+// so that socket is the agent's only way out.
+static void listen_for_proxy(const struct airlock_spawn_config *cfg, int errfd) {
+    int ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (ctl < 0) die(errfd, AIRLOCK_STEP_LOOPBACK, "socket");
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    str_copy(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+    if (ioctl(ctl, SIOCGIFFLAGS, &ifr) < 0) die(errfd, AIRLOCK_STEP_LOOPBACK, "lo");
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(ctl, SIOCSIFFLAGS, &ifr) < 0) die(errfd, AIRLOCK_STEP_LOOPBACK, "lo");
+    close(ctl);
+
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) die(errfd, AIRLOCK_STEP_PROXY_SOCKET, "socket");
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(cfg->proxy_port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) die(errfd, AIRLOCK_STEP_PROXY_SOCKET, "bind 127.0.0.1");
+    if (listen(fd, 1024) < 0) die(errfd, AIRLOCK_STEP_PROXY_SOCKET, "listen");
+    send_fd(cfg->proxy_socket, fd, errfd, AIRLOCK_STEP_SEND_PROXY);
+    close(fd);
 }
 
 __attribute__((noreturn)) static void agent_main(const struct airlock_spawn_config *cfg, int errfd) {
@@ -353,7 +390,7 @@ __attribute__((noreturn)) static void agent_main(const struct airlock_spawn_conf
 
     int listener = airlock_seccomp_load(cfg->filter, cfg->filter_len, cfg->seccomp_flags);
     if (listener < 0) { errno = -listener; die(errfd, AIRLOCK_STEP_SECCOMP, "seccomp"); }
-    if (listener > 0) { send_fd(cfg->listener_socket, listener, errfd); close(listener); }
+    if (listener > 0) { send_fd(cfg->listener_socket, listener, errfd, AIRLOCK_STEP_SEND_LISTENER); close(listener); }
 
     // Nothing of airlock's reaches the agent: every fd above stdio closes at exec (the error pipe too,
     // which is how the parent learns the exec happened).
@@ -469,6 +506,9 @@ static int next_signal(int sigfd, const sigset_t *set, int *pinsock) {
 __attribute__((noreturn)) static void init_main(const struct airlock_spawn_config *cfg, int errfd, int statusfd,
                                                   int lifeline) {
     prctl(PR_SET_PDEATHSIG, cfg->init_death_signal, 0, 0, 0);
+    // A connection queued on a socket only the sandbox still holds would wait for ever: the
+    // proxy's socket must die with the proxy, so that its death refuses connections.
+    if (cfg->host_proxy_fd >= 0) close(cfg->host_proxy_fd);
     struct pollfd pfd = {.fd = lifeline, .events = POLLIN};
     if (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLHUP)) { errno = ESRCH; die(errfd, AIRLOCK_STEP_PARENT_GONE, "airlock"); }
 
@@ -497,6 +537,7 @@ __attribute__((noreturn)) static void init_main(const struct airlock_spawn_confi
     if (cfg->use_namespaces) {
         map_ids(cfg, errfd);
         build_view(cfg, errfd);
+        if (cfg->proxy_socket >= 0) listen_for_proxy(cfg, errfd);
     } else if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
         die(errfd, AIRLOCK_STEP_FORK_AGENT, "PR_SET_CHILD_SUBREAPER");
     }
@@ -506,6 +547,7 @@ __attribute__((noreturn)) static void init_main(const struct airlock_spawn_confi
     if (agent == 0) agent_main(cfg, errfd);
     close(errfd);
     if (cfg->listener_socket >= 0) close(cfg->listener_socket);
+    if (cfg->proxy_socket >= 0) close(cfg->proxy_socket);
 
     int pinsock = cfg->pin_socket;
     int sigfd = signalfd(-1, &set, SFD_CLOEXEC);

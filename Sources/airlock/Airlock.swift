@@ -66,3 +66,4 @@ func profileLoader() -> ProfileLoader {
 }
 
 extension Backend: ExpressibleByArgument {}
+extension NetworkMode: ExpressibleByArgument {}

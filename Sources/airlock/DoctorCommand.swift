@@ -27,6 +27,9 @@ struct Doctor: ParsableCommand {
         line("landlock", report.landlock)
         line("namespaces backend", report.namespacesBackend)
         line("landlock-only backend", report.landlockBackend)
+        line("proxy mode, namespaces", report.proxyModeNamespaces)
+        line("proxy mode, landlock-only", report.proxyModeLandlock)
         print("\nairlock run will use: \(report.verdict)")
+        print("network = \"proxy\" will use: \(report.proxyModeVerdict)")
     }
 }

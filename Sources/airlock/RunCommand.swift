@@ -37,6 +37,9 @@ struct Run: ParsableCommand {
     @Option(help: "Override the profile's backend: auto, namespaces or landlock.")
     var backend: Backend?
 
+    @Option(help: "Override the profile's network: proxy (only through airlock's proxy, by the profile's [network] rules), open or none.")
+    var network: NetworkMode?
+
     @Flag(help: "Run even when no filesystem confinement is available (the seccomp filter still applies).")
     var allowUnconfined = false
 
@@ -81,7 +84,8 @@ struct Run: ParsableCommand {
         Sandbox.blockSignals()
         let logger = OperatorLogHandler.logger(verbose: verbose)
         do {
-            let loaded = try EarlyProfile.load(profile)
+            var loaded = try EarlyProfile.load(profile)
+            if let network { loaded.network = network }
             var request = SandboxRequest(profile: loaded, command: command,
                                          environment: ProcessInfo.processInfo.environment,
                                          currentDirectory: FileManager.default.currentDirectoryPath)
@@ -98,14 +102,21 @@ struct Run: ParsableCommand {
             // on a first run too.
             try signOff.prepare()
             signOff.apply(to: &request)
-            let plan = try SandboxPlan(request)
+            var plan = try SandboxPlan(request)
+            let proxy = ProxySetup(policy: loaded.networkPolicy, logPath: signOff.networkLogPath, logger: logger)
+            plan.proxyEnvironment = ProxySetup.variables
             // With no protect and no command rule there is nothing to hold: no listener at all.
             let supervise: Sandbox.Supervise? = signOff.hasRules
                 ? { pins, receive throws(SandboxError) in try signOff.supervise(pins: pins, receiveListener: receive, plan: plan) } : nil
             let status: Int32
             do {
-                defer { signOff.finish() }
-                status = try Sandbox.run(plan, stopTimeout: .seconds(stopTimeout), logger: logger, supervise: supervise)
+                defer {
+                    proxy.stop()
+                    signOff.finish()
+                }
+                let serveProxy: Sandbox.Proxy? = plan.network == .proxy ? { fd, port in proxy.serve(fd, port) } : nil
+                status = try Sandbox.run(plan, stopTimeout: .seconds(stopTimeout), logger: logger, supervise: supervise,
+                                         proxy: serveProxy)
             }
             throw ExitCode(status)
         } catch let error as ProfileError {

@@ -58,10 +58,21 @@ struct SignOffSetup {
 
     var hasRules: Bool { !rules.isEmpty || !profile.exec.isEmpty }
 
-    /// Called once the plan is valid: the queue's directory exists (0700) and the file exists
-    /// (0600), so the supervisor can watch it; a missing approvers file is said out loud.
+    /// Called before the plan is made: the queue's directory exists (0700) and the file exists
+    /// (0600), so the supervisor can watch it and the plan can hide them; so does the network log
+    /// in proxy mode.
     func prepare() throws {
         try Self.prepareQueue(queuePath)
+        if let networkLogPath {
+            let fd = open(networkLogPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw SandboxError("network log \(networkLogPath): \(String(cString: strerror(errno)))") }
+            close(fd)
+        }
+    }
+
+    /// The proxy's log of connections and requests, beside the queue (proxy mode only).
+    var networkLogPath: String? {
+        profile.network == .proxy ? (queuePath as NSString).deletingLastPathComponent + "/network.jsonl" : nil
     }
 
     static func prepareQueue(_ path: String) throws {
@@ -89,7 +100,8 @@ struct SignOffSetup {
         // The agent must never read the approvers or read or write the queue, wherever they are.
         // Airlock's own state directory goes entirely; elsewhere (a shared directory) just the files.
         let queueDir = (queuePath as NSString).deletingLastPathComponent
-        let hidden = [queuePath, SandboxLease.directory(forQueue: queuePath), approversPath] + ((queueDir as NSString).lastPathComponent == "airlock" ? [queueDir] : [])
+        let hidden = [queuePath, SandboxLease.directory(forQueue: queuePath), approversPath] + (networkLogPath.map { [$0] } ?? [])
+            + ((queueDir as NSString).lastPathComponent == "airlock" ? [queueDir] : [])
         request.hide += hidden.filter { FileManager.default.fileExists(atPath: $0) }
     }
 

@@ -41,7 +41,8 @@ struct BadProfile: CustomTestStringConvertible, Sendable {
         // Wrong types.
         BadProfile("[filesystem]\nhide = 3\n", key: "filesystem.hide", line: 2, "expected an array of strings, got integer"),
         BadProfile("[filesystem]\nhide = [\"a\", 3]\n", key: "filesystem.hide", line: 2, "got an array containing integer"),
-        BadProfile("[sandbox]\nnetwork = \"no\"\n", key: "sandbox.network", line: 2, "expected true or false, got string"),
+        BadProfile("[sandbox]\nnetwork = \"no\"\n", key: "sandbox.network", line: 2, "expected one of proxy, open, none, got \"no\""),
+        BadProfile("[sandbox]\nnetwork = 1\n", key: "sandbox.network", line: 2, "expected one of proxy, open, none (or true, false), got integer"),
         BadProfile("sandbox = 1\n", key: "sandbox", line: 1, "expected a table, got integer"),
         BadProfile("description = [\"x\"]\n", key: "description", line: 1, "expected a string, got array"),
         BadProfile("[signoff]\nquorum = 2.5\n", key: "signoff.quorum", line: 2, "expected an integer, got float"),

@@ -10,7 +10,7 @@ import Testing
         var expected = Profile(name: file, sources: [file])
         expected.backend = .auto
         #expect(try dir.loader.load(file) == expected)
-        #expect(expected.network && !expected.allowUnconfined && expected.denyAction == .errno)
+        #expect(expected.network == .open && !expected.allowUnconfined && expected.denyAction == .errno)
         #expect(expected.quorum == 2 && expected.timeoutSeconds == 900 && expected.grantWindowSeconds == 600)
     }
 
@@ -55,7 +55,7 @@ import Testing
         #expect(profile.sources == [dir.path + "/base.toml", child])
         #expect(profile.summary == "base")
         #expect(profile.backend == .landlock)
-        #expect(profile.network == false, "a child silent about network keeps its parent's")
+        #expect(profile.network == .none, "a child silent about network keeps its parent's")
         #expect(profile.hide == ["~/.ssh", "~/.aws", "~/.kube"])
         #expect(profile.readWrite == ["~/.cache"])
         #expect(profile.envDrop == ["*TOKEN*"])

@@ -23,7 +23,7 @@ import Testing
         var profile = Profile(name: "odd", sources: ["/a.toml", "/b.toml"])
         profile.summary = "quotes \" backslash \\ newline \n tab \t bell \u{7} delete \u{7F} unicode é ✓"
         profile.backend = .namespaces
-        profile.network = false
+        profile.network = .none
         profile.allowUnconfined = true
         profile.denyAction = .kill
         profile.readWrite = ["~/a b", "/x/\"y\""]

@@ -29,7 +29,7 @@ import Testing
             #expect(profile.hide.contains(path), "default should hide \(path)")
         }
         #expect(profile.backend == .auto)
-        #expect(profile.network)
+        #expect(profile.network == .open)
         #expect(!profile.allowUnconfined)
         #expect(profile.quorum == 2)
         #expect(profile.timeoutSeconds == 15 * 60)
@@ -63,7 +63,7 @@ import Testing
 
     @Test func strictHasNoNetworkAndNothingWritableButTheWorkspace() throws {
         let profile = try shippedLoader.load("strict")
-        #expect(!profile.network)
+        #expect(profile.network == .none)
         #expect(profile.readWrite.isEmpty)
         #expect(profile.backend == .auto)
         #expect(profile.hide == (try shippedLoader.load("default")).hide)

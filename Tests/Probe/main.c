@@ -20,6 +20,7 @@
 // C only, no libraries beyond glibc; raw syscalls where glibc has no wrapper or would get in the way.
 
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +29,8 @@
 #include <linux/keyctl.h>
 #include <linux/perf_event.h>
 #include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -581,6 +584,93 @@ static int c_socket_inet_highbits(int argc, char **argv) {
 static int c_socket_inet6(int argc, char **argv) { (void)argc; (void)argv; return try_socket(AF_INET6, SOCK_STREAM); }
 static int c_socket_udp(int argc, char **argv) { (void)argc; (void)argv; return try_socket(AF_INET, SOCK_DGRAM); }
 static int c_socket_unix(int argc, char **argv) { (void)argc; (void)argv; return try_socket(AF_UNIX, SOCK_STREAM); }
+
+/// `socket-of FAMILY TYPE[+nonblock] [PROTOCOL]`: socket(2) of any kind, closed again. FAMILY: inet,
+/// inet6, unix, netlink, packet; TYPE: stream, dgram, raw, seqpacket; PROTOCOL a number (0).
+/// Bare as root: inet/inet6 stream, dgram and raw (protocol 1 or 58), netlink dgram, packet raw all ok;
+/// inet stream 132 (SCTP) and 262 (MPTCP) as the kernel's modules allow.
+static int c_socket_of(int argc, char **argv) {
+    if (argc < 3) return setup_fail(EINVAL, "usage: socket-of FAMILY TYPE [PROTOCOL]");
+    int family = strcmp(argv[1], "inet") == 0 ? AF_INET : strcmp(argv[1], "inet6") == 0 ? AF_INET6
+               : strcmp(argv[1], "unix") == 0 ? AF_UNIX : strcmp(argv[1], "netlink") == 0 ? AF_NETLINK
+               : strcmp(argv[1], "packet") == 0 ? AF_PACKET : -1;
+    const char *t = argv[2];
+    int type = strncmp(t, "stream", 6) == 0 ? SOCK_STREAM : strncmp(t, "dgram", 5) == 0 ? SOCK_DGRAM
+             : strncmp(t, "raw", 3) == 0 ? SOCK_RAW : strncmp(t, "seqpacket", 9) == 0 ? SOCK_SEQPACKET : -1;
+    if (family < 0 || type < 0) return setup_fail(EINVAL, "unknown family or type");
+    if (strstr(t, "+nonblock")) type |= SOCK_NONBLOCK;
+    int protocol = argc > 3 ? atoi(argv[3]) : 0;
+    int fd = socket(family, type | SOCK_CLOEXEC, protocol);
+    if (fd < 0) return fail(errno);
+    close(fd);
+    return ok();
+}
+
+static int inet_address(const char *host, int port, struct sockaddr_storage *out, socklen_t *len) {
+    memset(out, 0, sizeof *out);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)out;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET; v4->sin_port = htons((uint16_t)port); *len = sizeof *v4;
+        return AF_INET;
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6; v6->sin6_port = htons((uint16_t)port); *len = sizeof *v6;
+        return AF_INET6;
+    }
+    return -1;
+}
+
+/// `connect-tcp HOST PORT`: a TCP connection to an IP address (no DNS), closed again; on success
+/// the first line the peer sends within a second, if any, is appended.
+static int c_connect_tcp(int argc, char **argv) {
+    if (argc < 3) return setup_fail(EINVAL, "usage: connect-tcp HOST PORT");
+    struct sockaddr_storage addr; socklen_t len;
+    int family = inet_address(argv[1], atoi(argv[2]), &addr, &len);
+    if (family < 0) return setup_fail(EINVAL, "not an IP address");
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return setup_fail(errno, "socket");
+    if (connect(fd, (struct sockaddr *)&addr, len) < 0) { int e = errno; close(fd); return fail(e); }
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    char buf[128] = {0};
+    ssize_t n = poll(&p, 1, 1000) > 0 ? read(fd, buf, sizeof buf - 1) : 0;
+    close(fd);
+    if (n > 0) {
+        buf[strcspn(buf, "\r\n")] = 0;
+        printf("%s: ok %s\n", check_name, buf);
+        return 0;
+    }
+    return ok();
+}
+
+/// `connect-proxy`: `connect-tcp` to the address in AIRLOCK_PROXY (HOST:PORT), where airlock put
+/// the proxy in proxy mode.
+static int c_connect_proxy(int argc, char **argv) {
+    (void)argc; (void)argv;
+    const char *proxy = getenv("AIRLOCK_PROXY");
+    const char *colon = proxy ? strrchr(proxy, ':') : NULL;
+    if (!colon || colon == proxy || (size_t)(colon - proxy) >= 64) return setup_fail(EINVAL, "AIRLOCK_PROXY is not HOST:PORT");
+    char host[64];
+    memcpy(host, proxy, (size_t)(colon - proxy));
+    host[colon - proxy] = 0;
+    char *args[] = {"connect-tcp", host, (char *)colon + 1, NULL};
+    return c_connect_tcp(3, args);
+}
+
+/// `bind-tcp HOST PORT`: a TCP socket bound (and listening) there, closed again.
+static int c_bind_tcp(int argc, char **argv) {
+    if (argc < 3) return setup_fail(EINVAL, "usage: bind-tcp HOST PORT");
+    struct sockaddr_storage addr; socklen_t len;
+    int family = inet_address(argv[1], atoi(argv[2]), &addr, &len);
+    if (family < 0) return setup_fail(EINVAL, "not an IP address");
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return setup_fail(errno, "socket");
+    int rc = bind(fd, (struct sockaddr *)&addr, len);
+    if (rc == 0) rc = listen(fd, 1);
+    int e = errno;
+    close(fd);
+    return rc < 0 ? fail(e) : ok();
+}
 
 /// Prints up to N bytes, with anything but printable ASCII as \xNN.
 static void print_escaped(const unsigned char *bytes, size_t n) {
@@ -1271,6 +1361,10 @@ static const struct check checks[] = {
     {"socket-inet6", c_socket_inet6},
     {"socket-udp", c_socket_udp},
     {"socket-unix", c_socket_unix},
+    {"socket-of", c_socket_of},
+    {"connect-tcp", c_connect_tcp},
+    {"connect-proxy", c_connect_proxy},
+    {"bind-tcp", c_bind_tcp},
     {"read", c_read},
     {"write", c_write},
     {"mkdir", c_mkdir},
@@ -1367,8 +1461,30 @@ static void usage(void) {
     fputc('\n', stderr);
 }
 
+/// `with-filter FILE each ...`: loads the classic BPF program in FILE (8-byte `struct sock_filter`s,
+/// as airlock exports it) with no_new_privs, then runs the checks under it: a seccomp filter tested
+/// on its own, outside any sandbox.
+static int with_filter(const char *file) {
+    static struct sock_filter program[4096];
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { perror(file); return -1; }
+    ssize_t n = read(fd, program, sizeof program);
+    close(fd);
+    if (n <= 0 || n % 8) { fprintf(stderr, "airlock-probe: %s: not a filter\n", file); return -1; }
+    struct sock_fprog prog = {.len = (unsigned short)(n / 8), .filter = program};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) {
+        perror("airlock-probe: seccomp");
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc >= 4 && strcmp(argv[1], "with-filter") == 0) {
+        if (with_filter(argv[2]) < 0) return 2;
+        argc -= 2; argv += 2;
+    }
     if (argc < 2) { usage(); return 64; }
     if (strcmp(argv[1], "each") == 0) return run_each(argc - 2, argv + 2);
     return run_check(argc - 1, argv + 1);

@@ -121,7 +121,7 @@ struct airlock_landlock_rule {
 struct airlock_spawn_config {
     // Namespaces. 0: no namespaces (the Landlock-only backend).
     int use_namespaces;
-    int new_network;          // also a new network namespace (no network at all)
+    int new_network;          // also a new network namespace (no network at all, or only the proxy's loopback)
     uint32_t outside_uid;     // the operator's ids, mapped to themselves inside
     uint32_t outside_gid;
 
@@ -136,12 +136,21 @@ struct airlock_spawn_config {
     int landlock_abi;
     uint64_t ll_handled_fs, ll_handled_net, ll_scoped;
     const struct airlock_landlock_rule *ll_rules; size_t n_ll_rules;
+    uint16_t ll_connect_port; // with AIRLOCK_LL_NET_CONNECT_TCP handled: the one port TCP may connect to (0: none)
 
     // seccomp, loaded last before exec.
     const struct sock_filter *filter; unsigned short filter_len;
     unsigned int seccomp_flags;
     int listener_socket;      // with SECCOMP_FILTER_FLAG_NEW_LISTENER: the listener is sent here (SCM_RIGHTS)
     int pin_socket;           // namespaces: init answers airlock_pin_request on it (-1: none)
+
+    // Proxy mode, namespaces backend (-1: not): init brings up loopback in the new network namespace,
+    // listens on 127.0.0.1:proxy_port and sends that socket here (SCM_RIGHTS) before the agent exists.
+    int proxy_socket;
+    uint16_t proxy_port;
+    // Proxy mode, Landlock-only: airlock's listening socket on the host, which init inherits at the
+    // clone and closes at once, so that the socket dies with the proxy (-1: none).
+    int host_proxy_fd;
 
     // The agent.
     const char *cwd;
@@ -181,6 +190,7 @@ enum airlock_spawn_step {
     AIRLOCK_STEP_HIDE, AIRLOCK_STEP_FORK_AGENT, AIRLOCK_STEP_SETSID, AIRLOCK_STEP_CHDIR,
     AIRLOCK_STEP_LANDLOCK, AIRLOCK_STEP_CAPS, AIRLOCK_STEP_NO_NEW_PRIVS, AIRLOCK_STEP_SECCOMP,
     AIRLOCK_STEP_SEND_LISTENER, AIRLOCK_STEP_CLOSE_FDS, AIRLOCK_STEP_EXEC,
+    AIRLOCK_STEP_LOOPBACK, AIRLOCK_STEP_PROXY_SOCKET, AIRLOCK_STEP_SEND_PROXY,
 };
 
 /// A started sandbox: its init process (outside pid), the pipe that reports a failed start (EOF once
