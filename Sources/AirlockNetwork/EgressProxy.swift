@@ -34,10 +34,14 @@ public final class EgressProxy: Sendable {
     ///   - policy: which hosts may be reached.
     ///   - log: where each connection and request is recorded; nil for none.
     ///   - logger: diagnostics (refusals at debug level, failures at warning).
+    ///   - inspection: the CA and TLS contexts for the policy's `inspect` hosts; nil to tunnel all.
+    ///   - signOff: where a connection the policy holds (`unknown = "hold"`) waits for approval;
+    ///     nil: such a connection is refused.
     ///   - headTimeout: how long a client may take to send its request head before it is closed.
     ///   - connectTimeout: how long a TCP connect to an upstream may take.
     public init(
         listeningSocket: Int32, policy: NetworkPolicy, log: NetworkLog?, logger: Logger,
+        inspection: InspectionTLS? = nil, signOff: (any ConnectionSignOff)? = nil,
         headTimeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(10)
     ) {
         self.listeningSocket = listeningSocket
@@ -46,13 +50,14 @@ public final class EgressProxy: Sendable {
         self.configuration = ProxyConfiguration(
             policy: policy, log: log, logger: logger,
             connector: UpstreamConnector(threadPool: resolverPool, connectTimeout: connectTimeout.timeAmount),
-            headTimeout: headTimeout.timeAmount)
+            headTimeout: headTimeout.timeAmount, inspection: inspection, signOff: signOff)
     }
 
     /// Starts accepting on the listening socket. Returns once the proxy is accepting.
     public func start() throws {
         try state.withLock { state in
             guard case .idle = state else { throw EgressProxyError.alreadyStarted }
+            Self.raiseDescriptorLimit()
             resolverPool.start()
             let configuration = self.configuration
             let channel = try ServerBootstrap(group: group)
@@ -98,6 +103,16 @@ public final class EgressProxy: Sendable {
         }
         try? group.syncShutdownGracefully()
         try? resolverPool.syncShutdownGracefully()
+    }
+
+    /// Each proxied connection holds two descriptors (three while a tunnel opens): the default
+    /// soft limit of 1,024 would refuse connections from the 500th on. The hard limit is what the
+    /// operator allows; raise the soft one to it.
+    static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
 
     /// The local address the proxy accepts on, once started.

@@ -1,3 +1,4 @@
+import AirlockSignOff
 import Foundation
 
 /// The proxy's record: one JSON line per tunnelled connection and per forwarded HTTP request.
@@ -65,12 +66,16 @@ public struct NetworkLogEntry: Sendable, Equatable {
     public var bytesUp: Int
     public var bytesDown: Int
     public var durationMs: Double
+    /// A request seen inside a CONNECT tunnel whose TLS the proxy terminated (`[network] inspect`),
+    /// or a CONNECT tunnel so inspected.
+    public var inspected: Bool
 
     public init(
         kind: Kind, time: Date, host: String, port: Int, decision: String, rule: String,
         method: String? = nil, path: String? = nil, status: Int? = nil,
-        bytesUp: Int = 0, bytesDown: Int = 0, durationMs: Double = 0
+        bytesUp: Int = 0, bytesDown: Int = 0, durationMs: Double = 0, inspected: Bool = false
     ) {
+        self.inspected = inspected
         self.kind = kind
         self.time = time
         self.host = host
@@ -96,6 +101,7 @@ public struct NetworkLogEntry: Sendable, Equatable {
         if let method { fields.append(("method", Self.quote(method))) }
         if let path { fields.append(("path", Self.quote(path))) }
         if let status { fields.append(("status", String(status))) }
+        if inspected { fields.append(("inspected", "true")) }
         fields += [
             ("decision", Self.quote(decision)),
             ("rule", Self.quote(rule)),
@@ -107,11 +113,10 @@ public struct NetworkLogEntry: Sendable, Equatable {
         return Array("{\(body)}".utf8)
     }
 
+    /// The queue's timestamps (UTC, milliseconds): one canonical spelling, and no formatter to
+    /// build for every line.
     static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: date)
+        RFC3339.format(date)
     }
 
     /// A JSON string literal; control characters escaped, so a hostile host or path cannot

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// What every connection's handler shares: the policy, the log and how to reach upstreams.
 struct ProxyConfiguration: Sendable {
@@ -11,6 +12,11 @@ struct ProxyConfiguration: Sendable {
     var logger: Logger
     var connector: UpstreamConnector
     var headTimeout: TimeAmount
+    /// TLS inspection for the policy's `inspect` hosts; nil when nothing is inspected.
+    var inspection: InspectionTLS?
+    /// Where a connection the policy holds (`unknown = "hold"`) waits for sign-off; nil: such a
+    /// connection is refused (never let through).
+    var signOff: (any ConnectionSignOff)?
     /// Longest request head (request line and headers) accepted.
     static let maxHeadBytes = 64 * 1024
 }
@@ -39,6 +45,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         /// The glue is in place; pending bytes go to it when this handler leaves the pipeline.
         case tunnelReady(pending: [NIOAny])
         case forwarding(ForwardedRequest)
+        /// Held for sign-off: nothing is answered until people decide; what the client sends
+        /// meanwhile is kept for when it goes through.
+        case holding(HeldAdmission)
         /// A response that ends the connection was sent; everything else is dropped.
         case closing
     }
@@ -50,6 +59,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     /// A read held back while the upstream of a forwarded request could not take more.
     private var pendingRead = false
+    /// The request head being decided on, kept while a hold waits; and the hold's approval, once
+    /// given, which lets the same head through when it is decided again.
+    private var head: HTTPRequestHead?
+    private var approvedHold: String?
 
     init(config: ProxyConfiguration) {
         self.config = config
@@ -77,6 +90,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if case .forwarding(let request) = state {
             request.clientGone()
         }
+        if case .holding(let held) = state {
+            held.ticket?.cancel(reason: "the client closed the connection")
+        }
         state = .closing
         context.fireChannelInactive()
     }
@@ -98,6 +114,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, case .inputClosed = event {
             switch state {
+            case .holding(let held):
+                // A client that stops sending while its CONNECT or request is held has gone.
+                held.ticket?.cancel(reason: "the client closed the connection")
+                state = .closing
+                context.close(promise: nil)
             case .awaitingHead, .connectHead, .closing:
                 state = .closing
                 context.close(promise: nil)
@@ -126,6 +147,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
         case .forwarding(let request):
             request.clientFailed(error)
+        case .holding(let held):
+            held.ticket?.cancel(reason: "the client's connection failed (\(error))")
+            state = .closing
+            context.close(promise: nil)
         case .tunnelConnecting, .tunnelReady, .closing:
             state = .closing
             context.close(promise: nil)
@@ -136,6 +161,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func read(context: ChannelHandlerContext) {
         if case .forwarding(let request) = state, !request.upstreamWritable {
+            pendingRead = true
+            return
+        }
+        // A held request's body is kept up to a limit; past it the client waits (and a client
+        // that leaves then is noticed when the hold ends).
+        if case .holding(let held) = state, held.keptBytes > HeldAdmission.keptLimit {
             pendingRead = true
             return
         }
@@ -173,6 +204,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         case .closing:
             return
+        case .holding(let held):
+            held.keep(unwrapInboundIn(data))
+            return
         case .awaitingHead, .connectHead, .forwarding:
             break
         }
@@ -180,6 +214,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch (state, part) {
         case (.awaitingHead, .head(let head)):
             headTimer?.cancel()
+            self.head = head
             received(head, context: context)
         case (.connectHead(let target, let decision), .end):
             state = .tunnelConnecting(pending: [])
@@ -240,7 +275,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         request.start()
     }
 
-    /// Asks the policy; refuses (and logs) a deny or a hold. Returns the decision when allowed.
+    /// Asks the policy. Returns the decision when the connection may go ahead now; refuses (and
+    /// logs) a deny. A hold returns nil and waits for sign-off (`hold`): once approved, the same
+    /// head is decided again, goes ahead, and what the client sent meanwhile follows it.
     private func admit(
         _ target: RequestTarget, kind: NetworkLogEntry.Kind, method: String?, path: String?,
         context: ChannelHandlerContext
@@ -255,15 +292,101 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             refusal = ProxyRefusal(status: .forbidden, decision: "deny", rule: decision.description,
                                    message: "connection to \(place) refused by rule \"\(decision)\"")
         case .hold:
-            refusal = ProxyRefusal(
-                status: .forbidden, decision: "hold", rule: decision.description,
-                message: "connection to \(place) would be held for sign-off by rule \"\(decision)\", but held connections are not implemented yet: refused")
+            // Approved, for this connection or earlier in this sandbox (once per host and port): it
+            // goes ahead with what `unknown` gives a host, which opens no reserved address.
+            if approvedHold != nil || config.signOff?.approval(host: target.host, port: target.port) != nil {
+                var approved = decision
+                approved.action = .allow
+                return approved
+            }
+            guard let signOff = config.signOff, let head else {
+                refusal = ProxyRefusal(
+                    status: .forbidden, decision: "deny", rule: decision.description,
+                    message: "connection to \(place) is held for sign-off by rule \"\(decision)\", and this proxy has no sign-off queue: refused")
+                break
+            }
+            hold(HeldAdmission(head: head, target: target, kind: kind, method: method, path: path, decision: decision),
+                 signOff: signOff, context: context)
+            return nil
         }
         config.log?.append(NetworkLogEntry(
             kind: kind, time: Date(), host: target.host, port: target.port, decision: refusal.decision,
             rule: refusal.rule, method: method, path: path, status: Int(refusal.status.code)))
         refuse(refusal, context: context)
         return nil
+    }
+
+    /// Keeps the client waiting, unanswered, while people decide. The host's addresses are checked
+    /// first, as the connection after an approval would check them: one that could never be
+    /// reached on `unknown`'s authority (loopback, private, metadata: only an allow rule naming the
+    /// host opens those) is refused now, and nobody is asked.
+    private func hold(_ held: HeldAdmission, signOff: any ConnectionSignOff, context: ChannelHandlerContext) {
+        state = .holding(held)
+        let target = held.target, decision = held.decision
+        config.log?.append(NetworkLogEntry(
+            kind: held.kind, time: held.time, host: target.host, port: target.port, decision: "hold",
+            rule: decision.description, method: held.method, path: held.path))
+        let name = HostRule.normalize(target.host)
+        let port = target.port
+        let checked: EventLoopFuture<Void>
+        if ReservedAddress.metadataNames.contains(name) {
+            checked = context.eventLoop.makeFailedFuture(ProxyRefusal(
+                status: .forbidden, decision: "deny", rule: "cloud instance metadata",
+                message: "connection to \(display(target.host, port)) refused: \(name) is a cloud instance-metadata service"))
+        } else {
+            checked = config.connector.threadPool.runIfActive(eventLoop: context.eventLoop) {
+                try UpstreamConnector.resolve(host: name, port: port)
+            }.flatMapErrorThrowing { error in
+                throw ProxyRefusal(status: .badGateway, decision: "error", rule: "dns",
+                                   message: "cannot resolve \(target.host): \(error)")
+            }.flatMapThrowing { addresses in
+                _ = try UpstreamConnector.check(addresses, host: target.host, port: port, decision: decision)
+            }
+        }
+        let bound = NIOLoopBound((self, held), eventLoop: context.eventLoop)
+        checked.assumeIsolated().whenComplete { [self] result in
+            guard case .holding(let current) = state, current === held else { return } // the client has gone
+            switch result {
+            case .failure(let error):
+                let refusal = error as? ProxyRefusal ?? ProxyRefusal(
+                    status: .badGateway, decision: "error", rule: "dns", message: "cannot resolve \(target.host): \(error)")
+                config.log?.append(NetworkLogEntry(
+                    kind: held.kind, time: Date(), host: target.host, port: port, decision: refusal.decision,
+                    rule: refusal.rule, method: held.method, path: held.path, status: Int(refusal.status.code),
+                    durationMs: held.began.millisecondsSince))
+                refuse(refusal, context: context)
+            case .success:
+                held.ticket = signOff.hold(host: target.host, port: port, rule: decision.description) { answer in
+                    bound.eventLoop.execute { bound.value.0.answered(bound.value.1, answer) }
+                }
+            }
+        }
+    }
+
+    /// The desk's answer to a held connection, back on the event loop.
+    private func answered(_ held: HeldAdmission, _ answer: ConnectionSignOffAnswer) {
+        guard case .holding(let current) = state, current === held, let context else { return } // the client has gone
+        let target = held.target
+        switch answer {
+        case .approved(let request):
+            config.log?.append(NetworkLogEntry(
+                kind: held.kind, time: Date(), host: target.host, port: target.port, decision: "allow",
+                rule: "\(held.decision): request \(request) approved", method: held.method, path: held.path,
+                durationMs: held.began.millisecondsSince))
+            approvedHold = request
+            state = .awaitingHead
+            received(held.head, context: context)
+            for part in held.kept { channelRead(context: context, data: NIOAny(part)) }
+            resumeReading()
+        case .refused(let request, let message):
+            let refusal = ProxyRefusal(status: .forbidden, decision: "deny",
+                                       rule: "\(held.decision)\(request.map { ": request \($0)" } ?? "")", message: message)
+            config.log?.append(NetworkLogEntry(
+                kind: held.kind, time: Date(), host: target.host, port: target.port, decision: refusal.decision,
+                rule: refusal.rule, method: held.method, path: held.path, status: Int(refusal.status.code),
+                durationMs: held.began.millisecondsSince))
+            refuse(refusal, context: context)
+        }
     }
 
     /// A request whose length is ambiguous is refused before any byte is forwarded: with both
@@ -292,17 +415,27 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func openTunnel(to target: RequestTarget, decision: NetworkDecision, context: ChannelHandlerContext) {
         let began = ContinuousClock.now
         let time = Date()
-        config.connector.connect(
-            host: target.host, port: target.port, decision: decision, on: context.eventLoop,
-            channelInitializer: { $0.eventLoop.makeSucceededVoidFuture() }
-        ).assumeIsolated().whenComplete { [self] result in
+        let inspection = config.inspection.flatMap { config.policy.inspects(host: target.host, port: target.port) ? $0 : nil }
+        let connected = if let inspection {
+            InspectedSession.connectUpstream(
+                target: target, decision: decision, config: config, tls: inspection, on: context.eventLoop)
+        } else {
+            config.connector.connect(
+                host: target.host, port: target.port, decision: decision, on: context.eventLoop, halfClosure: true,
+                channelInitializer: { $0.eventLoop.makeSucceededVoidFuture() })
+        }
+        connected.assumeIsolated().whenComplete { [self] result in
             switch result {
             case .success(let upstream):
                 guard context.channel.isActive else {
                     upstream.close(promise: nil)
                     return
                 }
-                glue(upstream, target: target, decision: decision, began: began, time: time, context: context)
+                if let inspection {
+                    inspect(upstream, tls: inspection, target: target, decision: decision, began: began, time: time, context: context)
+                } else {
+                    glue(upstream, target: target, decision: decision, began: began, time: time, context: context)
+                }
             case .failure(let error):
                 let refusal = error as? ProxyRefusal ?? ProxyRefusal(
                     status: .badGateway, decision: "error", rule: "connect",
@@ -317,10 +450,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func glue(
-        _ upstream: Channel, target: RequestTarget, decision: NetworkDecision, began: ContinuousClock.Instant,
-        time: Date, context: ChannelHandlerContext
-    ) {
+    /// Answers the CONNECT with 200 and takes the HTTP handlers out of the client's pipeline:
+    /// what follows is the tunnel's bytes.
+    private func established(context: ChannelHandlerContext) {
         // NIO's encoder would add chunked framing to a 200 without a length; a CONNECT reply has
         // no body, and clients accept the explicit zero.
         var headers = HTTPHeaders()
@@ -334,6 +466,61 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let pipeline = context.pipeline.syncOperations
         pipeline.removeHandler(name: HandlerName.encoder, promise: nil)
         pipeline.removeHandler(name: HandlerName.headGuard, promise: nil)
+    }
+
+    /// An inspected tunnel: the client's TLS ends here, with a leaf for the host from Airlock's
+    /// CA, and its requests go to `InspectedSession`, which carries them over `upstream`.
+    private func inspect(
+        _ upstream: Channel, tls: InspectionTLS, target: RequestTarget, decision: NetworkDecision,
+        began: ContinuousClock.Instant, time: Date, context: ChannelHandlerContext
+    ) {
+        let serverContext: NIOSSLContext
+        do {
+            serverContext = try tls.serverContext(for: HostRule.normalize(target.host))
+        } catch {
+            upstream.close(promise: nil)
+            refuse(ProxyRefusal(status: .internalServerError, decision: "error", rule: "inspection",
+                                message: "cannot make a certificate for \(target.host): \(error)"), context: context)
+            return
+        }
+        established(context: context)
+        // Accepted for tunnels, whose directions end separately; TLS that reads EOF is over.
+        context.channel.setOption(ChannelOptions.allowRemoteHalfClosure, value: false).whenFailure { _ in }
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderFieldSize = ProxyConfiguration.maxHeadBytes
+        limits.maxHeaderListSize = ProxyConfiguration.maxHeadBytes
+        let pipeline = context.pipeline.syncOperations
+        do {
+            try pipeline.addHandler(NIOSSLServerHandler(context: serverContext))
+            try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(
+                leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
+            try pipeline.addHandler(HTTPResponseEncoder())
+            try pipeline.addHandler(HTTPServerPipelineHandler())
+            try pipeline.addHandler(InspectedSession(
+                target: target, decision: decision, config: config, tls: tls, upstream: upstream))
+        } catch {
+            upstream.close(promise: nil)
+            context.close(promise: nil)
+            return
+        }
+        let log = config.log
+        context.channel.closeFuture.assumeIsolated().whenComplete { _ in
+            log?.append(NetworkLogEntry(
+                kind: .connect, time: time, host: target.host, port: target.port, decision: "allow",
+                rule: decision.description, status: 200, durationMs: began.millisecondsSince, inspected: true))
+        }
+        if case .tunnelConnecting(let pending) = state {
+            state = .tunnelReady(pending: pending)
+        }
+        pipeline.removeHandler(context: context, promise: nil)
+    }
+
+    private func glue(
+        _ upstream: Channel, target: RequestTarget, decision: NetworkDecision, began: ContinuousClock.Instant,
+        time: Date, context: ChannelHandlerContext
+    ) {
+        established(context: context)
+        let pipeline = context.pipeline.syncOperations
 
         let (clientSide, upstreamSide) = GlueHandler.matchedPair()
         do {

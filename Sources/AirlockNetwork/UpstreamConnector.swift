@@ -18,7 +18,7 @@ struct UpstreamConnector: Sendable {
     /// Connects to `host`:`port` on `eventLoop`, after `decision` allowed the host.
     /// Fails with a `ProxyRefusal` (403 for a reserved address, 502 for DNS or connect failure).
     func connect(
-        host: String, port: Int, decision: NetworkDecision, on eventLoop: EventLoop,
+        host: String, port: Int, decision: NetworkDecision, on eventLoop: EventLoop, halfClosure: Bool = false,
         channelInitializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
     ) -> EventLoopFuture<Channel> {
         let name = HostRule.normalize(host)
@@ -37,13 +37,13 @@ struct UpstreamConnector: Sendable {
         }.flatMapThrowing { addresses -> [SocketAddress] in
             try Self.check(addresses, host: host, port: port, decision: decision)
         }.flatMap { addresses in
-            self.connect(to: addresses[...], host: host, port: port, on: eventLoop,
+            self.connect(to: addresses[...], host: host, port: port, on: eventLoop, halfClosure: halfClosure,
                          lastError: nil, channelInitializer: channelInitializer)
         }
     }
 
     private func connect(
-        to addresses: ArraySlice<SocketAddress>, host: String, port: Int, on eventLoop: EventLoop,
+        to addresses: ArraySlice<SocketAddress>, host: String, port: Int, on eventLoop: EventLoop, halfClosure: Bool,
         lastError: Error?, channelInitializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
     ) -> EventLoopFuture<Channel> {
         guard let address = addresses.first else {
@@ -53,12 +53,17 @@ struct UpstreamConnector: Sendable {
         }
         return ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
-            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
-            .channelInitializer(channelInitializer)
+            .channelInitializer { channel in
+                // Half-closure is for byte tunnels, whose two directions end separately; a TLS or
+                // HTTP connection that reads EOF is over.
+                channel.setOption(ChannelOptions.allowRemoteHalfClosure, value: halfClosure).flatMap {
+                    channelInitializer(channel)
+                }
+            }
             .connect(to: address)
             .flatMapError { error in
-                self.connect(to: addresses.dropFirst(), host: host, port: port, on: eventLoop,
+                self.connect(to: addresses.dropFirst(), host: host, port: port, on: eventLoop, halfClosure: halfClosure,
                              lastError: error, channelInitializer: channelInitializer)
             }
     }

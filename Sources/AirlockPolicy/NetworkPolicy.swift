@@ -22,21 +22,47 @@ public struct NetworkPolicy: Sendable, Hashable {
     public var allow: [HostRule]
     public var deny: [HostRule]
     public var unknown: UnknownHostAction
+    /// Hosts whose TLS the proxy terminates, to see each request in clear (`[network] inspect`).
+    /// Names only (see `HostRule.inspectionProblem`): the CA's name constraints are made from them.
+    public var inspect: [HostRule]
 
-    public init(allow: [HostRule] = [], deny: [HostRule] = [], unknown: UnknownHostAction = .deny) {
+    public init(allow: [HostRule] = [], deny: [HostRule] = [], unknown: UnknownHostAction = .deny, inspect: [HostRule] = []) {
         self.allow = allow
         self.deny = deny
         self.unknown = unknown
+        self.inspect = inspect
     }
 
     /// Builds a policy from patterns as written in a profile. Disfavored so that
     /// `NetworkPolicy(allow: [], deny: [])` means the non-throwing rule form.
     @_disfavoredOverload
-    public init(allow: [String], deny: [String] = [], unknown: UnknownHostAction = .deny) throws(NetworkPolicyError) {
+    public init(allow: [String], deny: [String] = [], unknown: UnknownHostAction = .deny, inspect: [String] = []) throws(NetworkPolicyError) {
         self.init(
             allow: try allow.map { pattern throws(NetworkPolicyError) in try HostRule(pattern) },
             deny: try deny.map { pattern throws(NetworkPolicyError) in try HostRule(pattern) },
-            unknown: unknown)
+            unknown: unknown,
+            inspect: try inspect.map { pattern throws(NetworkPolicyError) in try HostRule(inspecting: pattern) })
+    }
+
+    /// Whether a connection to `host` on `port` is inspected (its TLS terminated by the proxy).
+    public func inspects(host: String, port: Int) -> Bool {
+        let name = HostRule.normalize(host)
+        return inspect.contains { $0.matches(normalizedHost: name, port: port) }
+    }
+
+    /// The DNS names the CA may issue for: each inspect rule's name or suffix, once. A name
+    /// constraint `example.com` covers the name and every name under it (RFC 5280, 4.2.1.10).
+    public var inspectedDomains: [String] {
+        var seen = Set<String>()
+        return inspect.compactMap { rule -> String? in
+            let domain: String
+            switch rule.host {
+            case .any: return nil
+            case .exact(let name): domain = name
+            case .subdomains(let suffix): domain = suffix
+            }
+            return seen.insert(domain).inserted ? domain : nil
+        }.sorted()
     }
 
     /// What to do with a connection to `host` on `port`, and which rule said so.
@@ -167,6 +193,23 @@ public struct HostRule: Sendable, Hashable, CustomStringConvertible {
             self.host = .exact(name)
         }
         self.pattern = text
+    }
+
+    /// An `inspect` rule: a name or `*.suffix`, never `*` (a CA for every site) nor an address
+    /// (name constraints on DNS names do not bind addresses, and addresses are not inspected).
+    public init(inspecting pattern: String) throws(NetworkPolicyError) {
+        try self.init(pattern)
+        switch host {
+        case .any:
+            throw NetworkPolicyError(pattern: pattern, message: "`*` cannot be inspected: Airlock's CA would then be able to impersonate every site; name the domains")
+        case .exact(let name), .subdomains(of: let name):
+            if name.contains(":") || name.split(separator: ".").allSatisfy({ $0.allSatisfy(\.isNumber) }) {
+                throw NetworkPolicyError(pattern: pattern, message: "inspect takes host names, not IP addresses")
+            }
+            if !name.contains(".") && name != "localhost" {
+                throw NetworkPolicyError(pattern: pattern, message: "inspect takes a domain with at least two labels (\"*.\(name)\" would cover a whole top-level domain)")
+            }
+        }
     }
 
     public var description: String { pattern }

@@ -100,13 +100,20 @@ public struct Profile: Sendable, Equatable {
     public var networkAllow: [String]
     public var networkDeny: [String]
     public var networkUnknown: UnknownHostAction
+    /// `[network] inspect`: hosts whose TLS the proxy terminates to see each request.
+    public var networkInspect: [String]
+    /// `[network] upstream_ca`: PEM files trusted for upstream TLS besides the host's roots.
+    public var upstreamCA: [String]
     /// The `[network]` rules as the proxy takes them (each pattern was checked at load).
     public var networkPolicy: NetworkPolicy {
-        (try? NetworkPolicy(allow: networkAllow, deny: networkDeny, unknown: networkUnknown))
+        (try? NetworkPolicy(allow: networkAllow, deny: networkDeny, unknown: networkUnknown, inspect: networkInspect))
             ?? NetworkPolicy(allow: [], deny: [], unknown: .deny)
     }
     /// Run even when no confinement layer is available. Never the default.
     public var allowUnconfined: Bool
+    /// `host_sockets`: the host daemons whose sockets the agent may reach (and whose variables it
+    /// keeps). Every other one found is hidden like a secret. Default: none.
+    public var hostSockets: [HostSocket]
     // [seccomp]
     public var denyAction: DenyAction
 
@@ -156,7 +163,10 @@ public struct Profile: Sendable, Equatable {
         // The open internet, as `open` mode gives; loopback, private and metadata addresses
         // stay refused unless named.
         self.networkUnknown = .allow
+        self.networkInspect = []
+        self.upstreamCA = []
         self.allowUnconfined = false
+        self.hostSockets = []
         self.denyAction = .errno
         self.readWrite = []
         self.readOnly = []

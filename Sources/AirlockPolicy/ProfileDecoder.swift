@@ -11,8 +11,8 @@ struct ProfileDecoder {
     /// The schema: which keys each table may hold. (`environment.set` holds any names.)
     static let rootKeys = ["extends", "description", "sandbox", "network", "seccomp", "filesystem", "environment", "signoff", "protect", "exec"]
     static let sectionKeys: [String: [String]] = [
-        "sandbox": ["backend", "network", "allow_unconfined"],
-        "network": ["allow", "deny", "unknown"],
+        "sandbox": ["backend", "network", "allow_unconfined", "host_sockets"],
+        "network": ["allow", "deny", "unknown", "inspect", "upstream_ca"],
         "seccomp": ["deny_action"],
         "filesystem": ["read_write", "read_only", "hide"],
         "environment": ["pass", "drop", "set"],
@@ -38,11 +38,19 @@ struct ProfileDecoder {
             if let v = s["backend"] { layer.backend = try choice(v, at: s.path + [.key("backend")]) }
             if let v = s["network"] { layer.network = try networkMode(v, at: s.path + [.key("network")]) }
             if let v = s["allow_unconfined"] { layer.allowUnconfined = try bool(v, at: s.path + [.key("allow_unconfined")]) }
+            if let v = s["host_sockets"] { layer.hostSockets = try hostSockets(v, at: s.path + [.key("host_sockets")]) }
         }
         if let s = try section("network", in: top) {
             if let v = s["allow"] { layer.networkAllow = try hostRules(v, at: s.path + [.key("allow")]) }
             if let v = s["deny"] { layer.networkDeny = try hostRules(v, at: s.path + [.key("deny")]) }
             if let v = s["unknown"] { layer.networkUnknown = try choice(v, at: s.path + [.key("unknown")]) }
+            if let v = s["inspect"] { layer.networkInspect = try inspectRules(v, at: s.path + [.key("inspect")]) }
+            if let v = s["upstream_ca"] {
+                // Relative to this profile file, like `extends`; `~` is expanded by the caller.
+                layer.upstreamCA = try paths(v, at: s.path + [.key("upstream_ca")]).map { p in
+                    p.hasPrefix("~") ? p : expandPath(p, home: "", relativeTo: directory)
+                }
+            }
         }
         if let s = try section("seccomp", in: top), let v = s["deny_action"] {
             layer.denyAction = try choice(v, at: s.path + [.key("deny_action")])
@@ -178,6 +186,26 @@ struct ProfileDecoder {
             do { _ = try HostRule(pattern) } catch { throw self.error(at, error.description) }
         }
         return all
+    }
+
+    private func inspectRules(_ v: TOMLValueConvertible, at: Path) throws(ProfileError) -> [String] {
+        let all = try strings(v, at: at)
+        for pattern in all {
+            do { _ = try HostRule(inspecting: pattern) } catch { throw self.error(at, error.description) }
+        }
+        return all
+    }
+
+    /// Host daemons by name, each once, in the order written.
+    private func hostSockets(_ v: TOMLValueConvertible, at: Path) throws(ProfileError) -> [HostSocket] {
+        var result: [HostSocket] = []
+        for name in try strings(v, at: at) {
+            guard let daemon = HostSocket(rawValue: name) else {
+                throw error(at, "expected names among \(list(HostSocket.self)), got \"\(name)\"")
+            }
+            if !result.contains(daemon) { result.append(daemon) }
+        }
+        return result
     }
 
     /// A network mode by name, or the boolean that predates the modes: true is open, false none.

@@ -9,7 +9,10 @@ struct ProfileLayer {
     var networkAllow: [String] = []
     var networkDeny: [String] = []
     var networkUnknown: UnknownHostAction?
+    var networkInspect: [String] = []
+    var upstreamCA: [String] = []
     var allowUnconfined: Bool?
+    var hostSockets: [HostSocket] = []
     var denyAction: DenyAction?
     var readWrite: [String] = []
     var readOnly: [String] = []
@@ -46,7 +49,10 @@ extension Profile {
         networkAllow = networkAllow.appendingUnique(layer.networkAllow)
         networkDeny = networkDeny.appendingUnique(layer.networkDeny)
         networkUnknown = layer.networkUnknown ?? networkUnknown
+        networkInspect = networkInspect.appendingUnique(layer.networkInspect)
+        upstreamCA = upstreamCA.appendingUnique(layer.upstreamCA)
         allowUnconfined = layer.allowUnconfined ?? allowUnconfined
+        hostSockets += layer.hostSockets.filter { !hostSockets.contains($0) }
         denyAction = layer.denyAction ?? denyAction
         readWrite = readWrite.appendingUnique(layer.readWrite)
         readOnly = readOnly.appendingUnique(layer.readOnly)

@@ -11,11 +11,14 @@ extension Profile {
         out += "backend = \(quoted(backend.rawValue))\n"
         out += "network = \(quoted(network.rawValue))\n"
         out += "allow_unconfined = \(allowUnconfined)\n"
+        out += "host_sockets = \(array(hostSockets.map(\.rawValue)))\n"
 
         out += "\n[network]\n"
         out += "allow = \(array(networkAllow))\n"
         out += "deny = \(array(networkDeny))\n"
         out += "unknown = \(quoted(networkUnknown.rawValue))\n"
+        out += "inspect = \(array(networkInspect))\n"
+        out += "upstream_ca = \(array(upstreamCA))\n"
 
         out += "\n[seccomp]\n"
         out += "deny_action = \(quoted(denyAction.rawValue))\n"

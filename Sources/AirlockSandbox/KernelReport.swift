@@ -25,8 +25,12 @@ public struct KernelReport: Codable, Sendable {
     public var proxyModeLandlock: Check
     /// What `network = "proxy"` (backend auto) will use.
     public var proxyModeVerdict: String
+    /// Host daemons' sockets (`host_sockets`) found for an operator with this environment, and
+    /// what each backend does with them; not ok when `airlock run` would refuse to run here.
+    public var hostSockets: Check
 
-    public static func probe(workspace: String) -> KernelReport {
+    /// `environment`: the operator's, where the variables naming daemons' sockets are found.
+    public static func probe(workspace: String, environment: [String: String] = [:]) -> KernelReport {
         var name = utsname()
         uname(&name)
         let kernel = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
@@ -56,8 +60,12 @@ public struct KernelReport: Codable, Sendable {
         let namespaces = tryBackend(.namespaces, workspace: workspace)
         let landlockOnly = tryBackend(.landlock, workspace: workspace)
         let layers = abi.map { "landlock ABI \($0)" } ?? "no landlock"
+        let sockets = SandboxPlan.hiddenHostSockets(exposed: [], environment: environment, uid: getuid())
+        let socketRefusal = SandboxPlan.landlockSocketRefusal(hostSockets: sockets, hiddenPaths: [])
+        let hostSockets = hostSocketsCheck(sockets, refusal: socketRefusal, abi: abi, namespaces: namespaces.ok)
         let verdict = namespaces.ok ? "namespaces + \(layers) + seccomp filter"
-            : landlockOnly.ok ? "landlock-only filesystem view (ABI \(abi ?? 0)) + seccomp filter"
+            : landlockOnly.ok ? socketRefusal.map { _ in "refuses to run: the landlock-only backend cannot hide the host daemons' sockets found here (see host daemons' sockets; host_sockets exposes them knowingly)" }
+                ?? "landlock-only filesystem view (ABI \(abi ?? 0)) + seccomp filter"
             : "refuses to run: no confinement available (only with --allow-unconfined)"
         var proxyNamespaces = tryBackend(.namespaces, workspace: workspace, network: .proxy)
         if proxyNamespaces.ok {
@@ -69,7 +77,7 @@ public struct KernelReport: Codable, Sendable {
         } else {
             proxyLandlock = tryBackend(.landlock, workspace: workspace, network: .proxy)
             if proxyLandlock.ok {
-                proxyLandlock.detail = "Landlock TCP rules (ABI \(abi ?? 0)): connect to the proxy's port only, no bind (\(proxyLandlock.detail)). Not closed: TCP is confined by port alone (any host's port of that number, though the proxy's is on the host's 127.0.0.1 and picked at random); named UNIX sockets (a host daemon's socket that is not hidden) are not covered by the TCP rules\((abi ?? 0) >= 6 ? "" : ", nor abstract UNIX sockets (scoped only from Landlock ABI 6)")"
+                proxyLandlock.detail = "Landlock TCP rules (ABI \(abi ?? 0)): connect to the proxy's port only, no bind (\(proxyLandlock.detail)). Not closed: TCP is confined by port alone (any host's port of that number, though the proxy's is on the host's 127.0.0.1 and picked at random); named UNIX sockets are not covered by the TCP rules (a host daemon's: see host daemons' sockets)\((abi ?? 0) >= 6 ? "" : ", nor abstract UNIX sockets (scoped only from Landlock ABI 6)")"
             }
         }
         let proxyVerdict = namespaces.ok && proxyNamespaces.ok ? "a network namespace holding only loopback + the seccomp socket filter"
@@ -78,7 +86,22 @@ public struct KernelReport: Codable, Sendable {
         return KernelReport(kernel: kernel, libseccomp: libseccompVersion, seccompUserNotification: notify,
                             landlock: landlock, landlockABI: abi, namespacesBackend: namespaces,
                             landlockBackend: landlockOnly, verdict: verdict, proxyModeNamespaces: proxyNamespaces,
-                            proxyModeLandlock: proxyLandlock, proxyModeVerdict: proxyVerdict)
+                            proxyModeLandlock: proxyLandlock, proxyModeVerdict: proxyVerdict, hostSockets: hostSockets)
+    }
+
+    /// What becomes of the host daemons' sockets `found` here, said plainly for each backend.
+    static func hostSocketsCheck(_ found: [HiddenHostSocket], refusal: String?, abi: Int?, namespaces: Bool) -> Check {
+        let names = HostSocket.allCases.map(\.rawValue).joined(separator: ", ")
+        var detail = found.isEmpty ? "none of \(names) found (usual places and variables)"
+            : "found: " + found.map(\.description).joined(separator: ", ")
+        detail += "; the namespaces backend hides them unless the profile's host_sockets names them"
+        detail += "; the landlock-only backend cannot hide a named UNIX socket (Landlock\(abi.map { " ABI \($0)" } ?? "") does not mediate connect() to one) and refuses to run while one it should hide is connectable"
+        detail += refusal == nil ? "" : " (as here)"
+        detail += ", but sockets it does not know of, or inside a hidden directory, stay connectable there"
+        detail += (abi ?? 0) >= 6
+            ? "; abstract UNIX sockets (a D-Bus at unix:abstract=) are closed by Landlock's scoping (ABI 6) on both backends"
+            : "; abstract UNIX sockets (a D-Bus at unix:abstract=) are closed on this kernel only by the namespaces backend's network namespace, in proxy and none modes (Landlock scopes them from ABI 6)"
+        return Check(ok: refusal == nil || namespaces, detail: detail)
     }
 
     /// Starts a real sandbox with `backend` running true(1). In proxy mode the proxy's socket must
@@ -86,6 +109,8 @@ public struct KernelReport: Codable, Sendable {
     static func tryBackend(_ backend: Backend, workspace: String, network: NetworkMode = .open) -> Check {
         var profile = Profile(name: "doctor")
         profile.network = network
+        // What the kernel allows, whatever daemons run here (reported apart, as `hostSockets`).
+        profile.hostSockets = HostSocket.allCases
         var request = SandboxRequest(profile: profile, command: ["true"],
                                      environment: ["PATH": "/usr/bin:/bin", "HOME": "/nonexistent"],
                                      currentDirectory: workspace)

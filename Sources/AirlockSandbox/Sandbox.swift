@@ -95,9 +95,13 @@ public enum Sandbox {
         // Without a network namespace only Landlock's TCP rules keep the agent to the proxy: never
         // fall back to a sandbox with a direct route out.
         let proxyRefusal = plan.network == .proxy ? proxyModeRefusal(landlockABI: abi) : nil
-        if let proxyRefusal {
+        // Nor to one where a host daemon's socket it was to hide stays connectable.
+        let socketRefusal = choices.contains(.landlock) ? plan.landlockSocketRefusal : nil
+        let refusals = [proxyRefusal, socketRefusal].compactMap { $0 }
+        let landlockRefusal = refusals.isEmpty ? nil : refusals.joined(separator: "; ")
+        if let landlockRefusal {
             choices.removeAll { $0 == .landlock }
-            guard !choices.isEmpty else { throw SandboxError(proxyRefusal) }
+            guard !choices.isEmpty else { throw SandboxError(landlockRefusal) }
         }
         // Unconfined, nothing would keep the agent to the proxy either.
         if plan.allowUnconfined && plan.network != .proxy { choices.append(.unconfined) }
@@ -119,7 +123,7 @@ public enum Sandbox {
             } catch {
                 lastError = error.error
                 guard error.namespacesUnavailable, index + 1 < choices.count else {
-                    if error.namespacesUnavailable, let proxyRefusal { throw SandboxError("\(error.error.message); \(proxyRefusal)") }
+                    if error.namespacesUnavailable, let landlockRefusal { throw SandboxError("\(error.error.message); \(landlockRefusal)") }
                     throw error.error
                 }
             }

@@ -53,8 +53,12 @@ public struct SandboxPlan: Sendable {
     public var readOnly: [String]
     public var protectedReadOnly: [String]
     public var pinned: [String]
-    /// Existing hidden paths (resolved), and whether each is a directory.
+    /// Existing hidden paths (resolved), and whether each is a directory. Host daemons' sockets
+    /// the profile does not expose are among them.
     public var hidden: [(path: String, isDirectory: Bool)]
+    /// The host daemons' sockets found here that the profile does not expose (`host_sockets`),
+    /// hidden like the secrets; their variables are dropped from the agent's environment.
+    public var hostSockets: [HiddenHostSocket]
     public var executable: String
     public var argv: [String]
     public var environment: [String: String]
@@ -110,9 +114,12 @@ public struct SandboxPlan: Sendable {
             + resolve(request.readWrite, base: here, origin: "--rw")
         let ro = try resolve(profile.readOnly, base: workspace, origin: "\(profileOrigin) filesystem.read_only")
             + resolve(request.readOnly, base: here, origin: "--ro")
+        let hostSockets = Self.hiddenHostSockets(exposed: profile.hostSockets, environment: env, uid: getuid())
+        self.hostSockets = hostSockets
         // A hidden path that does not exist has nothing to hide.
         let hide = (profile.hide.map { expandPath($0, home: home, relativeTo: workspace) }
             + request.hide.map { expandPath($0, home: home, relativeTo: here) }).compactMap(Self.realPath)
+            + hostSockets.map(\.path)
 
         for path in rw where ro.contains(path) {
             throw SandboxError("\(path) is named both writable (--rw/read_write) and read-only (--ro/read_only)")

@@ -6,6 +6,9 @@ public enum OperationKind: String, Codable, Sendable, CaseIterable {
     case delete, rename, truncate, write, exec
     /// A hard link: a second name for a file (the source, then the new name).
     case link
+    /// A connection through the egress proxy to a host the network policy holds (`unknown =
+    /// "hold"`): `host` and `port`, no path, no argv.
+    case connect
 }
 
 /// A held operation, exactly: what the approvers are asked to allow.
@@ -19,6 +22,10 @@ public struct HeldOperation: Equatable, Sendable {
     public var paths: [[UInt8]]
     /// The command line, for `exec`; nil otherwise.
     public var argv: [[UInt8]]?
+    /// The host and port asked for, for `connect` (as the client named the host: a name or an
+    /// address literal); nil otherwise.
+    public var host: String?
+    public var port: Int?
     public var cwd: [UInt8]
     /// The executable's identity as the supervisor established it (path, device and inode, hash…).
     public var exe: String
@@ -34,11 +41,13 @@ public struct HeldOperation: Equatable, Sendable {
     }
     private var expiresMilliseconds: Int64
 
-    public init(kind: OperationKind, paths: [[UInt8]] = [], argv: [[UInt8]]? = nil, cwd: [UInt8],
-                exe: String, sandbox: String, rule: String, expires: Date) {
+    public init(kind: OperationKind, paths: [[UInt8]] = [], argv: [[UInt8]]? = nil, host: String? = nil,
+                port: Int? = nil, cwd: [UInt8], exe: String, sandbox: String, rule: String, expires: Date) {
         self.kind = kind
         self.paths = paths
         self.argv = argv
+        self.host = host
+        self.port = port
         self.cwd = cwd
         self.exe = exe
         self.sandbox = sandbox
@@ -47,17 +56,38 @@ public struct HeldOperation: Equatable, Sendable {
     }
 
     /// Checks the shape the queue can carry: one path for delete, truncate and write; two for
-    /// rename and link; argv (and no path) for exec.
+    /// rename and link; argv (and no path) for exec; a host and a port (and neither path nor
+    /// argv) for connect, and a host or port for nothing else.
     public func validate() throws {
         let ok: Bool
+        let noTarget = host == nil && port == nil
         switch kind {
-        case .delete, .truncate, .write: ok = paths.count == 1 && argv == nil
-        case .rename, .link: ok = paths.count == 2 && argv == nil
-        case .exec: ok = paths.isEmpty && !(argv ?? []).isEmpty
+        case .delete, .truncate, .write: ok = paths.count == 1 && argv == nil && noTarget
+        case .rename, .link: ok = paths.count == 2 && argv == nil && noTarget
+        case .exec: ok = paths.isEmpty && !(argv ?? []).isEmpty && noTarget
+        case .connect:
+            ok = paths.isEmpty && argv == nil && !(host ?? "").isEmpty && (host ?? "").utf8.count <= 255
+                && (1...65535).contains(port ?? 0)
         }
         guard ok else {
-            throw SignOffError(.invalidOperation, "a \(kind.rawValue) operation needs \(kind == .exec ? "argv and no path" : kind == .rename || kind == .link ? "two paths" : "one path"), got \(paths.count) path(s) and \(argv.map { "\($0.count) argv element(s)" } ?? "no argv")")
+            let needs = switch kind {
+            case .exec: "argv and no path"
+            case .rename, .link: "two paths"
+            case .connect: "a host and a port from 1 to 65535, and no path or argv"
+            case .delete, .truncate, .write: "one path"
+            }
+            throw SignOffError(.invalidOperation, "a \(kind.rawValue) operation needs \(needs), got \(paths.count) path(s), \(argv.map { "\($0.count) argv element(s)" } ?? "no argv")\(host.map { ", host \($0.debugDescription)" } ?? "")\(port.map { ", port \($0)" } ?? "")")
         }
+    }
+
+    /// What the operation is about, as people read it: the path (`a -> b` for two), the command
+    /// line, or `host:port` (an IPv6 literal in brackets).
+    public var subject: String {
+        if let host, let port {
+            return host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        }
+        if let argv { return argv.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ") }
+        return paths.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " -> ")
     }
 
     /// SHA-256, lowercase hex, of the canonical encoding:
@@ -66,9 +96,12 @@ public struct HeldOperation: Equatable, Sendable {
     ///     uint32(count(paths)) string(path)…
     ///     byte(0) | byte(1) uint32(count(argv)) string(arg)…
     ///     string(cwd) string(exe) string(sandbox) string(rule) string(RFC 3339 of expires, ms, UTC)
+    ///     and, for `connect` only: string(host) uint32(port)
     ///
     /// where `string(x)` is a big-endian uint32 length then the bytes (the SSH wire encoding), so
-    /// no two different operations share an encoding, whatever bytes their paths hold.
+    /// no two different operations share an encoding, whatever bytes their paths hold. The kind
+    /// comes first and decides the layout, so the `connect` tail is never confused with anything,
+    /// and every other kind's encoding (so every digest already in a queue) is unchanged.
     public var digest: String {
         var writer = SSHWireWriter()
         writer.write(text: "airlock-op-v1")
@@ -87,6 +120,10 @@ public struct HeldOperation: Equatable, Sendable {
         writer.write(text: sandbox)
         writer.write(text: rule)
         writer.write(text: RFC3339.format(expires))
+        if kind == .connect {
+            writer.write(text: host ?? "")
+            writer.write(uint32: UInt32(clamping: port ?? 0))
+        }
         return Hex.encode(SHA256.hash(data: writer.bytes))
     }
 }

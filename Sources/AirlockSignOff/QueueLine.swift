@@ -19,6 +19,9 @@ struct QueueLine: Encodable {
     var path: QueueBytes?
     var path2: QueueBytes?
     var argv: [QueueBytes]?
+    // connect
+    var host: String?
+    var port: Int?
     var cwd: QueueBytes?
     var pid: Int32?
     var exe: String?
@@ -42,7 +45,7 @@ struct QueueLine: Encodable {
     var detail: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case seq, ts, prev, torn, event, id, digest, kind, path, path2, argv, cwd, pid, exe, sandbox, rule,
+        case seq, ts, prev, torn, event, id, digest, kind, path, path2, argv, host, port, cwd, pid, exe, sandbox, rule,
              requester, quorum, expires, scope, decision, signer, principal, reason,
              sigExpires = "sig_expires", signature, outcome, errno, detail
     }
@@ -111,6 +114,10 @@ struct QueueLine: Encodable {
         case .argv:
             guard case .array(let elements) = value else { throw wrongType }
             argv = try elements.map(bytes)
+        case .host: host = try text()
+        case .port:
+            guard let exact = Int(exactly: try integer()) else { throw wrongType }
+            port = exact
         case .cwd: cwd = try bytes(value)
         case .pid: pid = try int32()
         case .exe: exe = try text()
@@ -147,6 +154,8 @@ struct QueueLine: Encodable {
             path = operation.paths.first.map(QueueBytes.init)
             path2 = operation.paths.dropFirst().first.map(QueueBytes.init)
             argv = operation.argv?.map(QueueBytes.init)
+            host = operation.host
+            port = operation.port
             cwd = QueueBytes(operation.cwd)
             pid = request.pid
             exe = operation.exe
@@ -199,7 +208,7 @@ struct QueueLine: Encodable {
             if path == nil, path2 != nil { throw malformed("\(name.debugDescription) line has path2 but no path") }
             let operation = HeldOperation(
                 kind: try need(kind, "kind"), paths: [path, path2].compactMap { $0?.bytes },
-                argv: argv?.map(\.bytes), cwd: try need(cwd, "cwd").bytes, exe: try need(exe, "exe"),
+                argv: argv?.map(\.bytes), host: host, port: port, cwd: try need(cwd, "cwd").bytes, exe: try need(exe, "exe"),
                 sandbox: try need(sandbox, "sandbox"), rule: try need(rule, "rule"), expires: expires)
             try operation.validate()
             let request = Request(id: id, digest: try need(digest, "digest"), operation: operation,

@@ -15,6 +15,10 @@ struct Grant {
     var kinds: Set<OperationKind>
     var expires: Date
 
+    /// What an approved command may have carried out for it: operations on files, and execs
+    /// (never a connection: that is granted per host and port, see `NetworkHolds`).
+    static let commandKinds: Set<OperationKind> = [.delete, .rename, .truncate, .write, .link, .exec]
+
     func covers(pid: Int32, path: [UInt8], kind: OperationKind, now: Date = Date()) -> Bool {
         guard now < expires, kinds.contains(kind), roots.contains(where: { Self.isWithin(path, $0) }) else { return false }
         return isSelfOrDescendant(pid)
@@ -43,9 +47,23 @@ public enum QueuePaths {
     /// $XDG_STATE_HOME/airlock/queue.jsonl (~/.local/state/airlock/queue.jsonl).
     public static func defaultQueue(_ env: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let path = env["AIRLOCK_QUEUE"], !path.isEmpty { return path }
-        if geteuid() == 0 { return "/var/lib/airlock/queue.jsonl" }
+        return stateDirectory(env) + "/queue.jsonl"
+    }
+
+    /// Airlock's own state (the queue by default, the inspection CA): /var/lib/airlock for root,
+    /// else $XDG_STATE_HOME/airlock (~/.local/state/airlock).
+    public static func stateDirectory(_ env: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if geteuid() == 0 { return "/var/lib/airlock" }
         let state = env["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (env["HOME"] ?? "/") + "/.local/state"
-        return state + "/airlock/queue.jsonl"
+        return state + "/airlock"
+    }
+
+    /// Files Airlock makes for the sandbox to read (the CA bundle of inspection): /var/cache/airlock
+    /// for root, else $XDG_CACHE_HOME/airlock (~/.cache/airlock).
+    public static func cacheDirectory(_ env: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if geteuid() == 0 { return "/var/cache/airlock" }
+        let cache = env["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (env["HOME"] ?? "/") + "/.cache"
+        return cache + "/airlock"
     }
 
     /// The approvers' allowed_signers: /etc/airlock/allowed_signers for root, else

@@ -65,30 +65,24 @@ public struct ExecVerdict: Sendable {
     }
 }
 
-/// The seccomp notify loop. One thread receives every intercepted call, decides, and answers; held
-/// calls wait in `pending` until the queue file says approved, denied or expired. If this process
-/// dies, the kernel fails every held and later intercepted call (the listener closes): fail closed.
+/// The seccomp notify loop, and the thread the sign-off desk lives on. One thread receives every
+/// intercepted call, decides, and answers; held calls wait at the desk (`SignOffDesk`) until the
+/// queue file says approved, denied or expired, beside the connections the egress proxy holds
+/// (`NetworkHolds`). If this process dies, the kernel fails every held and later intercepted call
+/// (the listener closes): fail closed.
 public final class Supervisor: @unchecked Sendable {
+    /// The seccomp notify listener; -1 when nothing is intercepted and the loop serves the desk
+    /// alone (connections held by the proxy, with no file or command rule).
     let listener: Int32
     let config: SupervisorConfig
     let logger: Logger
-    let queue: QueueFile
-    /// Held calls by request id; several identical calls may join one request.
-    var pending: [String: Held] = [:]
+    /// Every held operation of this sandbox, of every layer, waits here.
+    let desk: SignOffDesk
+    /// Connections the proxy holds, handed over from its event loop (nil: none are held).
+    let network: NetworkHolds?
     var grants: [Grant] = []
     let knownPrograms: KnownPrograms
-    /// The queue as read so far: where to continue, the records of requests held here, and any
-    /// break in the chain seen (which stays: no approval counts after it).
-    var queueTail = QueueTail.start
-    var heldRecords: [QueueRecord] = []
-    var heldIDs = Set<String>()
-    var chainBreak: ChainBreak?
-    /// A running hash of the queue bytes read so far: an edit to them is caught before any approval
-    /// is acted on.
-    var queuePrefix = QueuePrefix()
     var startupPagesReleased = false
-    /// Problems already reported (queue warnings, an unreadable approvers file): each said once.
-    var reported = Set<String>()
     /// Whether the agent's own first exec (the operator's command) has been seen.
     var operatorCommandSeen = false
     /// Written by `finish()` to end the loop; `done` is signalled once the loop has closed out.
@@ -99,33 +93,6 @@ public final class Supervisor: @unchecked Sendable {
     }()
     let done = DispatchSemaphore(value: 0)
     var started = false
-
-    /// A request of this sandbox that is not settled yet. It outlives the calls waiting on it:
-    /// a call that stops waiting (`wait`) leaves it open, and the same call made again joins it.
-    struct Held {
-        var request: Request
-        var summary: String
-        var waiters: [Waiter]
-        /// Approved while no call waited: said once, and the next same call goes through.
-        var approvedNoted = false
-    }
-
-    /// One blocked call and how to carry it out once approved.
-    struct Waiter {
-        var agent: AgentProcess
-        var perform: () -> Answer
-        /// What the caller's process and descendants may then do (none: nothing beyond the call).
-        var grant: Grant?
-        /// When the call stops waiting and fails, its request left open.
-        var deadline = Date.distantFuture
-        /// A command held after its exec: the process, stopped at PTRACE_EVENT_EXEC under our
-        /// ptrace, by the id it has there, and a pidfd that turns readable when it dies. Approval
-        /// lets it run; anything else kills it before its first instruction.
-        var stopped: (pid: Int32, pidfd: Int32)?
-
-        /// The process the agent reads the output of: told what became of its call.
-        var process: Int32 { stopped?.pid ?? ExecVerifier.threadGroup(of: agent.pid) ?? agent.pid }
-    }
 
     /// What the blocked call is told.
     enum Answer {
@@ -141,18 +108,24 @@ public final class Supervisor: @unchecked Sendable {
         case exec(argv: [[UInt8]], executable: ExecutableIdentity?)
     }
 
-    /// `knownPrograms`: the programs the exec rules name, whose renamed copies are classified as
-    /// them (none: names only).
-    public init(listener: Int32, config: SupervisorConfig, logger: Logger, knownPrograms: KnownPrograms = KnownPrograms(names: [], searchPath: "")) {
+    /// `listener`: the seccomp notify listener, or -1 when nothing is intercepted (the loop then
+    /// serves `network` alone and ends at `finish()`). `knownPrograms`: the programs the exec
+    /// rules name, whose renamed copies are classified as them (none: names only). `network`:
+    /// where the proxy hands over the connections it holds.
+    public init(listener: Int32, config: SupervisorConfig, logger: Logger,
+                knownPrograms: KnownPrograms = KnownPrograms(names: [], searchPath: ""), network: NetworkHolds? = nil) {
         self.listener = listener
         self.config = config
         self.logger = logger
-        self.queue = QueueFile(path: config.queuePath)
+        self.desk = SignOffDesk(config: SignOffDesk.Configuration(
+            queuePath: config.queuePath, approversPath: config.approversPath, quorum: config.quorum,
+            wait: config.wait, requester: config.requester), logger: logger)
         self.knownPrograms = knownPrograms
+        self.network = network
     }
 
-    /// Starts the loop on its own thread; it ends when the last sandboxed process has gone, or
-    /// at `finish()`.
+    /// Starts the loop on its own thread; it ends when the last sandboxed process has gone (with a
+    /// listener), or at `finish()`.
     public func start() {
         started = true
         let thread = Thread { [self] in loop() }
@@ -170,71 +143,49 @@ public final class Supervisor: @unchecked Sendable {
     }
 
     func loop() {
-        _ = airlock_notif_sync_wakeup(listener) // a latency hint; older kernels lack it
-        // Approvals arrive as queue writes: watched only once a call is held, because closing an
-        // inotify instance costs the kernel an RCU grace period (~15 ms) at every exit.
-        var inotify: Int32 = -1
-        var queueChanged = true
+        if listener >= 0 { _ = airlock_notif_sync_wakeup(listener) } // a latency hint; older kernels lack it
         // One array for the whole loop: every unlink of an `rm -rf` passes through here.
         var fds: [pollfd] = []
         fds.reserveCapacity(8)
         while true {
             fds.removeAll(keepingCapacity: true)
             fds.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0))
-            fds.append(pollfd(fd: inotify, events: Int16(POLLIN), revents: 0))
+            fds.append(pollfd(fd: desk.queueWatch, events: Int16(POLLIN), revents: 0))
             fds.append(pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0))
+            fds.append(pollfd(fd: network?.descriptor ?? -1, events: Int16(POLLIN), revents: 0))
             // Commands stopped at their exec: their pidfds say at once when a harness kills one.
-            for held in pending.values {
-                for waiter in held.waiters {
-                    if let pidfd = waiter.stopped?.pidfd, pidfd >= 0 { fds.append(pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)) }
-                }
-            }
-            // Start-up pages go back once the sandbox has run a second, or once a call is held
+            for fd in desk.waiterDescriptors { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+            // Start-up pages go back once the sandbox has run a second, or once something is held
             // (waiting for people): a short run never pays for it. A stopped command's signals
             // (a harness's SIGTERM) are looked for every 0.1 s: the kernel tells the tracer nothing.
-            let anyStopped = pending.values.contains { $0.waiters.contains { $0.stopped != nil } }
-            let timeout: Int32 = anyStopped ? 100 : !pending.isEmpty ? 500 : startupPagesReleased ? -1 : 1000
+            let timeout: Int32 = desk.needsFrequentLooks ? 100 : desk.isHolding ? 500 : startupPagesReleased ? -1 : 1000
             let ready = poll(&fds, nfds_t(fds.count), timeout)
             if ready < 0 && errno == EINTR { continue }
             if fds[2].revents & Int16(POLLIN) != 0 { break } // finish(): the sandbox has ended
             if fds[0].revents & Int16(POLLIN) != 0 {
                 var n = airlock_notification()
                 if airlock_notif_recv(listener, &n) == 0 { handle(n) }
-            } else if fds[0].revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 {
+            } else if listener >= 0 && fds[0].revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 {
                 break // no process is left under the filter
             }
-            if fds[1].revents & Int16(POLLIN) != 0 {
-                var buffer = [UInt8](repeating: 0, count: 4096)
-                _ = read(inotify, &buffer, buffer.count)
-                queueChanged = true
+            if fds[1].revents & Int16(POLLIN) != 0 { desk.queueWritten() }
+            if fds[3].revents & Int16(POLLIN) != 0, let network {
+                for connection in network.takeArrivals() { holdConnection(connection) }
             }
-            if inotify < 0 && !pending.isEmpty {
-                inotify = inotify_init1(Int32(IN_CLOEXEC))
-                if inotify >= 0 { _ = inotify_add_watch(inotify, config.queuePath, UInt32(IN_MODIFY)) }
-                queueChanged = true
+            if desk.isHolding && !grants.isEmpty { // expired grants go while people are waited for, as before
+                let now = Date()
+                grants.removeAll { $0.expires <= now }
             }
-            if !pending.isEmpty { // after the watch exists: no write falls between
-                reevaluate(queueChanged: queueChanged)
-                queueChanged = false
-            }
-            if !startupPagesReleased && (ready == 0 || !pending.isEmpty) {
+            desk.look()
+            if !startupPagesReleased && (ready == 0 || desk.isHolding) {
                 startupPagesReleased = true
                 Self.releaseStartupPages()
             }
         }
-        closeOut("the sandbox ended")
-        close(listener)
-        if inotify >= 0 { close(inotify) }
+        desk.closeOut("the sandbox ended")
+        network?.close() // a connection held from now on is refused at once
+        if listener >= 0 { close(listener) }
         done.signal()
-    }
-
-    /// Cancels every request still open, ending whatever still waits on one.
-    func closeOut(_ reason: String) {
-        for (id, held) in pending {
-            for waiter in held.waiters { settle(waiter, .error(.notPermitted)) }
-            record(.cancel(id: id, reason: reason))
-        }
-        pending = [:]
     }
 
     /// Start-up (argument parsing, the TOML profile, the sandbox plan) touched much of airlock's
@@ -287,27 +238,6 @@ public final class Supervisor: @unchecked Sendable {
             logger.error("cannot trace pid \(agent.pid) to verify its exec (\(e)); denying it")
             return (airlock_notif_send(listener, agent.notification, 0, Self.responseError(.notPermitted), 0), nil)
         }
-    }
-
-    /// Answers a waiting call; a command stopped at its exec runs on success and is killed on
-    /// anything else.
-    func settle(_ waiter: Waiter, _ result: Answer) {
-        guard let stopped = waiter.stopped else { return answer(waiter.agent, result) }
-        if result.outcome == .allowed { ExecVerifier.release(stopped.pid) } else { ExecVerifier.refuse(stopped.pid) }
-        if stopped.pidfd >= 0 { close(stopped.pidfd) }
-    }
-
-    /// Whether a waiting call still waits. A command stopped at its exec that was killed (or has a
-    /// signal pending that would end it) is ended and its death notice taken.
-    func stillWaits(_ waiter: Waiter) -> Bool {
-        guard let stopped = waiter.stopped else { return waiter.agent.stillWaiting() }
-        var ended = ExecVerifier.reapIfEnded(stopped.pid)
-        if !ended && ExecVerifier.fatalSignalPending(stopped.pid) {
-            ExecVerifier.end(stopped.pid)
-            ended = true
-        }
-        if ended && stopped.pidfd >= 0 { close(stopped.pidfd) }
-        return !ended
     }
 
     /// The kernel takes a *negative* errno in seccomp_notif_resp.error: a sign slip would turn a
@@ -498,10 +428,9 @@ public final class Supervisor: @unchecked Sendable {
             }
         }
         if let grant = grants.first(where: { $0.covers(pid: agent.pid, path: target.canonical, kind: kind) }) {
-            let results = carryOut(grant.requestID, detail: "under grant: \(kind.rawValue) \(target.canonical.shown)",
-                                   [Waiter(agent: agent, perform: perform)])
-            for (waiter, result) in results { settle(waiter, result) }
-            return
+            let call = HeldCall(self, agent: agent, perform: perform)
+            _ = desk.carryOut(grant.requestID, detail: "under grant: \(kind.rawValue) \(target.canonical.shown)", [call])
+            return call.finish(DeskEnding(approved: true, request: grant.requestID, message: nil))
         }
         // A protected file that appeared after the start (from outside the sandbox) is pinned at the
         // first call on it that is refused or held: a path swap cannot reach it from then on.
@@ -509,9 +438,9 @@ public final class Supervisor: @unchecked Sendable {
         let root = rule.globs.first { $0.matches(target.canonical) }.map(\.literalPrefix) ?? target.canonical
         let grant = Grant(requestID: "", pid: agent.pid, start: AgentProcess.parentAndStart(agent.pid)?.start ?? 0,
                           roots: [root], kinds: [kind], expires: .distantFuture)
-        hold(heldOperation(kind, paths: targets.map(\.canonical), argv: nil, rule: rule.name, agent),
-             summary: "\(kind.rawValue) \(targets.map(\.canonical.shown).joined(separator: " -> "))",
-             Waiter(agent: agent, perform: perform, grant: grant))
+        desk.hold(heldOperation(kind, paths: targets.map(\.canonical), argv: nil, rule: rule.name, agent),
+                  summary: "\(kind.rawValue) \(targets.map(\.canonical.shown).joined(separator: " -> "))",
+                  HeldCall(self, agent: agent, perform: perform, grant: grant))
     }
 
     func execCall(_ p: PathArgument, _ argvAddress: UInt64, _ envpAddress: UInt64, emptyPath: Bool,
@@ -565,10 +494,10 @@ public final class Supervisor: @unchecked Sendable {
         if rc < 0 && rc != -ENOENT { logger.warning("answering pid \(agent.pid): \(Errno(rawValue: -rc))") }
         guard let pid = stopped else { return } // the exec failed or was killed: nothing to hold
         let grant = Grant(requestID: "", pid: pid, start: AgentProcess.parentAndStart(pid)?.start ?? 0,
-                          roots: verdict.paths ?? [Array(config.workspace.utf8)], kinds: Set(OperationKind.allCases),
+                          roots: verdict.paths ?? [Array(config.workspace.utf8)], kinds: Grant.commandKinds,
                           expires: .distantFuture)
-        hold(operation, summary: "exec \(argv.map(\.shown).joined(separator: " ")) (\(verdict.reason))",
-             Waiter(agent: agent, perform: { .value(0) }, grant: grant, stopped: (pid, airlock_pidfd_open(pid))))
+        desk.hold(operation, summary: "exec \(argv.map(\.shown).joined(separator: " ")) (\(verdict.reason))",
+                  HeldCall(self, agent: agent, perform: { .value(0) }, grant: grant, stopped: (pid, airlock_pidfd_open(pid))))
     }
 
     // MARK: - Holding
@@ -578,311 +507,26 @@ public final class Supervisor: @unchecked Sendable {
                       sandbox: config.sandboxID, rule: rule, expires: Date().addingTimeInterval(config.timeout))
     }
 
-    /// Puts `waiter` on a request for `operation`: the open one for the same call (a retry after
-    /// its wait ran out, another thread's identical call), else a new one written to the queue.
-    func hold(_ operation: HeldOperation, summary: String, _ waiter: Waiter) {
-        var waiter = waiter
-        if let id = pending.first(where: { $0.value.request.operation.sameCall(operation) })?.key, let held = pending[id] {
-            waiter.deadline = deadline(expires: held.request.operation.expires)
-            pending[id]!.waiters.append(waiter)
-            reevaluate() // approved already: it goes through now
-            if pending[id]?.waiters.contains(where: { $0.agent.notification == waiter.agent.notification }) == true {
-                tell(waiter, heldMessage(held.request, held.summary, waiter))
-            }
-            return
-        }
-        if chainBreak == nil { try? readAppended() } // a queue broken before the run is known before writing to it
-        if let broken = chainBreak {
-            logger.error("denied \(summary): no approval can count in a broken queue (its line \(broken.line))")
-            tell(waiter, "DENIED \(summary): the sign-off queue is broken, so nothing can be approved; \(failed(waiter)).")
-            return settle(waiter, .error(.notPermitted))
-        }
-        var scope: [String: JSONValue] = [
-            "pid": .integer(Int64(waiter.process)), "process_and_descendants": .bool(true),
-            "window_seconds": .integer(Int64(config.grantWindow)),
-        ]
-        if let grant = waiter.grant {
-            scope["roots"] = .array(grant.roots.map { .string($0.shown) })
-            scope["kinds"] = .array(grant.kinds.sorted { $0.rawValue < $1.rawValue }.map { .string($0.rawValue) })
-        }
-        let request: Request
-        do {
-            request = try queue.appendRequest(operation, pid: waiter.process, requester: config.requester,
-                                              quorum: config.quorum, scope: .object(scope))
-        } catch {
-            // Nothing is lost silently: if the request cannot be written, the call fails.
-            logger.error("cannot write to the queue \(config.queuePath): \(error); denying \(summary)")
-            tell(waiter, "DENIED \(summary): the sign-off queue cannot be written; \(failed(waiter)).")
-            return settle(waiter, .error(.notPermitted))
-        }
-        waiter.deadline = deadline(expires: operation.expires)
-        pending[request.id] = Held(request: request, summary: summary, waiters: [waiter])
-        if access(config.approversPath, R_OK) != 0 {
-            logger.warning("no readable approvers file at \(config.approversPath): \(request.id) can only be denied or expire")
-        }
-        let grant = waiter.grant.map { g in
-            "\(g.kinds.map(\.rawValue).sorted().joined(separator: ",")) under \(g.roots.isEmpty ? "nothing" : g.roots.map(\.shown).joined(separator: ", ")) for pid \(waiter.process) and descendants"
-        } ?? "nothing beyond the call"
-        let queueFlags = "--queue \(Self.quoted(config.queuePath)) --approvers \(Self.quoted(config.approversPath))"
-        logger.warning("HELD \(request.id): \(summary) [rule \(operation.rule)] needs \(config.quorum) approval\(config.quorum == 1 ? "" : "s"); grant on approval: \(grant). Approve: airlock approve \(request.id) \(queueFlags)  Deny: airlock deny \(request.id) \(queueFlags) --reason TEXT")
-        tell(waiter, heldMessage(request, summary, waiter))
-    }
-
-    /// When a call held now stops waiting: after `wait`, never after its request's expiry.
-    func deadline(expires: Date) -> Date {
-        guard let wait = config.wait else { return expires }
-        return min(expires, Date().addingTimeInterval(wait))
-    }
-
     func writeAudit(kind: OperationKind, paths: [[UInt8]], argv: [[UInt8]]?, rule: String, _ agent: AgentProcess) {
-        let operation = heldOperation(kind, paths: paths, argv: argv, rule: rule, agent)
-        do {
-            _ = try queue.appendRequest(operation, pid: agent.pid, requester: config.requester, quorum: config.quorum, audit: true)
-        } catch {
-            logger.error("cannot write an audit event to \(config.queuePath): \(error)")
-        }
+        desk.audit(heldOperation(kind, paths: paths, argv: argv, rule: rule, agent), pid: agent.pid)
     }
 
-    /// Re-reads the queue and settles every held call whose request has an outcome, or whose wait
-    /// is over. `queueChanged`: something was written since the last look, so the bytes read
-    /// before are checked again too.
-    func reevaluate(queueChanged: Bool = false) {
-        let now = Date()
-        let state: QueueState
-        do {
-            try readAppended()
-            if chainBreak == nil && queueChanged { _ = wholeQueueVerifies() }
-            if chainBreak != nil { return failAll("the sign-off queue is broken") }
-            let approvers: AllowedSigners?
-            do { approvers = try AllowedSigners(contentsOf: config.approversPath) } catch {
-                // An unreadable file was reported at the hold; a malformed one is said here, once.
-                if access(config.approversPath, R_OK) == 0 {
-                    reportOnce("approvers file \(config.approversPath): \(error); no approval counts")
-                }
-                approvers = nil
-            }
-            let log = QueueLog(records: heldRecords, warnings: [], chainBreak: chainBreak, tail: queueTail)
-            state = QueueState.fold(log, approvers: approvers, now: now)
-        } catch {
-            return failAll("the sign-off queue \(config.queuePath) cannot be read (\(error))")
+    /// A connection the proxy holds: let through at once if an approval in this sandbox covers its
+    /// host and port already (or in shadow mode, audited), else put on the desk.
+    func holdConnection(_ connection: HeldConnection) {
+        guard let network, connection.goneReason() == nil else { // the client left before it was held
+            return connection.finish(DeskEnding(approved: false, request: nil, message: nil))
         }
-        for (id, held) in pending {
-            var live: [Waiter] = []
-            var ended: [Int32] = []
-            for waiter in held.waiters {
-                if stillWaits(waiter) { live.append(waiter) } else { ended.append(waiter.process) }
-            }
-            pending[id]?.waiters = live
-            // A process killed while it waited (a harness's timeout, Ctrl-C): nobody is left to
-            // carry the operation out for, and nothing may be approved for a process that is gone.
-            if live.isEmpty && !ended.isEmpty {
-                pending[id] = nil
-                logger.warning("cancelled \(id): the held process ended (pid \(ended.map(String.init).joined(separator: ", ")))")
-                record(.cancel(id: id, reason: "the held process ended"))
-                continue
-            }
-            let current = state.requests[id]
-            // Approved only if the line still describes the operation held here (the request line's
-            // quorum is not signed, and an edit to the last line leaves the chain intact) and our own
-            // quorum of distinct keys signed it.
-            let approved = current?.state == .approved && current?.digestMatches == true
-                && current?.request.digest == held.request.digest && (current?.approvals.count ?? 0) >= config.quorum
-            // Each outcome is written to the queue before the agent is answered.
-            if approved && live.isEmpty {
-                if !held.approvedNoted {
-                    pending[id]?.approvedNoted = true
-                    logger.warning("APPROVED \(id): \(held.summary) goes ahead when the agent makes the same call again")
-                }
-            } else if approved && wholeQueueVerifies() {
-                let results = carryOut(id, detail: held.summary, live)
-                for (waiter, result) in results where result.outcome == .allowed {
-                    if var grant = waiter.grant {
-                        grant.requestID = id
-                        grant.expires = now.addingTimeInterval(config.grantWindow)
-                        grants.append(grant)
-                    }
-                }
-                // Exec answers run the exec (and its verification): they can only come last.
-                for (waiter, result) in results {
-                    tell(waiter, result.outcome == .allowed ? "APPROVED request \(id): \(held.summary) goes ahead."
-                                                            : "APPROVED request \(id), but \(held.summary) could not be carried out: \(result.errno.map { String(cString: strerror($0)) } ?? "failed").")
-                    settle(waiter, result)
-                }
-                pending[id] = nil
-            } else if approved {
-                return failAll("the sign-off queue was changed in place")
-            } else if current?.state == .denied {
-                if !live.isEmpty { record(.resolve(Resolution(id: id, outcome: .denied, errno: EPERM, detail: held.summary))) }
-                let by = current?.denial.map { d in
-                    "by \(d.principals.joined(separator: ", "))\(d.reason.map { ": \($0)" } ?? "")"
-                } ?? ""
-                for waiter in live {
-                    tell(waiter, "DENIED request \(id) \(by): \(held.summary): \(failed(waiter)).")
-                    settle(waiter, .error(.notPermitted))
-                }
-                pending[id] = nil
-            } else if now >= held.request.operation.expires {
-                record(.expire(id: id))
-                if !live.isEmpty { record(.resolve(Resolution(id: id, outcome: .expired, errno: EPERM, detail: held.summary))) }
-                for waiter in live {
-                    tell(waiter, "EXPIRED request \(id): not approved by \(RFC3339.format(held.request.operation.expires)): \(held.summary): \(failed(waiter)).")
-                    settle(waiter, .error(.notPermitted))
-                }
-                pending[id] = nil
-            } else {
-                // The wait is over for some: they fail now, and the request stays open for a retry.
-                let approvals = "\(current?.approvals.count ?? 0)/\(config.quorum) approvals"
-                let until = RFC3339.format(held.request.operation.expires)
-                for waiter in live where now >= waiter.deadline {
-                    logger.warning("\(id): pid \(waiter.process) stopped waiting after \(config.wait.map { "\(Int($0)) s" } ?? "its wait") (\(approvals)); the request stays open until \(until)")
-                    tell(waiter, "NOT APPROVED YET: request \(id) has \(approvals): \(held.summary): \(failed(waiter)). The request stays open until \(until); once it is approved, the same \(waiter.stopped == nil ? "call" : "command") made again goes through.")
-                    settle(waiter, .error(.notPermitted))
-                }
-                pending[id]?.waiters = live.filter { now < $0.deadline }
-            }
+        if let id = network.approval(host: connection.host, port: connection.port) { return connection.letThrough(request: id) }
+        let operation = HeldOperation(kind: .connect, host: connection.host, port: connection.port, cwd: [], exe: "",
+                                      sandbox: config.sandboxID, rule: connection.rule,
+                                      expires: Date().addingTimeInterval(config.timeout))
+        if config.audit {
+            desk.audit(operation, pid: 0)
+            network.remember(host: connection.host, port: connection.port, request: "audit")
+            return connection.letThrough(request: "audit")
         }
-        grants.removeAll { $0.expires <= now }
-        heldIDs = Set(pending.keys)
-        heldRecords.removeAll { !heldIDs.contains($0.event.requestID) }
-    }
-
-    /// No approval can count any more (a broken or unreadable queue): every held call fails now,
-    /// told why, instead of waiting out its expiry.
-    func failAll(_ reason: String) {
-        guard !pending.isEmpty else { return }
-        let waiting = pending.values.reduce(0) { $0 + $1.waiters.count }
-        logger.error("\(waiting) held call\(waiting == 1 ? "" : "s") failed with EPERM: \(reason), so no approval can count")
-        for (id, held) in pending {
-            for waiter in held.waiters {
-                tell(waiter, "FAILED request \(id): \(reason), so nothing can be approved: \(held.summary): \(failed(waiter)).")
-                settle(waiter, .error(.notPermitted))
-            }
-        }
-        pending = [:]
-        heldIDs = []
-        heldRecords = []
-    }
-
-    /// What became of a call that was not let through, in the words the agent needs.
-    func failed(_ waiter: Waiter) -> String {
-        waiter.stopped == nil ? "the call failed with EPERM" : "the command ended before it started (exit 126)"
-    }
-
-    func heldMessage(_ request: Request, _ summary: String, _ waiter: Waiter) -> String {
-        let needs = "request \(request.id) needs \(request.quorum) approval\(request.quorum == 1 ? "" : "s")"
-        let until = RFC3339.format(request.operation.expires)
-        let waits = waiter.deadline < request.operation.expires
-            ? "up to \(Int((waiter.deadline.timeIntervalSinceNow).rounded())) s" : "until \(until)"
-        let retry = waiter.deadline < request.operation.expires
-            ? " The request stays open until \(until); once it is approved, the same \(waiter.stopped == nil ? "call" : "command") made again goes through." : ""
-        if waiter.stopped != nil {
-            return "HELD \(summary): \(needs). The command is stopped before it starts: it runs if approved, waiting \(waits); otherwise it ends with status 126.\(retry)"
-        }
-        return "HELD \(summary): \(needs). The call waits \(waits) for approval, then fails with EPERM.\(retry)"
-    }
-
-    /// One line on the held process's own stderr: the agent reads its tool's output, not airlock's.
-    /// Nothing when that stderr is not open for writing, or is airlock's own stderr (file or
-    /// terminal), which shows the operator's notice already. Never blocks the supervisor: a pipe or
-    /// terminal is written through a non-blocking description of our own (a full pipe loses the line).
-    func tell(_ waiter: Waiter, _ message: String) {
-        let pidfd = airlock_pidfd_open(waiter.process)
-        guard pidfd >= 0 else { return }
-        defer { close(pidfd) }
-        let fd = airlock_pidfd_getfd(pidfd, 2)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        var theirs = stat(), ours = stat()
-        guard fstat(fd, &theirs) == 0 else { return }
-        if fstat(2, &ours) == 0 {
-            let sameFile = theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino
-            let sameTerminal = theirs.st_mode & S_IFMT == S_IFCHR && ours.st_mode & S_IFMT == S_IFCHR && theirs.st_rdev == ours.st_rdev
-            if sameFile || sameTerminal { return }
-        }
-        let flags = fcntl(fd, F_GETFL)
-        guard flags >= 0, flags & O_ACCMODE != O_RDONLY else { return }
-        let line = Array("airlock: \(message)\n".utf8)
-        if theirs.st_mode & S_IFMT == S_IFREG {
-            _ = write(fd, line, line.count) // as the process itself would: at its offset
-            return
-        }
-        let own = open("/proc/self/fd/\(fd)", O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-        if own >= 0 {
-            _ = write(own, line, line.count)
-            close(own)
-        } else {
-            _ = send(fd, line, line.count, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL)) // a socket
-        }
-    }
-
-    /// A path as a shell reads it back: the operator copies the notice's commands.
-    static func quoted(_ s: String) -> String {
-        if !s.isEmpty && s.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }) { return s }
-        return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }
-
-    /// Reads what was appended to the queue since the last read (the whole file the first time):
-    /// a long queue is replayed once, not on every approval.
-    func readAppended() throws {
-        let (log, bytes) = try QueueReader.readAppended(config.queuePath, from: queueTail)
-        guard !bytes.isEmpty else { return }
-        queuePrefix.append(bytes.prefix(log.tail.offset - queueTail.offset))
-        for warning in log.warnings { reportOnce("the queue \(config.queuePath): \(warning)") }
-        if chainBreak == nil, let broken = log.chainBreak {
-            chainBreak = broken
-            reportOnce("the queue \(config.queuePath) is broken at \(broken): no approval counts from now on, and held calls fail at once; start over with a new queue file (airlock run --queue NEW ...)")
-        }
-        heldIDs.formUnion(pending.keys)
-        heldRecords += log.records.filter { heldIDs.contains($0.event.requestID) }
-        queueTail = log.tail
-    }
-
-    /// Appends `event`; false (and one line saying why) when it could not be written.
-    @discardableResult
-    func record(_ event: QueueEvent) -> Bool {
-        do { try queue.append(event) } catch {
-            logger.error("cannot write \(event.name) for \(event.requestID) to \(config.queuePath): \(error)")
-            return false
-        }
-        return true
-    }
-
-    func reportOnce(_ message: String) {
-        if reported.insert(message).inserted { logger.error("\(message)") }
-    }
-
-    /// Carries out an approved operation for its waiting calls, write-ahead: the `resolve` line is
-    /// written first, so nothing the agent is told has happened is missing from the queue (if the
-    /// line cannot be written, nothing is done and the calls fail with EPERM). An operation that
-    /// then fails gets a second `resolve` with its errno.
-    func carryOut(_ id: String, detail: String, _ waiters: [Waiter]) -> [(Waiter, Answer)] {
-        guard record(.resolve(Resolution(id: id, outcome: .allowed, detail: detail))) else {
-            return waiters.map { ($0, .error(.notPermitted)) }
-        }
-        let results = waiters.map { ($0, $0.perform()) }
-        if let failed = results.first(where: { $0.1.outcome != .allowed })?.1 {
-            record(.resolve(Resolution(id: id, outcome: failed.outcome, errno: failed.errno, detail: detail)))
-        }
-        return results
-    }
-
-    /// Before anything is carried out on an approval: the bytes read earlier are still the file's
-    /// first bytes (the chain was checked as they were read; an edit in place of them shows here).
-    func wholeQueueVerifies() -> Bool {
-        do {
-            if chainBreak != nil { return false }
-            guard try queuePrefix.isIntact(in: config.queuePath) else {
-                // Where, if the chain shows it (a consistent rewrite of history does not).
-                let broken = (try? QueueReader.read(config.queuePath))?.chainBreak
-                chainBreak = broken ?? ChainBreak(line: 1, reason: "lines already read were rewritten")
-                reportOnce("the queue \(config.queuePath) was changed in place (\(broken.map(\.description) ?? "lines already read were rewritten")): no approval counts from now on, and held calls fail at once; start over with a new queue file (airlock run --queue NEW ...)")
-                return false
-            }
-            return true
-        } catch {
-            reportOnce("reading the queue \(config.queuePath): \(error); no approval counts")
-            return false
-        }
+        desk.hold(operation, summary: "connect \(operation.subject)", connection)
     }
 
     // MARK: - Acting for the agent
@@ -1001,15 +645,6 @@ extension OperationKind {
         case .truncate: self = .truncate
         case .write: self = .write
         }
-    }
-}
-
-extension HeldOperation {
-    /// The same call again (expiry aside): same kind, targets, command line, cwd, caller's
-    /// program and rule.
-    func sameCall(_ other: HeldOperation) -> Bool {
-        kind == other.kind && paths == other.paths && argv == other.argv && cwd == other.cwd && exe == other.exe
-            && rule == other.rule
     }
 }
 

@@ -11,7 +11,8 @@ struct Doctor: ParsableCommand {
 
     func run() throws {
         Sandbox.blockSignals()
-        let report = KernelReport.probe(workspace: FileManager.default.temporaryDirectory.path)
+        let report = KernelReport.probe(workspace: FileManager.default.temporaryDirectory.path,
+                                        environment: ProcessInfo.processInfo.environment)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -29,6 +30,7 @@ struct Doctor: ParsableCommand {
         line("landlock-only backend", report.landlockBackend)
         line("proxy mode, namespaces", report.proxyModeNamespaces)
         line("proxy mode, landlock-only", report.proxyModeLandlock)
+        line("host daemons' sockets", report.hostSockets)
         print("\nairlock run will use: \(report.verdict)")
         print("network = \"proxy\" will use: \(report.proxyModeVerdict)")
     }

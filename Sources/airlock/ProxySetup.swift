@@ -1,6 +1,8 @@
 import AirlockNetwork
 import AirlockPolicy
 import AirlockSandbox
+import AirlockSupervisor
+import Foundation
 import Logging
 
 /// Proxy mode for `airlock run`: the variables that send the agent's clients to the proxy, and the
@@ -12,16 +14,64 @@ final class ProxySetup: @unchecked Sendable {
     let logPath: String?
     let logger: Logger
     private var proxy: EgressProxy?
+    /// Where connections the policy holds wait for approval (the supervisor's desk); nil when the
+    /// policy holds nothing.
+    var signOff: (any ConnectionSignOff)?
+    /// TLS inspection, when the policy inspects any host: the CA (made on first use in Airlock's
+    /// state directory), and the bundle of roots the sandbox's clients are pointed at.
+    let inspection: InspectionTLS?
+    let bundlePath: String?
 
-    init(policy: NetworkPolicy, logPath: String?, logger: Logger) {
-        self.policy = policy
+    /// Makes or loads the inspection CA and writes the sandbox's CA bundle; throws (before
+    /// anything starts) on a CA that cannot be made or an `upstream_ca` that cannot be read.
+    init(profile: Profile, environment env: [String: String], logPath: String?, logger: Logger) throws(SandboxError) {
+        self.policy = profile.networkPolicy
         self.logPath = logPath
         self.logger = logger
+        guard profile.network == .proxy, !policy.inspect.isEmpty else {
+            inspection = nil
+            bundlePath = nil
+            return
+        }
+        let home = env["HOME"] ?? "/"
+        let upstreamCA = profile.upstreamCA.map { expandPath($0, home: home, relativeTo: "/") }
+        do {
+            let ca = try InspectionCA.loadOrCreate(domains: policy.inspectedDomains, stateDirectory: QueuePaths.stateDirectory(env))
+            let inspection = try InspectionTLS(ca: ca, upstreamCA: upstreamCA)
+            self.inspection = inspection
+            bundlePath = try inspection.writeBundle(upstreamCA: upstreamCA, in: QueuePaths.cacheDirectory(env))
+        } catch let error as InspectionCAError {
+            throw SandboxError("TLS inspection: \(error)")
+        } catch {
+            throw SandboxError("TLS inspection: \(error)")
+        }
+    }
+
+    /// Airlock's own files the agent must not see: the CA and its key.
+    var hidden: [String] { inspection.map { [$0.ca.directory] } ?? [] }
+
+    /// What the sandbox's environment gets in proxy mode: the proxy, and the CA bundle under every
+    /// name clients read one by.
+    var variables: @Sendable (String, Int) -> [String: String] {
+        let bundlePath = self.bundlePath
+        return { host, port in
+            var variables = Self.proxyVariables(host: host, port: port)
+            if let bundlePath {
+                // OpenSSL's default, curl, requests, botocore, git, pip, Node, gcloud and Google's
+                // Python and gRPC libraries.
+                for name in ["SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "AWS_CA_BUNDLE", "GIT_SSL_CAINFO",
+                             "PIP_CERT", "NODE_EXTRA_CA_CERTS", "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE", "HTTPLIB2_CA_CERTS",
+                             "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] {
+                    variables[name] = bundlePath
+                }
+            }
+            return variables
+        }
     }
 
     /// Both spellings, as clients differ (curl reads only lowercase `http_proxy`); loopback is
     /// the sandbox's own. Node reads the variables from version 24 with NODE_USE_ENV_PROXY.
-    @Sendable static func variables(host: String, port: Int) -> [String: String] {
+    static func proxyVariables(host: String, port: Int) -> [String: String] {
         let url = "http://\(host):\(port)"
         var variables = ["NODE_USE_ENV_PROXY": "1"]
         for name in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"] {
@@ -41,7 +91,8 @@ final class ProxySetup: @unchecked Sendable {
                 logger.warning("network log \(logPath): \(error); connections are not logged")
             }
         }
-        let proxy = EgressProxy(listeningSocket: listeningSocket, policy: policy, log: log, logger: logger)
+        let proxy = EgressProxy(listeningSocket: listeningSocket, policy: policy, log: log, logger: logger,
+                                inspection: inspection, signOff: signOff)
         do {
             try proxy.start()
             self.proxy = proxy

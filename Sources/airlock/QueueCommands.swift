@@ -163,7 +163,11 @@ struct QueueCommand: ParsableCommand {
                 print("state:     \(r.state.rawValue) (\(r.approvals.count)/\(r.quorum) approvals)")
                 print("operation: \(op.kind.rawValue) \(r.what)")
                 print("rule:      \(op.rule)")
-                print("process:   pid \(r.request.pid), \(op.exe), cwd \(String(decoding: op.cwd, as: UTF8.self))")
+                if op.kind == .connect {
+                    print("process:   a connection through airlock's egress proxy (the client process is not known)")
+                } else {
+                    print("process:   pid \(r.request.pid), \(op.exe), cwd \(String(decoding: op.cwd, as: UTF8.self))")
+                }
                 print("sandbox:   \(op.sandbox), requested by \(r.request.requester)")
                 print("expires:   \(op.expires)")
                 print("digest:    \(r.request.digest)")
@@ -212,11 +216,7 @@ struct QueueCommand: ParsableCommand {
 }
 
 extension RequestState {
-    var what: String {
-        let op = request.operation
-        if let argv = op.argv { return argv.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ") }
-        return op.paths.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " -> ")
-    }
+    var what: String { request.operation.subject }
 
     var summaryObject: [String: Any] {
         let op = request.operation
@@ -224,6 +224,7 @@ extension RequestState {
                                 "quorum": quorum, "rule": op.rule, "pid": Int(request.pid), "expires": "\(op.expires)"]
         if state == .cancelled, let cancelReason { o["cancel_reason"] = cancelReason }
         if let argv = op.argv { o["argv"] = argv.map { String(decoding: $0, as: UTF8.self) } }
+        else if let host = op.host, let port = op.port { o["host"] = host; o["port"] = port }
         else { o["path"] = op.paths.first.map { String(decoding: $0, as: UTF8.self) } ?? ""; if op.paths.count > 1 { o["path2"] = String(decoding: op.paths[1], as: UTF8.self) } }
         return o
     }
@@ -233,9 +234,7 @@ extension QueueEvent {
     var watchDetail: String {
         switch self {
         case .request(let r), .audit(let r):
-            let what = r.operation.argv.map { $0.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ") }
-                ?? r.operation.paths.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " -> ")
-            return " \(r.operation.kind.rawValue) \(what) [\(r.operation.rule)]"
+            return " \(r.operation.kind.rawValue) \(r.operation.subject) [\(r.operation.rule)]"
         case .approve(let d), .deny(let d): return " by \(d.signer)"
         case .resolve(let r): return " \(r.outcome.rawValue)"
         case .cancel(_, let reason?): return " (\(reason))"

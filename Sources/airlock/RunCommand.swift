@@ -102,18 +102,25 @@ struct Run: ParsableCommand {
             // on a first run too.
             try signOff.prepare()
             signOff.apply(to: &request)
+            let proxy = try ProxySetup(profile: loaded, environment: request.environment, logPath: signOff.networkLogPath,
+                                       logger: logger)
+            request.hide += proxy.hidden
             var plan = try SandboxPlan(request)
-            let proxy = ProxySetup(policy: loaded.networkPolicy, logPath: signOff.networkLogPath, logger: logger)
-            plan.proxyEnvironment = ProxySetup.variables
+            plan.proxyEnvironment = proxy.variables
             // With no protect and no command rule there is nothing to hold: no listener at all.
             let supervise: Sandbox.Supervise? = signOff.hasRules
                 ? { pins, receive throws(SandboxError) in try signOff.supervise(pins: pins, receiveListener: receive, plan: plan) } : nil
+            // Held connections wait at the supervisor's sign-off desk, on the same queue; with no file
+            // or command rule to intercept, the desk's loop runs without a listener.
+            proxy.signOff = signOff.network.map(ProxySignOff.init)
             let status: Int32
             do {
                 defer {
-                    proxy.stop()
+                    // The desk first: its last answers (the sandbox ended) reach a proxy still running.
                     signOff.finish()
+                    proxy.stop()
                 }
+                if signOff.network != nil && !signOff.hasRules { try signOff.superviseConnections(plan: plan) }
                 let serveProxy: Sandbox.Proxy? = plan.network == .proxy ? { fd, port in proxy.serve(fd, port) } : nil
                 status = try Sandbox.run(plan, stopTimeout: .seconds(stopTimeout), logger: logger, supervise: supervise,
                                          proxy: serveProxy)

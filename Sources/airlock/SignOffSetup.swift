@@ -17,6 +17,9 @@ struct SignOffSetup {
     /// The supervisor once started, for `finish()`.
     let running = Running()
     final class Running: @unchecked Sendable { var supervisor: Supervisor? }
+    /// Where the proxy hands over the connections its policy holds (`unknown = "hold"`, proxy
+    /// mode): they wait at the supervisor's desk, on this queue, for these approvers.
+    let network: NetworkHolds?
     var profile: Profile
     var kernel: (readOnly: [String], pinned: [String], truncated: Bool)
     var logger: Logger
@@ -49,6 +52,7 @@ struct SignOffSetup {
         self.audit = audit
         self.profile = profile
         self.logger = logger
+        network = profile.network == .proxy && profile.networkPolicy.unknown == .hold ? NetworkHolds() : nil
         // Shadow mode enforces nothing, so nothing is pinned at the kernel layer either.
         kernel = audit ? ([], [], false) : KernelLayer.protectedPaths(rules, writableRoots: [realWorkspace])
         if kernel.truncated {
@@ -111,6 +115,28 @@ struct SignOffSetup {
     }
 
     func supervise(pins: Int32, receiveListener: () -> Int32, plan: SandboxPlan) throws(SandboxError) {
+        let (config, classifier) = supervisorConfig(plan: plan, pins: pins)
+        // Looked up while the child builds the sandbox, not at the agent's first exec.
+        let known = KnownPrograms(names: classifier.programNames, searchPath: plan.environment["PATH"] ?? "")
+        known.locate()
+        let listener = receiveListener()
+        guard listener > 0 else {
+            if pins >= 0 { close(pins) }
+            return
+        }
+        try start(Supervisor(listener: listener, config: config, logger: logger, knownPrograms: known, network: network),
+                  sandboxID: config.sandboxID, closingOnFailure: [listener, pins])
+    }
+
+    /// Held connections with no file or command rule: nothing is intercepted, and the desk's loop
+    /// runs without a listener (ending at `finish()`).
+    func superviseConnections(plan: SandboxPlan) throws(SandboxError) {
+        let (config, _) = supervisorConfig(plan: plan, pins: -1)
+        try start(Supervisor(listener: -1, config: config, logger: logger, network: network),
+                  sandboxID: config.sandboxID, closingOnFailure: [])
+    }
+
+    private func supervisorConfig(plan: SandboxPlan, pins: Int32) -> (SupervisorConfig, ExecClassifier) {
         let workspace = plan.workspace
         let home = plan.home
         let rules = self.rules
@@ -129,25 +155,19 @@ struct SignOffSetup {
         config.operatorArgv = plan.argv.map { Array($0.utf8) }
         if case .seconds(let s) = wait { config.wait = TimeInterval(s) } else { config.wait = nil }
         config.pinSocket = pins
-        // Looked up while the child builds the sandbox, not at the agent's first exec.
-        let known = KnownPrograms(names: classifier.programNames, searchPath: plan.environment["PATH"] ?? "")
-        known.locate()
-        let listener = receiveListener()
-        guard listener > 0 else {
-            if pins >= 0 { close(pins) }
-            return
-        }
+        return (config, classifier)
+    }
+
+    private func start(_ supervisor: Supervisor, sandboxID: String, closingOnFailure fds: [Int32]) throws(SandboxError) {
         // Held for the life of this process: if airlock is killed, the kernel drops the lock and
         // the next sweep (GhostSweep) cancels this sandbox's pending requests.
         do {
-            SandboxLease.current = try SandboxLease.acquire(queuePath: queuePath, sandboxID: config.sandboxID)
+            SandboxLease.current = try SandboxLease.acquire(queuePath: queuePath, sandboxID: sandboxID)
         } catch {
-            close(listener)
-            if pins >= 0 { close(pins) }
+            for fd in fds where fd >= 0 { close(fd) }
             throw SandboxError("cannot take the sandbox's lease in \(SandboxLease.directory(forQueue: queuePath)): \(error); "
                                + "its requests could outlive airlock, so it does not start")
         }
-        let supervisor = Supervisor(listener: listener, config: config, logger: logger, knownPrograms: known)
         running.supervisor = supervisor
         supervisor.start()
     }
@@ -155,6 +175,7 @@ struct SignOffSetup {
     /// Once the sandbox has ended: its requests still open are cancelled before airlock exits.
     func finish() {
         running.supervisor?.finish()
+        network?.close() // never started: a connection still waiting is refused
         SandboxLease.current = nil // released: its requests are closed
     }
 }

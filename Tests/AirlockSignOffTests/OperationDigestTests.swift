@@ -34,6 +34,34 @@ import Testing
         #expect(digests.count == variants.count + 1)
     }
 
+    var connect: HeldOperation {
+        HeldOperation(kind: .connect, host: "api.example.com", port: 443, cwd: [], exe: "", sandbox: "sbx",
+                      rule: "unknown = hold", expires: expires)
+    }
+
+    @Test func aConnectDigestIsTheDocumentedEncodingWithHostAndPortAfterTheExpiry() {
+        // Golden value from the same few lines of Python, with string(host) uint32(port) appended.
+        #expect(connect.digest == "f2939f6d07679b02c5f7628c4bc7f788cfca9a2b6131ea8f3adc74f84e914394")
+        var other = connect; other.host = "api.example.org"
+        var port = connect; port.port = 8443
+        #expect(Set([connect.digest, other.digest, port.digest]).count == 3)
+    }
+
+    @Test func aConnectNeedsAHostAndAPortAndNothingElseDoes() throws {
+        try connect.validate()
+        var noHost = connect; noHost.host = ""
+        var badPort = connect; badPort.port = 0
+        var withPath = connect; withPath.paths = [Array("/x".utf8)]
+        var deleteWithHost = rename; deleteWithHost.kind = .delete; deleteWithHost.paths = [Array("/w/a".utf8)]
+        deleteWithHost.host = "example.com"
+        for operation in [noHost, badPort, withPath, deleteWithHost] {
+            #expect(throws: SignOffError.self, "\(operation)") { try operation.validate() }
+        }
+        #expect(connect.subject == "api.example.com:443")
+        var v6 = connect; v6.host = "::1"
+        #expect(v6.subject == "[::1]:443")
+    }
+
     @Test func pathBoundariesCannotBeShiftedBetweenFields() {
         var a = rename, b = rename
         a.paths = [Array("/w/ab".utf8), Array("c".utf8)]

@@ -240,6 +240,18 @@ private final class Failures: @unchecked Sendable {
         #expect(renamed.digest != operation.digest)
     }
 
+    @Test func aConnectCarriesItsHostAndPortAndReadsBackAsWritten() throws {
+        let operation = HeldOperation(kind: .connect, host: "api.example.com", port: 443, cwd: [], exe: "",
+                                      sandbox: "sbx-1", rule: "unknown = hold", expires: Date().addingTimeInterval(900))
+        let request = try queue.appendRequest(operation, pid: 0, requester: "ops", quorum: 2)
+        let text = String(decoding: try bytes(), as: UTF8.self)
+        #expect(text.contains(#""host":"api.example.com""#) && text.contains(#""kind":"connect""#) && text.contains(#""port":443"#))
+        #expect(!text.contains(#""path""#) && !text.contains(#""argv""#))
+        let log = try QueueReader.read(queue.path)
+        guard case .request(let read) = log.records.first?.event else { Issue.record("no request"); return }
+        #expect(read.operation == operation && read.digest == request.digest)
+    }
+
     @Test func readingAMissingQueueIsAnError() {
         let error = #expect(throws: SignOffError.self) { try QueueReader.read(directory.file("absent.jsonl")) }
         #expect(error?.code == .io)

@@ -36,6 +36,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <sys/mman.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,6 +53,7 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -641,6 +643,24 @@ static int c_connect_tcp(int argc, char **argv) {
         return 0;
     }
     return ok();
+}
+
+/// `connect-unix PATH`: a stream connection to the UNIX socket at PATH (`@NAME`: the abstract
+/// socket NAME), closed again.
+static int c_connect_unix(int argc, char **argv) {
+    if (argc < 2) return setup_fail(EINVAL, "usage: connect-unix PATH|@NAME");
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    size_t len = strlen(argv[1]);
+    if (len >= sizeof addr.sun_path) return setup_fail(ENAMETOOLONG, "path");
+    memcpy(addr.sun_path, argv[1], len);
+    if (argv[1][0] == '@') addr.sun_path[0] = 0;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return setup_fail(errno, "socket");
+    socklen_t size = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (argv[1][0] == '@' ? 0 : 1));
+    int rc = connect(fd, (struct sockaddr *)&addr, size);
+    int e = errno;
+    close(fd);
+    return rc < 0 ? fail(e) : ok();
 }
 
 /// `connect-proxy`: `connect-tcp` to the address in AIRLOCK_PROXY (HOST:PORT), where airlock put
@@ -1364,6 +1384,7 @@ static const struct check checks[] = {
     {"socket-of", c_socket_of},
     {"connect-tcp", c_connect_tcp},
     {"connect-proxy", c_connect_proxy},
+    {"connect-unix", c_connect_unix},
     {"bind-tcp", c_bind_tcp},
     {"read", c_read},
     {"write", c_write},

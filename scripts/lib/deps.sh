@@ -15,3 +15,33 @@ ensure_build_deps() {
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
+
+# Python tools from PyPI that the scripts run (mitmproxy for `scripts/bench proxy`), in the project's
+# virtualenv, .venv at the top of the tree: `ensure_python_tools NAME==VERSION...` installs those
+# missing or at another version. Its programs are in .venv/bin.
+ensure_python_tools() {
+    local venv
+    venv="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        /usr/bin/python3 -c 'import ensurepip' 2>/dev/null || {
+            local sudo=""
+            [ "$(id -u)" -eq 0 ] || sudo="sudo"
+            echo "scripts: installing python3-venv" >&2
+            $sudo apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
+        }
+        /usr/bin/python3 -m venv "$venv"
+    fi
+    local missing=()
+    for spec in "$@"; do
+        "$venv/bin/python" - "$spec" 2>/dev/null <<'PY' || missing+=("$spec")
+import importlib.metadata, sys
+name, _, version = sys.argv[1].partition("==")
+name = name.partition("[")[0]  # "moto[server]": the distribution is "moto"
+sys.exit(0 if importlib.metadata.version(name) == (version or importlib.metadata.version(name)) else 1)
+PY
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "scripts: installing ${missing[*]} into $venv" >&2
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check "${missing[@]}" >&2
+}

@@ -130,11 +130,17 @@ final class Subprocess: @unchecked Sendable {
         if finished == nil { kill(pid, signal) }
     }
 
-    /// Whether the process has ended; reaps it if so.
     /// What it has written to stderr so far.
     func currentStderr() -> String {
         (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
     }
+
+    /// What it has written to stdout so far.
+    func currentStdout() -> String {
+        (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+    }
+
+    /// Whether the process has ended; reaps it if so.
 
     func poll() -> Outcome? {
         if let finished { return finished }

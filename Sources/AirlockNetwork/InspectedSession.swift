@@ -1,0 +1,458 @@
+import AirlockPolicy
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import NIOTLS
+
+/// The inside of an inspected CONNECT tunnel: the client's TLS is terminated with a leaf from
+/// Airlock's CA, each HTTP/1.1 request is read in clear, checked, logged and carried to the
+/// upstream over a TLS connection of the proxy's own (verified against the host's roots and
+/// `upstream_ca`), and its response carried back. Both connections are kept alive across requests;
+/// `HTTPServerPipelineHandler` before this handler serialises pipelined requests, so exactly one
+/// request is in flight at a time.
+///
+/// Every request must name the host the tunnel was opened to (its Host header): a tunnel to an
+/// allowed host cannot be used to reach another one behind the same address (domain fronting).
+final class InspectedSession: ChannelDuplexHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let target: RequestTarget
+    private let decision: NetworkDecision
+    private let config: ProxyConfiguration
+    private let tls: InspectionTLS
+    private var context: ChannelHandlerContext?
+
+    /// The proxy's connection to the upstream; nil before the first request needs a new one.
+    private var upstream: Channel?
+    private var connecting = false
+    private var exchange: Exchange?
+    /// Parts of the current request that arrived before the upstream was ready.
+    private var buffered: [HTTPClientRequestPart] = []
+    private var pendingRead = false
+    private var closing = false
+    /// Closes a connection that carries no request for `idleTimeout` (also one stuck in a
+    /// partial request head): both TLS sessions' memory is given back.
+    private var idleTimer: Scheduled<Void>?
+    static let idleTimeout: TimeAmount = .seconds(300)
+
+    /// One request and its response, for the log and for framing decisions.
+    private struct Exchange {
+        var method: HTTPMethod
+        var path: String
+        var time = Date()
+        var began = ContinuousClock.now
+        var clientWantsClose: Bool
+        var version: HTTPVersion
+        var status: Int?
+        var finalHeadSent = false
+        var upstreamWantsClose = false
+        var requestEnded = false
+        var bytesUp = 0
+        var bytesDown = 0
+    }
+
+    init(target: RequestTarget, decision: NetworkDecision, config: ProxyConfiguration, tls: InspectionTLS, upstream: Channel) {
+        self.target = target
+        self.decision = decision
+        self.config = config
+        self.tls = tls
+        self.upstream = upstream
+    }
+
+    /// The pipeline of an upstream connection: TLS verified for the host, HTTP/1.1 client codec
+    /// forwarding informational responses (a `100 Continue` the client waits for).
+    static func upstreamInitializer(host: String, tls: InspectionTLS) -> @Sendable (Channel) -> EventLoopFuture<Void> {
+        { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let handler = try NIOSSLClientHandler(context: tls.upstreamContext(), serverHostname: host)
+                try channel.pipeline.syncOperations.addHandler(handler)
+                try channel.pipeline.syncOperations.addHandler(HTTPRequestEncoder())
+                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPResponseDecoder(
+                    leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .forward)))
+            }
+        }
+    }
+
+    /// Connects to the upstream and waits for its TLS handshake, so that a certificate the host's
+    /// roots do not vouch for is reported to the client as such, before any request.
+    static func connectUpstream(
+        target: RequestTarget, decision: NetworkDecision, config: ProxyConfiguration, tls: InspectionTLS,
+        on eventLoop: EventLoop
+    ) -> EventLoopFuture<Channel> {
+        config.connector.connect(
+            host: target.host, port: target.port, decision: decision, on: eventLoop,
+            channelInitializer: upstreamInitializer(host: HostRule.normalize(target.host), tls: tls)
+        ).flatMap { channel in
+            let promise = eventLoop.makePromise(of: Channel.self)
+            do {
+                try channel.pipeline.syncOperations.addHandler(HandshakeWatcher(promise: promise, channel: channel))
+            } catch {
+                promise.fail(error)
+            }
+            return promise.futureResult.flatMapErrorThrowing { error in
+                channel.close(promise: nil)
+                throw ProxyRefusal(
+                    status: .badGateway, decision: "error", rule: "upstream tls",
+                    message: "TLS to \(display(target.host, target.port)) failed: \(error) (upstream certificates are verified against the host's roots and [network] upstream_ca)")
+            }
+        }
+    }
+
+    // MARK: Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if let upstream { attach(upstream) }
+        armIdleTimer()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        self.context = nil
+    }
+
+    private func armIdleTimer() {
+        idleTimer?.cancel()
+        guard let context else { return }
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.idleTimeout) { [self] in
+            if exchange == nil { closeAll() }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closing = true
+        idleTimer?.cancel()
+        if let exchange {
+            // The client left in the middle of an exchange: 499, as servers log it.
+            log(exchange, status: exchange.status ?? 499)
+            self.exchange = nil
+        }
+        upstream?.close(promise: nil)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if exchange == nil || exchange?.finalHeadSent == false, let parserError = error as? HTTPParserError {
+            respond(ProxyRefusal(status: .badRequest, decision: "error", rule: "malformed",
+                                 message: "malformed request (\(parserError)): refused"))
+            return
+        }
+        closeAll()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event, exchange == nil {
+            closeAll()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func closeAll() {
+        guard !closing else { return }
+        closing = true
+        upstream?.close(promise: nil)
+        context?.close(promise: nil)
+    }
+
+    // MARK: Backpressure
+
+    func read(context: ChannelHandlerContext) {
+        if exchange != nil, upstream?.isWritable != true {
+            pendingRead = true
+            return
+        }
+        context.read()
+    }
+
+    private func resumeReading() {
+        guard pendingRead, let context else { return }
+        pendingRead = false
+        context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { relay?.resumeReading() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    var clientWritable: Bool { context?.channel.isWritable ?? false }
+
+    private weak var relay: SessionUpstreamRelay?
+
+    // MARK: From the client
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            received(head)
+        case .body(let buffer):
+            guard exchange != nil else { return }
+            exchange?.bytesUp += buffer.readableBytes
+            send(.body(.byteBuffer(buffer)))
+        case .end:
+            guard exchange != nil else { return }
+            exchange?.requestEnded = true
+            send(.end(nil))
+        }
+    }
+
+    private func received(_ head: HTTPRequestHead) {
+        idleTimer?.cancel()
+        var exchange = Exchange(
+            method: head.method, path: head.uri, clientWantsClose: !head.isKeepAlive, version: head.version)
+        if let problem = ProxyHandler.framingProblem(head.headers) {
+            self.exchange = exchange
+            respond(ProxyRefusal(status: .badRequest, decision: "error", rule: "malformed", message: "\(problem): refused"))
+            return
+        }
+        guard head.uri.hasPrefix("/") else {
+            self.exchange = exchange
+            respond(ProxyRefusal(status: .badRequest, decision: "error", rule: "malformed",
+                                 message: "inside a tunnel to \(display(target.host, target.port)) requests are origin-form (/path), not \"\(head.uri.prefix(200))\": refused"))
+            return
+        }
+        let hosts = head.headers["host"]
+        guard hosts.count == 1, let named = RequestTarget.split(hosts[0]),
+              HostRule.normalize(named.host) == HostRule.normalize(target.host), (named.port ?? 443) == target.port else {
+            self.exchange = exchange
+            respond(ProxyRefusal(
+                status: .misdirectedRequest, decision: "deny", rule: "host mismatch",
+                message: "the tunnel was opened to \(display(target.host, target.port)) but the request names Host \"\(hosts.joined(separator: ", ").prefix(200))\": refused"))
+            return
+        }
+        var headers = HopByHop.removing(from: head.headers)
+        if !head.headers["transfer-encoding"].isEmpty {
+            headers.add(name: "Transfer-Encoding", value: "chunked")
+        }
+        exchange.path = head.uri
+        self.exchange = exchange
+        send(.head(HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: headers)))
+    }
+
+    private func send(_ part: HTTPClientRequestPart) {
+        if let upstream, upstream.isActive, buffered.isEmpty, !connecting {
+            // Flushed at once: unflushed bytes count against writability, which would never return.
+            upstream.writeAndFlush(part, promise: nil)
+            return
+        }
+        buffered.append(part)
+        if !connecting && (upstream == nil || upstream?.isActive == false) { reconnect() }
+    }
+
+    /// A new upstream connection, when the last one was closed by the upstream between requests.
+    private func reconnect() {
+        guard let context else { return }
+        connecting = true
+        upstream = nil
+        Self.connectUpstream(target: target, decision: decision, config: config, tls: tls, on: context.eventLoop)
+            .assumeIsolated().whenComplete { [self] result in
+                connecting = false
+                switch result {
+                case .success(let channel):
+                    guard !closing else {
+                        channel.close(promise: nil)
+                        return
+                    }
+                    attach(channel)
+                    for part in buffered { channel.write(part, promise: nil) }
+                    buffered = []
+                    channel.flush()
+                    resumeReading()
+                case .failure(let error):
+                    buffered = []
+                    respond(error as? ProxyRefusal ?? ProxyRefusal(
+                        status: .badGateway, decision: "error", rule: "connect",
+                        message: "cannot connect to \(display(target.host, target.port)): \(error)"))
+                }
+            }
+    }
+
+    private func attach(_ channel: Channel) {
+        let relay = SessionUpstreamRelay(session: self)
+        do {
+            try channel.pipeline.syncOperations.addHandler(relay)
+        } catch {
+            channel.close(promise: nil)
+            return
+        }
+        self.relay = relay
+        upstream = channel
+    }
+
+    // MARK: From the upstream
+
+    func upstreamPart(_ part: HTTPClientResponsePart, from channel: Channel) {
+        guard let context, channel === upstream, var exchange else { return }
+        switch part {
+        case .head(let head):
+            if head.status.code < 200 {
+                if head.status == .continue || head.status.code == 103 {
+                    context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(
+                        version: exchange.version, status: head.status, headers: HopByHop.removing(from: head.headers)))), promise: nil)
+                }
+                return
+            }
+            exchange.status = Int(head.status.code)
+            exchange.finalHeadSent = true
+            exchange.upstreamWantsClose = !head.isKeepAlive
+            var headers = HopByHop.removing(from: head.headers)
+            if exchange.clientWantsClose { headers.add(name: "Connection", value: "close") }
+            self.exchange = exchange
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: exchange.version, status: head.status, headers: headers))),
+                          promise: nil)
+        case .body(let buffer):
+            exchange.bytesDown += buffer.readableBytes
+            self.exchange = exchange
+            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        case .end:
+            self.exchange = nil
+            log(exchange, status: exchange.status ?? 0)
+            if exchange.upstreamWantsClose || !exchange.requestEnded {
+                // The upstream answered before the request ended, or will close: not reusable.
+                upstream = nil
+                channel.close(promise: nil)
+            }
+            let endsClient = exchange.clientWantsClose || !exchange.requestEnded
+            // Set before the write: writing `.end` lets the pipeline handler deliver the next
+            // request at once, which must find the connection closing.
+            if endsClient { closing = true } else { armIdleTimer() }
+            let clientChannel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+                if endsClient { clientChannel.close(promise: nil) }
+            }
+            resumeReading()
+        }
+    }
+
+    func upstreamClosed(_ channel: Channel) {
+        guard channel === upstream else { return }
+        upstream = nil
+        guard let exchange, !connecting else { return }
+        if exchange.finalHeadSent {
+            // The response was cut short: closing is the only honest signal left.
+            log(exchange, status: exchange.status ?? 0)
+            self.exchange = nil
+            closeAll()
+        } else {
+            respond(ProxyRefusal(status: .badGateway, decision: "error", rule: "upstream",
+                                 message: "\(display(target.host, target.port)) closed the connection without a response"))
+        }
+    }
+
+    // MARK: Ending
+
+    /// Answers the current request with a refusal and ends the client connection: whatever the
+    /// client sends after a refused request cannot be trusted to be framed as we think.
+    private func respond(_ refusal: ProxyRefusal) {
+        guard let context, !closing else { return }
+        closing = true
+        if let exchange {
+            log(exchange, status: Int(refusal.status.code), decision: refusal.decision, rule: refusal.rule)
+            self.exchange = nil
+        }
+        upstream?.close(promise: nil)
+        config.logger.debug("refused", metadata: ["status": "\(refusal.status.code)", "reason": "\(refusal.message)"])
+        context.refuse(refusal)
+    }
+
+    private func log(_ exchange: Exchange, status: Int, decision: String = "allow", rule: String? = nil) {
+        config.log?.append(NetworkLogEntry(
+            kind: .request, time: exchange.time, host: target.host, port: target.port, decision: decision,
+            rule: rule ?? self.decision.description, method: exchange.method.rawValue, path: exchange.path,
+            status: status, bytesUp: exchange.bytesUp, bytesDown: exchange.bytesDown,
+            durationMs: exchange.began.millisecondsSince, inspected: true))
+    }
+}
+
+/// On an upstream connection of an inspected session: hands responses to the session and reads
+/// only as fast as the client takes them.
+final class SessionUpstreamRelay: ChannelDuplexHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private weak var session: InspectedSession?
+    private var context: ChannelHandlerContext?
+    private var pendingRead = false
+
+    init(session: InspectedSession) {
+        self.session = session
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if session?.clientWritable ?? true {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+
+    func resumeReading() {
+        guard pendingRead, let context else { return }
+        pendingRead = false
+        context.read()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        session?.upstreamPart(unwrapInboundIn(data), from: context.channel)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        session?.upstreamClosed(context.channel)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// Completes `promise` with the channel once its TLS handshake is done, or fails it.
+final class HandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private var promise: EventLoopPromise<Channel>?
+    private let channel: Channel
+
+    init(promise: EventLoopPromise<Channel>, channel: Channel) {
+        self.promise = promise
+        self.channel = channel
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
+            promise?.succeed(channel)
+            promise = nil
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        promise?.fail(error)
+        promise = nil
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise?.fail(ChannelError.inputClosed)
+        promise = nil
+        context.fireChannelInactive()
+    }
+}
