@@ -29,7 +29,10 @@ import Testing
             #expect(profile.hide.contains(path), "default should hide \(path)")
         }
         #expect(profile.backend == .auto)
-        #expect(profile.network == .open)
+        #expect(profile.network == .proxy)
+        #expect(profile.networkPolicy.inspects(host: "cloudformation.us-east-1.amazonaws.com", port: 443))
+        #expect(profile.networkPolicy.inspects(host: "compute.googleapis.com", port: 443))
+        #expect(!profile.networkPolicy.inspects(host: "github.com", port: 443))
         #expect(!profile.allowUnconfined)
         #expect(profile.quorum == 2)
         #expect(profile.timeoutSeconds == 15 * 60)

@@ -112,11 +112,15 @@ import Glibc
         #expect(run["socket-unix"].isOK, "local sockets must keep working\n\(run)")
     }
 
-    @Test("The default profile keeps the network", arguments: SandboxConfig.all)
+    @Test("The default profile (network = proxy) keeps TCP sockets and refuses UDP; --network open keeps all", arguments: SandboxConfig.all)
     func defaultProfileHasNetwork(config: SandboxConfig) throws {
         let f = try Fixture(config)
         let run = try f.probe(["socket-inet", "socket-inet6", "socket-udp"])
-        for check in run.checks { #expect(run[check].isOK, "\(check) → \(run[check])\n\(run)") }
+        #expect(run["socket-inet"].isOK, "\(run)")
+        #expect(run["socket-inet6"].isOK, "\(run)")
+        #expect(!run["socket-udp"].isOK, "UDP in proxy mode (QUIC, DNS tunnels)\n\(run)")
+        let open = try f.probe(["socket-inet", "socket-inet6", "socket-udp"], options: ["--network", "open"])
+        for check in open.checks { #expect(open[check].isOK, "\(check) → \(open[check])\n\(open)") }
     }
 
     /// The attacks must work without airlock, or their failing inside proves nothing. Only what any
