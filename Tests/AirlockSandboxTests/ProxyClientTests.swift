@@ -118,4 +118,43 @@ struct ProxyClientTests {
         #expect(entries.contains { $0["kind"] as? String == "connect" && $0["port"] as? Int == s && $0["decision"] as? String == "allow" }, "\(entries)")
         #expect(entries.contains { $0["host"] as? String == "www.example.com" && $0["decision"] as? String == "deny" }, "\(entries)")
     }
+
+    @Test("the inspection CA's key is not readable in the sandbox by any path, even under a profile that hides nothing; the CA bundle is, and holds no key",
+          arguments: SandboxConfig.all)
+    func theCAKeyIsHiddenFromTheAgent(config: SandboxConfig) throws {
+        let f = try Fixture(config)
+        let profile = f.root + "/inspect-only.toml"
+        try f.write(profile, """
+            [sandbox]
+            network = "proxy"
+            [network]
+            inspect = ["example.org"]
+            """)
+        let made = try f.run(["/bin/true"], options: ["--profile", profile], timeout: 60)
+        #expect(made.status == 0, "\(made)")
+        let state = config.asNobody ? f.home + "/.local/state/airlock" : "/var/lib/airlock"
+        let digest = try Subprocess(["/bin/sh", "-c", "printf example.org | sha256sum | cut -c1-16"],
+                                    environment: ["PATH": "/usr/bin:/bin"], directory: f.root).wait(timeout: 10).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let directory = state + "/ca/" + digest
+        #expect(FileManager.default.fileExists(atPath: directory + "/ca-key.pem"), "no CA at \(directory)")
+        let script = """
+            cat \(directory)/ca-key.pem >/dev/null 2>&1; echo "key: $?"
+            cat /proc/self/root\(directory)/ca-key.pem >/dev/null 2>&1; echo "via root: $?"
+            cat /proc/1/root\(directory)/ca-key.pem >/dev/null 2>&1; echo "via init: $?"
+            ls -A \(directory) 2>/dev/null | wc -l | sed 's/^/entries: /'
+            grep -c 'BEGIN CERTIFICATE' "$SSL_CERT_FILE" | sed 's/^/certificates: /'
+            grep -c 'PRIVATE KEY' "$SSL_CERT_FILE" | sed 's/^/keys: /'
+            """
+        let outcome = try f.run(["/bin/sh", "-c", script], options: ["--profile", profile], timeout: 60)
+        let lines = outcome.lines
+        for name in ["key", "via root", "via init"] {
+            #expect(lines.contains { $0.hasPrefix(name + ": ") && $0 != name + ": 0" }, "\(name)\n\(outcome)")
+        }
+        // The namespaces backend mounts an empty stand-in over it; Landlock's rules, which grant
+        // listing on the way to a hidden path, let its names show but never its contents.
+        if config.backend == .namespaces { #expect(lines.contains("entries: 0"), "\(outcome)") }
+        #expect(lines.contains { $0.hasPrefix("certificates: ") && $0 != "certificates: 0" }, "\(outcome)")
+        #expect(lines.contains("keys: 0"), "\(outcome)")
+    }
 }
