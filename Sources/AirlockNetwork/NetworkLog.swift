@@ -107,10 +107,17 @@ public struct NetworkLogEntry: Sendable, Equatable {
             ("rule", Self.quote(rule)),
             ("bytes_up", String(bytesUp)),
             ("bytes_down", String(bytesDown)),
-            ("duration_ms", String(format: "%.3f", durationMs)),
+            ("duration_ms", Self.milliseconds(durationMs)),
         ]
         let body = fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",")
         return Array("{\(body)}".utf8)
+    }
+
+    /// `durationMs` with three decimals (`12.345`), without a format string to parse per line.
+    static func milliseconds(_ value: Double) -> String {
+        let micros = Int64((max(0, value) * 1000).rounded())
+        let fraction = String(micros % 1000)
+        return "\(micros / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
     }
 
     /// The queue's timestamps (UTC, milliseconds): one canonical spelling, and no formatter to

@@ -111,6 +111,8 @@ enum HopByHop {
 
     /// `headers` without hop-by-hop fields and without those the Connection header names.
     static func removing(from headers: HTTPHeaders) -> HTTPHeaders {
+        // Most messages carry none: keep the list as it is rather than build a new one.
+        if !headers.contains(where: { names.contains($0.name.lowercased()) }) { return headers }
         let listed = Set(headers["connection"].flatMap { $0.split(separator: ",") }
             .map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
         var result = HTTPHeaders()

@@ -134,6 +134,15 @@ final class ProxyFixture {
         #expect(response.contains("airlock: connection to 127.0.0.1:\(echo) refused by rule \"unknown = deny\""))
     }
 
+    @Test(arguments: [(0.0, "0.000"), (12.3456, "12.346"), (0.04, "0.040"), (1999.9999, "2000.000"), (-1, "0.000")])
+    func durationsAreWrittenWithThreeDecimals(value: Double, written: String) {
+        let entry = NetworkLogEntry(kind: .connect, time: Date(timeIntervalSince1970: 0), host: "h", port: 1,
+                                    decision: "allow", rule: "r", durationMs: value)
+        let line = String(decoding: entry.jsonLine(), as: UTF8.self)
+        #expect(line.contains("\"duration_ms\":\(written)}"), "\(line)")
+        #expect(line.hasPrefix("{\"time\":\"1970-01-01T00:00:00.000Z\""), "\(line)")
+    }
+
     @Test func aHostileHostCannotBreakALogLine() throws {
         let entry = NetworkLogEntry(kind: .request, time: Date(), host: "a\"b\nc", port: 80, decision: "deny",
                                     rule: "unknown = deny", method: "GET", path: "/\u{2028}x\\")
