@@ -5,7 +5,7 @@ import NIOHTTP1
 
 /// One plain-HTTP request carried to its upstream on a connection of its own, and its response
 /// carried back. Lives on the client channel's event loop, as does the upstream channel.
-final class ForwardedRequest {
+final class ForwardedRequest: UpstreamResponseSink {
     private let url: AbsoluteURL
     private let method: HTTPMethod
     private let decision: NetworkDecision
@@ -62,7 +62,7 @@ final class ForwardedRequest {
                     return
                 }
                 do {
-                    let relay = UpstreamRelay(request: self)
+                    let relay = UpstreamRelay(sink: self)
                     self.relay = relay
                     try channel.pipeline.syncOperations.addHandler(relay)
                 } catch {
@@ -141,7 +141,7 @@ final class ForwardedRequest {
 
     // MARK: From the upstream
 
-    func upstreamPart(_ part: HTTPClientResponsePart) {
+    func upstreamPart(_ part: HTTPClientResponsePart, from channel: Channel) {
         guard !finished else { return }
         switch part {
         case .head(let head):
@@ -166,7 +166,7 @@ final class ForwardedRequest {
         }
     }
 
-    func upstreamClosed() {
+    func upstreamClosed(_ channel: Channel) {
         guard !finished else { return }
         if responseStarted {
             // The response was cut short: closing is the only honest signal left.
@@ -201,15 +201,31 @@ final class ForwardedRequest {
     }
 }
 
-/// On the upstream channel: hands the response to its `ForwardedRequest`.
+/// Who takes an upstream connection's responses: a forwarded plain-HTTP request, or an inspected
+/// session. All on the client channel's event loop.
+protocol UpstreamResponseSink: AnyObject {
+    /// Whether the client can take more of the response now.
+    var clientWritable: Bool { get }
+    func upstreamPart(_ part: HTTPClientResponsePart, from channel: Channel)
+    func upstreamClosed(_ channel: Channel)
+    /// The upstream can take more of the request body: the client may be read again.
+    func upstreamBecameWritable()
+}
+
+/// On an upstream channel: hands each response part to its sink, and reads only as fast as the
+/// client takes the response.
 final class UpstreamRelay: ChannelDuplexHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
 
-    private let request: ForwardedRequest
+    private weak var sink: (any UpstreamResponseSink)?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
+
+    init(sink: any UpstreamResponseSink) {
+        self.sink = sink
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -219,15 +235,15 @@ final class UpstreamRelay: ChannelDuplexHandler {
         self.context = nil
     }
 
-    /// Reads the response only as fast as the client takes it.
     func read(context: ChannelHandlerContext) {
-        if request.clientWritable {
+        if sink?.clientWritable ?? true {
             context.read()
         } else {
             pendingRead = true
         }
     }
 
+    /// Called when the client can take more of the response.
     func resumeReading() {
         guard pendingRead, let context else { return }
         pendingRead = false
@@ -235,20 +251,16 @@ final class UpstreamRelay: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { request.upstreamBecameWritable() }
+        if context.channel.isWritable { sink?.upstreamBecameWritable() }
         context.fireChannelWritabilityChanged()
     }
 
-    init(request: ForwardedRequest) {
-        self.request = request
-    }
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        request.upstreamPart(unwrapInboundIn(data))
+        sink?.upstreamPart(unwrapInboundIn(data), from: context.channel)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        request.upstreamClosed()
+        sink?.upstreamClosed(context.channel)
         context.fireChannelInactive()
     }
 

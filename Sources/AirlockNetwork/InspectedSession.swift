@@ -14,7 +14,7 @@ import NIOTLS
 ///
 /// Every request must name the host the tunnel was opened to (its Host header): a tunnel to an
 /// allowed host cannot be used to reach another one behind the same address (domain fronting).
-final class InspectedSession: ChannelDuplexHandler {
+final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
@@ -180,7 +180,11 @@ final class InspectedSession: ChannelDuplexHandler {
 
     var clientWritable: Bool { context?.channel.isWritable ?? false }
 
-    private weak var relay: SessionUpstreamRelay?
+    private weak var relay: UpstreamRelay?
+
+    func upstreamBecameWritable() {
+        resumeReading()
+    }
 
     // MARK: From the client
 
@@ -272,7 +276,7 @@ final class InspectedSession: ChannelDuplexHandler {
     }
 
     private func attach(_ channel: Channel) {
-        let relay = SessionUpstreamRelay(session: self)
+        let relay = UpstreamRelay(sink: self)
         do {
             try channel.pipeline.syncOperations.addHandler(relay)
         } catch {
@@ -365,61 +369,6 @@ final class InspectedSession: ChannelDuplexHandler {
             rule: rule ?? self.decision.description, method: exchange.method.rawValue, path: exchange.path,
             status: status, bytesUp: exchange.bytesUp, bytesDown: exchange.bytesDown,
             durationMs: exchange.began.millisecondsSince, inspected: true))
-    }
-}
-
-/// On an upstream connection of an inspected session: hands responses to the session and reads
-/// only as fast as the client takes them.
-final class SessionUpstreamRelay: ChannelDuplexHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
-
-    private weak var session: InspectedSession?
-    private var context: ChannelHandlerContext?
-    private var pendingRead = false
-
-    init(session: InspectedSession) {
-        self.session = session
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
-    }
-
-    func read(context: ChannelHandlerContext) {
-        if session?.clientWritable ?? true {
-            context.read()
-        } else {
-            pendingRead = true
-        }
-    }
-
-    func resumeReading() {
-        guard pendingRead, let context else { return }
-        pendingRead = false
-        context.read()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        session?.upstreamPart(unwrapInboundIn(data), from: context.channel)
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        context.fireChannelWritabilityChanged()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        session?.upstreamClosed(context.channel)
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        context.close(promise: nil)
     }
 }
 

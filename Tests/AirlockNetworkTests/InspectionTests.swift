@@ -44,12 +44,16 @@ final class KeepAliveHTTPSServer {
             guard made.status == 0 else { throw TestFailure("openssl \(step[0]): \(made.stderr)") }
         }
         let script = """
-            import http.server, ssl, sys
+            import http.server, ssl, sys, time
             class Handler(http.server.BaseHTTPRequestHandler):
                 protocol_version = "HTTP/1.1"
                 def answer(self):
                     length = int(self.headers.get("Content-Length") or 0)
-                    received = self.rfile.read(length) if length else b""
+                    received = b""
+                    while len(received) < length:
+                        received += self.rfile.read(min(16384, length - len(received)))
+                        if self.path.startswith("/slow"):
+                            time.sleep(0.005)
                     body = ("%s %s host=%s body=%d\\n" % (self.command, self.path, self.headers.get("Host"), len(received))).encode()
                     self.send_response(200)
                     self.send_header("Content-Length", str(len(body)))
@@ -65,22 +69,7 @@ final class KeepAliveHTTPSServer {
             print(server.server_address[1], flush=True)
             server.serve_forever()
             """
-        try script.write(toFile: dir + "/server.py", atomically: true, encoding: .utf8)
-        let output = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [dir + "/server.py", dir + "/server.pem", dir + "/server.key"]
-        process.standardOutput = output
-        try process.run()
-        var line = Data()
-        while !line.contains(0x0a) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { throw TestFailure("python3 HTTPS server did not start") }
-            line.append(chunk)
-        }
-        guard let port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw TestFailure("python3 HTTPS server printed no port")
-        }
-        self.port = port
+        port = try startPythonServer(process, script: script, in: dir, arguments: [dir + "/server.pem", dir + "/server.key"])
     }
 
     func stop() {
@@ -208,6 +197,20 @@ final class InspectingProxy {
             "-X", "PUT", "--data-binary", "@" + body, "https://localhost:\(server.port)/big",
         ])
         #expect(result.stdout == "PUT /big host=localhost:\(server.port) body=\(4 * 1024 * 1024)\n", "\(result.stderr)")
+    }
+
+    @Test func anUploadToAnUpstreamThatReadsSlowlyIsPacedNotStalled() throws {
+        let server = try KeepAliveHTTPSServer()
+        defer { server.stop() }
+        let proxy = try InspectingProxy(upstreamCA: [server.caPath])
+        defer { proxy.stop() }
+        let body = proxy.scratch.path + "/body"
+        try Data(repeating: 0x62, count: 4 * 1024 * 1024).write(to: URL(fileURLWithPath: body))
+        let result = try run("/usr/bin/curl", [
+            "-sS", "--max-time", "60", "-x", "http://127.0.0.1:\(proxy.fixture.port)", "--cacert", proxy.bundle,
+            "-X", "PUT", "--data-binary", "@" + body, "https://localhost:\(server.port)/slow",
+        ])
+        #expect(result.stdout == "PUT /slow host=localhost:\(server.port) body=\(4 * 1024 * 1024)\n", "\(result.stderr)")
     }
 
     @Test func aRequestNamingAnotherHostInsideTheTunnelGets421() throws {

@@ -166,23 +166,9 @@ final class TestHTTPSServer {
             print(server.server_address[1], flush=True)
             server.serve_forever()
             """
-        let scriptPath = directory.appendingPathComponent("server.py")
-        try script.write(to: scriptPath, atomically: true, encoding: .utf8)
-        let output = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", scriptPath.path, directory.appendingPathComponent("cert.pem").path, directory.appendingPathComponent("key.pem").path]
-        process.standardOutput = output
-        try process.run()
-        var line = Data()
-        while !line.contains(0x0a) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { throw TestFailure("python3 HTTPS server did not start") }
-            line.append(chunk)
-        }
-        guard let port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw TestFailure("python3 HTTPS server printed no port")
-        }
-        self.port = port
+        port = try startPythonServer(process, script: script, in: directory.path, arguments: [
+            directory.appendingPathComponent("cert.pem").path, directory.appendingPathComponent("key.pem").path,
+        ])
     }
 
     func stop() {
@@ -191,6 +177,28 @@ final class TestHTTPSServer {
         process.waitUntilExit()
         try? FileManager.default.removeItem(at: directory)
     }
+}
+
+/// Runs `script` (saved as server.py in `directory`) with python3 and `arguments` in `process`,
+/// and returns the port it prints on its first line once it listens.
+func startPythonServer(_ process: Process, script: String, in directory: String, arguments: [String]) throws -> Int {
+    let path = directory + "/server.py"
+    try script.write(toFile: path, atomically: true, encoding: .utf8)
+    let output = Pipe()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+    process.arguments = [path] + arguments
+    process.standardOutput = output
+    try process.run()
+    var line = Data()
+    while !line.contains(0x0a) {
+        let chunk = output.fileHandleForReading.availableData
+        if chunk.isEmpty { throw TestFailure("python3 server did not start") }
+        line.append(chunk)
+    }
+    guard let port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        throw TestFailure("python3 server printed no port")
+    }
+    return port
 }
 
 struct ProcessResult {
