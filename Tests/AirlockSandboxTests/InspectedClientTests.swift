@@ -223,11 +223,12 @@ struct InspectedClientTests {
     }
 }
 
-/// The project's virtualenv, `.venv` at the package root: scripts/test puts the Python clients
-/// there (requests, awscli, boto3, moto) with scripts/lib/deps.sh's `ensure_python_tools`.
+/// The tools' virtualenv ($AIRLOCK_VENV, else /var/tmp/airlock-venv-UID, as scripts/lib/deps.sh's
+/// `airlock_venv` says): scripts/test puts the Python clients there (requests, awscli, boto3, moto).
+/// Not in the checkout, whose /tmp or home directory the sandbox may not show.
 enum ProjectVenv {
-    static let path = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/.venv"
+    static let path = ProcessInfo.processInfo.environment["AIRLOCK_VENV"].flatMap { $0.isEmpty ? nil : $0 }
+        ?? "/var/tmp/airlock-venv-\(geteuid())"
     static var python: String { path + "/bin/python" }
     static func bin(_ name: String) -> String { path + "/bin/" + name }
     static var exists: Bool { FileManager.default.isExecutableFile(atPath: python) }

@@ -16,12 +16,20 @@ ensure_build_deps() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# Python tools from PyPI that the scripts run (mitmproxy for `scripts/bench proxy`), in the project's
-# virtualenv, .venv at the top of the tree: `ensure_python_tools NAME==VERSION...` installs those
-# missing or at another version. Its programs are in .venv/bin.
+# The virtualenv of the Python tools the scripts and tests run: $AIRLOCK_VENV, else
+# /var/tmp/airlock-venv-UID. Not in the checkout: the tests run its programs inside sandboxes,
+# which get a private /tmp and cannot reach into a home directory of mode 0700, and a checkout may
+# be in either.
+airlock_venv() {
+    echo "${AIRLOCK_VENV:-/var/tmp/airlock-venv-$(id -u)}"
+}
+
+# Python tools from PyPI that the scripts run (mitmproxy for `scripts/bench proxy`, the clients of
+# the proxy tests), in that virtualenv: `ensure_python_tools NAME==VERSION...` installs those
+# missing or at another version. Its programs are in $(airlock_venv)/bin.
 ensure_python_tools() {
     local venv
-    venv="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.venv"
+    venv="$(airlock_venv)"
     if [ ! -x "$venv/bin/python" ]; then
         /usr/bin/python3 -c 'import ensurepip' 2>/dev/null || {
             local sudo=""
