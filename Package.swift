@@ -54,11 +54,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Cloud API requests: classification (botocore's operation table, Kubernetes, Google Cloud,
+        // Azure) and the credential broker's signing. Pure but for reading credential files.
+        .target(
+            name: "AirlockCloud",
+            dependencies: ["AirlockPolicy", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // The egress proxy: every connection the agent makes leaves through it (policy in AirlockPolicy).
         .target(
             name: "AirlockNetwork",
             dependencies: [
-                "AirlockPolicy", "AirlockSignOff",
+                "AirlockPolicy", "AirlockSignOff", "AirlockCloud",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -72,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "airlock",
             dependencies: [
-                "AirlockPolicy", "AirlockSandbox", "AirlockSignOff", "AirlockSupervisor", "AirlockNetwork",
+                "AirlockPolicy", "AirlockSandbox", "AirlockSignOff", "AirlockSupervisor", "AirlockNetwork", "AirlockCloud",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -89,6 +95,7 @@ let package = Package(
         .testTarget(name: "AirlockFuzzTests", dependencies: ["AirlockFuzz"], path: "Tests/Fuzz/Tests"),
         .testTarget(name: "AirlockPolicyTests", dependencies: ["AirlockPolicy"]),
         .testTarget(name: "AirlockSignOffTests", dependencies: ["AirlockSignOff"]),
+        .testTarget(name: "AirlockCloudTests", dependencies: ["AirlockCloud", "AirlockPolicy"]),
         .testTarget(
             name: "AirlockNetworkTests",
             dependencies: [
