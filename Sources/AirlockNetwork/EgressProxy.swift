@@ -37,11 +37,13 @@ public final class EgressProxy: Sendable {
     ///   - inspection: the CA and TLS contexts for the policy's `inspect` hosts; nil to tunnel all.
     ///   - signOff: where a connection the policy holds (`unknown = "hold"`) waits for approval;
     ///     nil: such a connection is refused.
+    ///   - api: classification, `[[api]]` rules, holds and re-signing of the requests read in
+    ///     clear; nil: they are forwarded as sent.
     ///   - headTimeout: how long a client may take to send its request head before it is closed.
     ///   - connectTimeout: how long a TCP connect to an upstream may take.
     public init(
         listeningSocket: Int32, policy: NetworkPolicy, log: NetworkLog?, logger: Logger,
-        inspection: InspectionTLS? = nil, signOff: (any ConnectionSignOff)? = nil,
+        inspection: InspectionTLS? = nil, signOff: (any ConnectionSignOff)? = nil, api: APIGate? = nil,
         headTimeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(10)
     ) {
         self.listeningSocket = listeningSocket
@@ -50,7 +52,7 @@ public final class EgressProxy: Sendable {
         self.configuration = ProxyConfiguration(
             policy: policy, log: log, logger: logger,
             connector: UpstreamConnector(threadPool: resolverPool, connectTimeout: connectTimeout.timeAmount),
-            headTimeout: headTimeout.timeAmount, inspection: inspection, signOff: signOff)
+            headTimeout: headTimeout.timeAmount, inspection: inspection, signOff: signOff, api: api)
     }
 
     /// Starts accepting on the listening socket. Returns once the proxy is accepting.

@@ -1,3 +1,4 @@
+import AirlockCloud
 import AirlockPolicy
 import Foundation
 import NIOCore
@@ -38,6 +39,11 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
     private var idleTimer: Scheduled<Void>?
     static let idleTimeout: TimeAmount = .seconds(300)
 
+    /// The request being read whole before it is decided on (`config.api`): its head, then body.
+    private var gated: (head: HTTPRequestHead, body: ByteBuffer)?
+    /// Its place at the sign-off desk while people decide.
+    private var ticket: (any ConnectionSignOffTicket)?
+
     /// One request and its response, for the log and for framing decisions.
     private struct Exchange {
         var method: HTTPMethod
@@ -50,8 +56,14 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
         var finalHeadSent = false
         var upstreamWantsClose = false
         var requestEnded = false
+        /// The head went upstream: an upstream that closes now owes a response.
+        var sent = false
         var bytesUp = 0
         var bytesDown = 0
+        /// What the request does, when it was classified, and the sign-off request that held it.
+        var api: String?
+        var request: String?
+        var rule: String?
     }
 
     init(target: RequestTarget, decision: NetworkDecision, config: ProxyConfiguration, tls: InspectionTLS, upstream: Channel) {
@@ -125,6 +137,8 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
     func channelInactive(context: ChannelHandlerContext) {
         closing = true
         idleTimer?.cancel()
+        ticket?.cancel(reason: "the client closed the connection")
+        ticket = nil
         if let exchange {
             // The client left in the middle of an exchange: 499, as servers log it.
             log(exchange, status: exchange.status ?? 499)
@@ -160,7 +174,8 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
     // MARK: Backpressure
 
     func read(context: ChannelHandlerContext) {
-        if exchange != nil, upstream?.isWritable != true {
+        // A request read whole before it is decided on is read regardless of the upstream.
+        if exchange != nil, gated == nil, upstream?.isWritable != true {
             pendingRead = true
             return
         }
@@ -193,13 +208,26 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
         switch unwrapInboundIn(data) {
         case .head(let head):
             received(head)
-        case .body(let buffer):
+        case .body(var buffer):
             guard exchange != nil else { return }
             exchange?.bytesUp += buffer.readableBytes
+            if gated != nil {
+                guard gated!.body.readableBytes + buffer.readableBytes <= APIGate.bodyLimit else {
+                    return respond(ProxyRefusal(
+                        status: .payloadTooLarge, decision: "deny", rule: "body limit",
+                        message: "\(target.host): a request body longer than \(APIGate.bodyLimit >> 20) MiB cannot be read whole, and a request to a cloud API is decided on its whole body: refused (upload large objects in parts)"))
+                }
+                gated!.body.writeBuffer(&buffer)
+                return
+            }
             send(.body(.byteBuffer(buffer)))
         case .end:
             guard exchange != nil else { return }
             exchange?.requestEnded = true
+            if let gated {
+                self.gated = nil
+                return decide(gated.head, body: gated.body)
+            }
             send(.end(nil))
         }
     }
@@ -234,7 +262,129 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
         }
         exchange.path = head.uri
         self.exchange = exchange
-        send(.head(HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: headers)))
+        let forwarded = HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: headers)
+        if config.api != nil {
+            gated = (forwarded, context?.channel.allocator.buffer(capacity: 0) ?? ByteBuffer())
+            return
+        }
+        self.exchange?.sent = true
+        send(.head(forwarded))
+    }
+
+    // MARK: Cloud API requests
+
+    /// The whole request is in: classify, decide, and forward, hold or refuse it.
+    private func decide(_ head: HTTPRequestHead, body: ByteBuffer) {
+        guard let gate = config.api else { return }
+        let request = APIRequest(
+            method: head.method.rawValue, host: HostRule.normalize(target.host), port: target.port, target: head.uri,
+            headers: head.headers.map { ($0.name, $0.value) }, body: Array(body.readableBytesView))
+        switch gate.verdict(for: request) {
+        case .pass(let request):
+            forward(request)
+        case .forward(let prepared, let classified, let rule, let audit):
+            exchange?.api = classified.call.summary
+            exchange?.rule = rule.map { "api \($0)" }
+            if audit, let signOff = gate.signOff {
+                _ = signOff.hold(hold(request, classified, rule: rule ?? "", auditOnly: true)) { _ in }
+            }
+            forward(prepared)
+        case .refuse(let response, let classified, let rule):
+            exchange?.api = classified?.call.summary
+            respond(response, decision: "deny", rule: "api \(rule)")
+        case .hold(let request, let classified, let rule):
+            exchange?.api = classified.call.summary
+            exchange?.rule = "api \(rule)"
+            holdRequest(request, classified, rule: rule, gate: gate)
+        }
+    }
+
+    private func hold(_ request: APIRequest, _ classified: ClassifiedRequest, rule: String, auditOnly: Bool) -> APIHold {
+        APIHold(call: classified.call, host: request.host, port: request.port, method: request.method, target: request.target,
+                requestDigest: request.canonicalDigest, rule: rule, auditOnly: auditOnly)
+    }
+
+    /// Waits for people; forwards once approved (once, whoever waits for it: this client or its
+    /// retry), else answers in the API's own error shape.
+    private func holdRequest(_ request: APIRequest, _ classified: ClassifiedRequest, rule: String, gate: APIGate) {
+        guard let context else { return }
+        let held = hold(request, classified, rule: rule, auditOnly: false)
+        let loop = context.eventLoop
+        let session = NIOLoopBound(self, eventLoop: loop)
+        let deliver: HeldResponses.Deliver = { result in
+            loop.execute { session.value.deliver(result) }
+        }
+        // Forwarded already for an earlier attempt (an SDK's retry after its read timeout).
+        if gate.responses.join(held.requestDigest, deliver) { return }
+        guard let signOff = gate.signOff else {
+            return respond(gate.refusal(classified, message: "airlock: HELD by rule \"\(rule)\": \(classified.call.summary): there is no sign-off desk in this run, so the request was refused", requestID: nil),
+                           decision: "hold", rule: "api \(rule)")
+        }
+        let (target, decision, config, tls) = (self.target, self.decision, self.config, self.tls)
+        ticket = signOff.hold(held) { answer in
+            switch answer {
+            case .approved(let id):
+                loop.execute { session.value.exchange?.request = id }
+                gate.responses.forwardOnce(held.requestDigest, start: {
+                    // Signed now, with the operator's credentials: the approval may come minutes later.
+                    let prepared: APIRequest
+                    do { prepared = try gate.broker.prepare(request, classified, now: Date()) } catch {
+                        return loop.makeFailedFuture(ProxyRefusal(status: .forbidden, decision: "error", rule: "credentials", message: "\(error)"))
+                    }
+                    return OneShotForward.send(prepared, target: target, decision: decision, config: config, tls: tls, on: loop)
+                }, deliver: deliver)
+            case .refused(let id, let message):
+                loop.execute {
+                    let me = session.value
+                    me.ticket = nil
+                    me.exchange?.request = id
+                    me.respond(gate.refusal(classified, message: "airlock: \(message)", requestID: id), decision: "hold", rule: "api \(rule)")
+                }
+            }
+        }
+    }
+
+    /// The response of a held request, forwarded once approved.
+    private func deliver(_ result: Result<CapturedResponse, ProxyRefusal>) {
+        ticket = nil
+        guard let context, !closing, let exchange else { return }
+        switch result {
+        case .failure(let refusal):
+            respond(refusal)
+        case .success(let response):
+            self.exchange = nil
+            log(exchange, status: Int(response.status.code))
+            closing = true
+            var headers = response.headers
+            headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
+            headers.replaceOrAdd(name: "Connection", value: "close")
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: exchange.version, status: response.status, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    /// Sends a whole request (as decided on) upstream.
+    private func forward(_ request: APIRequest) {
+        exchange?.sent = true
+        let (head, body) = Self.requestParts(request)
+        send(.head(head))
+        if body.readableBytes > 0 { send(.body(.byteBuffer(body))) }
+        send(.end(nil))
+    }
+
+    /// The head and body of `request` as sent upstream: framed by Content-Length (the body is whole).
+    static func requestParts(_ request: APIRequest) -> (HTTPRequestHead, ByteBuffer) {
+        var headers = HTTPHeaders(request.headers.filter {
+            let name = $0.name.lowercased()
+            return name != "transfer-encoding" && name != "content-length"
+        })
+        if !request.body.isEmpty || !["GET", "HEAD", "DELETE", "OPTIONS"].contains(request.method) {
+            headers.add(name: "Content-Length", value: String(request.body.count))
+        }
+        let head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: request.method), uri: request.target, headers: headers)
+        return (head, ByteBuffer(bytes: request.body))
     }
 
     private func send(_ part: HTTPClientRequestPart) {
@@ -335,7 +485,7 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
     func upstreamClosed(_ channel: Channel) {
         guard channel === upstream else { return }
         upstream = nil
-        guard let exchange, !connecting else { return }
+        guard let exchange, exchange.sent, !connecting else { return }
         if exchange.finalHeadSent {
             // The response was cut short: closing is the only honest signal left.
             log(exchange, status: exchange.status ?? 0)
@@ -363,12 +513,35 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
         context.refuse(refusal)
     }
 
+    /// Answers the current request in the API's own error shape and ends the client connection.
+    private func respond(_ response: APIErrorResponse, decision: String, rule: String) {
+        guard let context, !closing else { return }
+        closing = true
+        ticket = nil
+        if let exchange {
+            log(exchange, status: response.status, decision: decision, rule: rule)
+            self.exchange = nil
+        }
+        upstream?.close(promise: nil)
+        var headers = HTTPHeaders(response.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+        headers.add(name: "Content-Length", value: String(response.body.count))
+        headers.add(name: "Connection", value: "close")
+        let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: response.body)))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            channel.close(mode: .output, promise: nil)
+            channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+        }
+    }
+
     private func log(_ exchange: Exchange, status: Int, decision: String = "allow", rule: String? = nil) {
         config.log?.append(NetworkLogEntry(
             kind: .request, time: exchange.time, host: target.host, port: target.port, decision: decision,
-            rule: rule ?? self.decision.description, method: exchange.method.rawValue, path: exchange.path,
+            rule: rule ?? exchange.rule ?? self.decision.description, method: exchange.method.rawValue, path: exchange.path,
             status: status, bytesUp: exchange.bytesUp, bytesDown: exchange.bytesDown,
-            durationMs: exchange.began.millisecondsSince, inspected: true))
+            durationMs: exchange.began.millisecondsSince, inspected: true, api: exchange.api, request: exchange.request))
     }
 }
 

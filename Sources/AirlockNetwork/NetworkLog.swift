@@ -69,12 +69,20 @@ public struct NetworkLogEntry: Sendable, Equatable {
     /// A request seen inside a CONNECT tunnel whose TLS the proxy terminated (`[network] inspect`),
     /// or a CONNECT tunnel so inspected.
     public var inspected: Bool
+    /// What an inspected cloud API request does (`aws cloudformation DeleteStack stack/x in
+    /// us-east-1`), when it was classified.
+    public var api: String?
+    /// The sign-off request that held it.
+    public var request: String?
 
     public init(
         kind: Kind, time: Date, host: String, port: Int, decision: String, rule: String,
         method: String? = nil, path: String? = nil, status: Int? = nil,
-        bytesUp: Int = 0, bytesDown: Int = 0, durationMs: Double = 0, inspected: Bool = false
+        bytesUp: Int = 0, bytesDown: Int = 0, durationMs: Double = 0, inspected: Bool = false,
+        api: String? = nil, request: String? = nil
     ) {
+        self.api = api
+        self.request = request
         self.inspected = inspected
         self.kind = kind
         self.time = time
@@ -102,6 +110,8 @@ public struct NetworkLogEntry: Sendable, Equatable {
         if let path { fields.append(("path", Self.quote(path))) }
         if let status { fields.append(("status", String(status))) }
         if inspected { fields.append(("inspected", "true")) }
+        if let api { fields.append(("api", Self.quote(api))) }
+        if let request { fields.append(("request", Self.quote(request))) }
         fields += [
             ("decision", Self.quote(decision)),
             ("rule", Self.quote(rule)),

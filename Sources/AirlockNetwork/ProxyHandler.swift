@@ -17,6 +17,9 @@ struct ProxyConfiguration: Sendable {
     /// Where a connection the policy holds (`unknown = "hold"`) waits for sign-off; nil: such a
     /// connection is refused (never let through).
     var signOff: (any ConnectionSignOff)?
+    /// What becomes of the cloud API requests read in clear: classified, decided by `[[api]]`
+    /// rules, held, signed again. Nil: inspected requests are forwarded as sent.
+    var api: APIGate?
     /// Longest request head (request line and headers) accepted.
     static let maxHeadBytes = 64 * 1024
 }

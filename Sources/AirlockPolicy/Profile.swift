@@ -150,6 +150,8 @@ public struct Profile: Sendable, Equatable {
     public var protect: [ProtectRule]
     /// Exec rules, parent profiles' first (see `ExecClassifier`).
     public var exec: [ExecRule]
+    /// API rules, parent profiles' first (see `APIRuleMatcher`).
+    public var api: [APIRule]
 
     /// A profile with every setting at its default: what an empty profile file means.
     public init(name: String = "", sources: [String] = []) {
@@ -182,6 +184,7 @@ public struct Profile: Sendable, Equatable {
         self.queue = nil
         self.protect = []
         self.exec = []
+        self.api = []
     }
 }
 

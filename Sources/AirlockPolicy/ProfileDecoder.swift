@@ -9,7 +9,7 @@ struct ProfileDecoder {
     typealias Path = [TOMLSourceMap.Component]
 
     /// The schema: which keys each table may hold. (`environment.set` holds any names.)
-    static let rootKeys = ["extends", "description", "sandbox", "network", "seccomp", "filesystem", "environment", "signoff", "protect", "exec"]
+    static let rootKeys = ["extends", "description", "sandbox", "network", "seccomp", "filesystem", "environment", "signoff", "protect", "exec", "api"]
     static let sectionKeys: [String: [String]] = [
         "sandbox": ["backend", "network", "allow_unconfined", "host_sockets"],
         "network": ["allow", "deny", "unknown", "inspect", "upstream_ca"],
@@ -83,6 +83,7 @@ struct ProfileDecoder {
         }
         if let v = top["protect"] { layer.protect = try protectRules(v) }
         if let v = top["exec"] { layer.exec = try execRules(v) }
+        if let v = top["api"] { layer.api = try apiRules(v) }
         return layer
     }
 

@@ -28,6 +28,7 @@ struct ProfileLayer {
     var queue: String?
     var protect: [ProtectRule] = []
     var exec: [ExecRule] = []
+    var api: [APIRule] = []
     /// The file's text, for the line of a key in an error found after decoding.
     var text = ""
 
@@ -39,8 +40,8 @@ struct ProfileLayer {
 
 extension Profile {
     /// Lays `layer` (a child) over this profile (its parent): scalars the child sets win, arrays
-    /// concatenate parent-first without duplicates, `envSet` merges key-wise, protect rules
-    /// and exec rules concatenate. A child can therefore add paths to hide but never un-hide its parent's — to
+    /// concatenate parent-first without duplicates, `envSet` merges key-wise, protect, exec
+    /// and api rules concatenate. A child can therefore add paths to hide but never un-hide its parent's — to
     /// loosen a profile, write one that does not extend it.
     mutating func apply(_ layer: ProfileLayer) {
         summary = layer.summary ?? summary
@@ -68,6 +69,7 @@ extension Profile {
         queue = layer.queue ?? queue
         protect += layer.protect
         exec += layer.exec
+        api += layer.api
     }
 }
 

@@ -79,10 +79,13 @@ public struct ProfileLoader: Sendable {
         for (layer, file) in zip(layers, chain).reversed() {
             // A rule cannot be replaced by a child (parents' rules decide first), so a reused
             // name would only show approvers two different rules under one name.
-            for (index, rule) in layer.exec.enumerated() where profile.exec.contains(where: { $0.name == rule.name }) {
-                throw ProfileError(
-                    file: file, line: layer.line(of: [.key("exec"), .index(index), .key("name")]), key: "exec.name",
-                    message: "an exec rule named \"\(rule.name)\" is already defined by a profile this one extends; choose another name")
+            let names = [("exec", layer.exec.map(\.name), profile.exec.map(\.name)), ("api", layer.api.map(\.name), profile.api.map(\.name))]
+            for (table, own, inherited) in names {
+                for (index, name) in own.enumerated() where inherited.contains(name) {
+                    throw ProfileError(
+                        file: file, line: layer.line(of: [.key(table), .index(index), .key("name")]), key: "\(table).name",
+                        message: "an \(table) rule named \"\(name)\" is already defined by a profile this one extends; choose another name")
+                }
             }
             profile.apply(layer)
         }

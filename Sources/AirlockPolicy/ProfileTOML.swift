@@ -62,6 +62,14 @@ extension Profile {
             for (key, items) in lists where !items.isEmpty { out += "\(key) = \(array(items))\n" }
             out += "action = \(quoted(rule.action.rawValue))\n"
         }
+        for rule in api {
+            out += "\n[[api]]\n"
+            out += "name = \(quoted(rule.name))\n"
+            let lists = [("provider", rule.provider), ("service", rule.service), ("operation", rule.operation),
+                         ("resources", rule.resources), ("effects", rule.effects), ("unless_effects", rule.unlessEffects)]
+            for (key, items) in lists where !items.isEmpty { out += "\(key) = \(array(items))\n" }
+            out += "action = \(quoted(rule.action.rawValue))\n"
+        }
         return out
     }
 }

@@ -9,6 +9,48 @@ public enum OperationKind: String, Codable, Sendable, CaseIterable {
     /// A connection through the egress proxy to a host the network policy holds (`unknown =
     /// "hold"`): `host` and `port`, no path, no argv.
     case connect
+    /// A cloud API request the egress proxy read in clear and holds (`[[api]]` rules): `host`,
+    /// `port` and `api`, no path, no argv.
+    case api
+}
+
+/// A held cloud API request, as approvers decide on it: what it does (the classification) and
+/// exactly which request it is (`requestDigest`, over the canonical request, body included).
+public struct APIOperation: Equatable, Sendable {
+    /// `aws`, `kubernetes`, `gcp`, `azure`.
+    public var provider: String
+    public var service: String
+    public var operation: String
+    /// Empty when the request names none.
+    public var region: String
+    public var resources: [String]
+    public var method: String
+    /// The request target as sent: raw path, then `?` and the raw query.
+    public var target: String
+    /// SHA-256, lowercase hex, of the canonical request (method, host, port, target, the headers
+    /// that carry meaning, body): an SDK's retry of the same request has the same digest, any
+    /// other request another.
+    public var requestDigest: String
+
+    public init(provider: String, service: String, operation: String, region: String, resources: [String],
+                method: String, target: String, requestDigest: String) {
+        self.provider = provider
+        self.service = service
+        self.operation = operation
+        self.region = region
+        self.resources = resources
+        self.method = method
+        self.target = target
+        self.requestDigest = requestDigest
+    }
+
+    /// `aws cloudformation DeleteStack stack/prod-env in us-east-1`.
+    public var summary: String {
+        var s = "\(provider) \(service) \(operation)"
+        if !resources.isEmpty { s += " " + resources.joined(separator: ", ") }
+        if !region.isEmpty { s += " in \(region)" }
+        return s
+    }
 }
 
 /// A held operation, exactly: what the approvers are asked to allow.
@@ -26,6 +68,8 @@ public struct HeldOperation: Equatable, Sendable {
     /// address literal); nil otherwise.
     public var host: String?
     public var port: Int?
+    /// What the held API request does and which one it is, for `api`; nil otherwise.
+    public var api: APIOperation?
     public var cwd: [UInt8]
     /// The executable's identity as the supervisor established it (path, device and inode, hash…).
     public var exe: String
@@ -42,12 +86,14 @@ public struct HeldOperation: Equatable, Sendable {
     private var expiresMilliseconds: Int64
 
     public init(kind: OperationKind, paths: [[UInt8]] = [], argv: [[UInt8]]? = nil, host: String? = nil,
-                port: Int? = nil, cwd: [UInt8], exe: String, sandbox: String, rule: String, expires: Date) {
+                port: Int? = nil, api: APIOperation? = nil, cwd: [UInt8], exe: String, sandbox: String, rule: String,
+                expires: Date) {
         self.kind = kind
         self.paths = paths
         self.argv = argv
         self.host = host
         self.port = port
+        self.api = api
         self.cwd = cwd
         self.exe = exe
         self.sandbox = sandbox
@@ -57,23 +103,26 @@ public struct HeldOperation: Equatable, Sendable {
 
     /// Checks the shape the queue can carry: one path for delete, truncate and write; two for
     /// rename and link; argv (and no path) for exec; a host and a port (and neither path nor
-    /// argv) for connect, and a host or port for nothing else.
+    /// argv) for connect; the same and the request (`api`) for api; a host or port for nothing else.
     public func validate() throws {
         let ok: Bool
-        let noTarget = host == nil && port == nil
+        let noTarget = host == nil && port == nil && api == nil
+        let destination = paths.isEmpty && argv == nil && !(host ?? "").isEmpty && (host ?? "").utf8.count <= 255
+            && (1...65535).contains(port ?? 0)
         switch kind {
         case .delete, .truncate, .write: ok = paths.count == 1 && argv == nil && noTarget
         case .rename, .link: ok = paths.count == 2 && argv == nil && noTarget
         case .exec: ok = paths.isEmpty && !(argv ?? []).isEmpty && noTarget
-        case .connect:
-            ok = paths.isEmpty && argv == nil && !(host ?? "").isEmpty && (host ?? "").utf8.count <= 255
-                && (1...65535).contains(port ?? 0)
+        case .connect: ok = destination && api == nil
+        case .api:
+            ok = destination && api.map { !$0.provider.isEmpty && !$0.operation.isEmpty && Hex.isDigest($0.requestDigest) } == true
         }
         guard ok else {
             let needs = switch kind {
             case .exec: "argv and no path"
             case .rename, .link: "two paths"
             case .connect: "a host and a port from 1 to 65535, and no path or argv"
+            case .api: "a host, a port from 1 to 65535, a provider, an operation and a request digest, and no path or argv"
             case .delete, .truncate, .write: "one path"
             }
             throw SignOffError(.invalidOperation, "a \(kind.rawValue) operation needs \(needs), got \(paths.count) path(s), \(argv.map { "\($0.count) argv element(s)" } ?? "no argv")\(host.map { ", host \($0.debugDescription)" } ?? "")\(port.map { ", port \($0)" } ?? "")")
@@ -83,6 +132,7 @@ public struct HeldOperation: Equatable, Sendable {
     /// What the operation is about, as people read it: the path (`a -> b` for two), the command
     /// line, or `host:port` (an IPv6 literal in brackets).
     public var subject: String {
+        if let api { return api.summary }
         if let host, let port {
             return host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
         }
@@ -96,7 +146,9 @@ public struct HeldOperation: Equatable, Sendable {
     ///     uint32(count(paths)) string(path)…
     ///     byte(0) | byte(1) uint32(count(argv)) string(arg)…
     ///     string(cwd) string(exe) string(sandbox) string(rule) string(RFC 3339 of expires, ms, UTC)
-    ///     and, for `connect` only: string(host) uint32(port)
+    ///     and, for `connect` and `api` only: string(host) uint32(port)
+    ///     and, for `api` only: string(provider) string(service) string(operation) string(region)
+    ///     uint32(count(resources)) string(resource)… string(method) string(target) string(request digest)
     ///
     /// where `string(x)` is a big-endian uint32 length then the bytes (the SSH wire encoding), so
     /// no two different operations share an encoding, whatever bytes their paths hold. The kind
@@ -120,9 +172,15 @@ public struct HeldOperation: Equatable, Sendable {
         writer.write(text: sandbox)
         writer.write(text: rule)
         writer.write(text: RFC3339.format(expires))
-        if kind == .connect {
+        if kind == .connect || kind == .api {
             writer.write(text: host ?? "")
             writer.write(uint32: UInt32(clamping: port ?? 0))
+        }
+        if kind == .api, let api {
+            for field in [api.provider, api.service, api.operation, api.region] { writer.write(text: field) }
+            writer.write(uint32: UInt32(api.resources.count))
+            for resource in api.resources { writer.write(text: resource) }
+            for field in [api.method, api.target, api.requestDigest] { writer.write(text: field) }
         }
         return Hex.encode(SHA256.hash(data: writer.bytes))
     }

@@ -22,6 +22,15 @@ struct QueueLine: Encodable {
     // connect
     var host: String?
     var port: Int?
+    // api
+    var provider: String?
+    var service: String?
+    var operation: String?
+    var region: String?
+    var resources: [String]?
+    var method: String?
+    var target: String?
+    var requestSHA256: String?
     var cwd: QueueBytes?
     var pid: Int32?
     var exe: String?
@@ -45,7 +54,9 @@ struct QueueLine: Encodable {
     var detail: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case seq, ts, prev, torn, event, id, digest, kind, path, path2, argv, host, port, cwd, pid, exe, sandbox, rule,
+        case seq, ts, prev, torn, event, id, digest, kind, path, path2, argv, host, port,
+             provider, service, operation, region, resources, method, target, requestSHA256 = "request_sha256",
+             cwd, pid, exe, sandbox, rule,
              requester, quorum, expires, scope, decision, signer, principal, reason,
              sigExpires = "sig_expires", signature, outcome, errno, detail
     }
@@ -118,6 +129,19 @@ struct QueueLine: Encodable {
         case .port:
             guard let exact = Int(exactly: try integer()) else { throw wrongType }
             port = exact
+        case .provider: provider = try text()
+        case .service: service = try text()
+        case .operation: operation = try text()
+        case .region: region = try text()
+        case .resources:
+            guard case .array(let elements) = value else { throw wrongType }
+            resources = try elements.map { element in
+                guard case .string(let text) = element else { throw wrongType }
+                return text
+            }
+        case .method: method = try text()
+        case .target: target = try text()
+        case .requestSHA256: requestSHA256 = try text()
         case .cwd: cwd = try bytes(value)
         case .pid: pid = try int32()
         case .exe: exe = try text()
@@ -156,6 +180,16 @@ struct QueueLine: Encodable {
             argv = operation.argv?.map(QueueBytes.init)
             host = operation.host
             port = operation.port
+            if let api = operation.api {
+                provider = api.provider
+                service = api.service
+                self.operation = api.operation
+                region = api.region
+                resources = api.resources
+                method = api.method
+                target = api.target
+                requestSHA256 = api.requestDigest
+            }
             cwd = QueueBytes(operation.cwd)
             pid = request.pid
             exe = operation.exe
@@ -206,9 +240,17 @@ struct QueueLine: Encodable {
         case "request", "audit":
             let expires = try need(expires.flatMap(RFC3339.parse), "RFC 3339 expires")
             if path == nil, path2 != nil { throw malformed("\(name.debugDescription) line has path2 but no path") }
+            var api: APIOperation?
+            if kind == .api {
+                api = APIOperation(
+                    provider: try need(provider, "provider"), service: try need(service, "service"),
+                    operation: try need(operation, "operation"), region: region ?? "", resources: resources ?? [],
+                    method: try need(method, "method"), target: try need(target, "target"),
+                    requestDigest: try need(requestSHA256, "request_sha256"))
+            }
             let operation = HeldOperation(
                 kind: try need(kind, "kind"), paths: [path, path2].compactMap { $0?.bytes },
-                argv: argv?.map(\.bytes), host: host, port: port, cwd: try need(cwd, "cwd").bytes, exe: try need(exe, "exe"),
+                argv: argv?.map(\.bytes), host: host, port: port, api: api, cwd: try need(cwd, "cwd").bytes, exe: try need(exe, "exe"),
                 sandbox: try need(sandbox, "sandbox"), rule: try need(rule, "rule"), expires: expires)
             try operation.validate()
             let request = Request(id: id, digest: try need(digest, "digest"), operation: operation,

@@ -63,7 +63,20 @@ public final class NetworkHolds: Sendable {
     /// supervisor's thread (on the caller's, at once, when the sandbox has ended).
     public func hold(host: String, port: Int, rule: String,
                      answered: @escaping @Sendable (ConnectionAnswer) -> Void) -> HeldConnection {
-        let connection = HeldConnection(host: HostRule.normalize(host), port: port, rule: rule, holds: self, answered: answered)
+        admit(HeldConnection(host: HostRule.normalize(host), port: port, rule: rule, holds: self, answered: answered))
+    }
+
+    /// Puts a cloud API request the proxy read in clear before the approvers: a new `api` request,
+    /// or the open one for the same request (an SDK's retry). `parameters` are shown to approvers.
+    /// With `auditOnly` it is written as an audit event and let through at once.
+    public func hold(api: APIOperation, host: String, port: Int, rule: String, parameters: [(name: String, value: String)],
+                     auditOnly: Bool, answered: @escaping @Sendable (ConnectionAnswer) -> Void) -> HeldConnection {
+        admit(HeldConnection(host: HostRule.normalize(host), port: port, rule: rule, holds: self,
+                             request: HeldConnection.APIRequestHeld(operation: api, parameters: parameters, auditOnly: auditOnly),
+                             answered: answered))
+    }
+
+    private func admit(_ connection: HeldConnection) -> HeldConnection {
         let accepted = state.withLock { state in
             guard !state.closed else { return false }
             state.arrivals.append(connection)
@@ -72,7 +85,7 @@ public final class NetworkHolds: Sendable {
         if accepted {
             poke()
         } else {
-            connection.finish(DeskEnding(approved: false, request: nil, message: "the sandbox has ended: connect \(connection.subject) was refused."))
+            connection.finish(DeskEnding(approved: false, request: nil, message: "the sandbox has ended: \(connection.summary) was refused."))
         }
         return connection
     }
@@ -107,25 +120,40 @@ public final class NetworkHolds: Sendable {
             return state.arrivals
         }
         for connection in left {
-            connection.finish(DeskEnding(approved: false, request: nil, message: "the sandbox has ended: connect \(connection.subject) was refused."))
+            connection.finish(DeskEnding(approved: false, request: nil, message: "the sandbox has ended: \(connection.summary) was refused."))
         }
     }
 
     private static func key(_ host: String, _ port: Int) -> String { "\(host) \(port)" }
 }
 
-/// A connection the proxy holds, waiting at the desk. Made on the proxy's event loop, waited for
-/// on the supervisor's thread; `cancel` may come from the proxy at any time.
+/// A connection the proxy holds, or a cloud API request it read in clear, waiting at the desk.
+/// Made on the proxy's event loop, waited for on the supervisor's thread; `cancel` may come from
+/// the proxy at any time.
 public final class HeldConnection: DeskWaiter, Sendable {
     let host: String
     let port: Int
     let rule: String
+    /// The API request, when this is one rather than a connection.
+    let request: APIRequestHeld?
+
+    struct APIRequestHeld: Sendable {
+        var operation: APIOperation
+        var parameters: [(name: String, value: String)]
+        var auditOnly: Bool
+    }
+
+    /// How long an API request's client may be gone before its request is cancelled: an SDK that
+    /// times out closes its connection and retries the same request within seconds (botocore's
+    /// backoff is at most 20 s), and the retry must find the request still open.
+    static let retryGrace: Duration = .seconds(30)
     private let holds: NetworkHolds
     private let answered: @Sendable (ConnectionAnswer) -> Void
 
     private struct Status {
-        /// Why the client no longer waits.
+        /// Why the client no longer waits, and since when.
         var gone: String?
+        var goneAt: ContinuousClock.Instant?
         /// The request whose approval was carried out for it.
         var carriedOut: String?
         var answered = false
@@ -133,10 +161,12 @@ public final class HeldConnection: DeskWaiter, Sendable {
 
     private let status = Mutex(Status())
 
-    init(host: String, port: Int, rule: String, holds: NetworkHolds, answered: @escaping @Sendable (ConnectionAnswer) -> Void) {
+    init(host: String, port: Int, rule: String, holds: NetworkHolds, request: APIRequestHeld? = nil,
+         answered: @escaping @Sendable (ConnectionAnswer) -> Void) {
         self.host = host
         self.port = port
         self.rule = rule
+        self.request = request
         self.holds = holds
         self.answered = answered
     }
@@ -144,10 +174,15 @@ public final class HeldConnection: DeskWaiter, Sendable {
     /// `host:port`, an IPv6 literal in brackets.
     var subject: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
+    /// What waits, as people read it: `connect host:port`, or what the request does.
+    var summary: String { request.map { $0.operation.summary } ?? "connect \(subject)" }
+
     /// The client went away (`reason`: "the client closed the connection"): its request is
     /// cancelled if nothing else waits on it.
     public func cancel(reason: String) {
-        status.withLock { $0.gone = $0.gone ?? reason }
+        status.withLock { status in
+            if status.gone == nil { (status.gone, status.goneAt) = (reason, .now) }
+        }
         holds.poke()
     }
 
@@ -159,20 +194,33 @@ public final class HeldConnection: DeskWaiter, Sendable {
     // MARK: DeskWaiter
 
     var process: Int32 { 0 }
-    var noun: String { "connection" }
-    var refusal: String { "the connection was refused" }
-    var scope: [String: JSONValue] { ["destination": .string(subject), "until": .string("the sandbox ends")] }
-    var grantSummary: String { "connections to \(subject) until the sandbox ends" }
+    var noun: String { request == nil ? "connection" : "request" }
+    var refusal: String { request == nil ? "the connection was refused" : "the request was refused" }
+    var scope: [String: JSONValue] {
+        guard let request else { return ["destination": .string(subject), "until": .string("the sandbox ends")] }
+        var parameters: [String: JSONValue] = [:]
+        for p in request.parameters { parameters[p.name] = .string(p.value) }
+        return ["request": .string("this one request to \(subject), forwarded once"), "parameters": .object(parameters)]
+    }
+    var grantSummary: String { request == nil ? "connections to \(subject) until the sandbox ends" : "this one request, forwarded once" }
     var pollDescriptor: Int32 { -1 }
-    var needsFrequentLooks: Bool { false }
+    /// An API request whose client left is looked at until its grace for a retry is over.
+    var needsFrequentLooks: Bool { request != nil && status.withLock { $0.gone != nil } }
 
-    func goneReason() -> String? { status.withLock { $0.gone } }
+    func goneReason() -> String? {
+        status.withLock { status in
+            guard let gone = status.gone, let at = status.goneAt else { return nil }
+            if request != nil && ContinuousClock.now - at < Self.retryGrace { return nil }
+            return gone
+        }
+    }
 
     /// Nothing can be said to a client before its answer: the answer says it all.
     func held(_ request: Request, summary: String, deadline: Date) {}
 
     func carryOut(request id: String) -> DeskResult {
-        holds.remember(host: host, port: port, request: id)
+        // An approved request is forwarded once (by the proxy, on this answer); nothing more is granted.
+        if request == nil { holds.remember(host: host, port: port, request: id) }
         status.withLock { $0.carriedOut = id }
         return DeskResult(outcome: .allowed, errno: nil)
     }
@@ -182,7 +230,7 @@ public final class HeldConnection: DeskWaiter, Sendable {
             return answer(.approved(request: id))
         }
         let message = ending.message
-            ?? "CANCELLED request \(ending.request ?? "?"): the sandbox ended: connect \(subject): \(refusal)."
+            ?? "CANCELLED request \(ending.request ?? "?"): the sandbox ended: \(summary): \(refusal)."
         answer(.refused(request: ending.request, message: message))
     }
 

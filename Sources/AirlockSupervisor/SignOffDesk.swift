@@ -270,7 +270,7 @@ final class SignOffDesk {
             if approved && live.isEmpty {
                 if !held.approvedNoted {
                     pending[id]?.approvedNoted = true
-                    logger.warning("APPROVED \(id): \(held.summary) goes ahead when the agent makes the same \(held.request.operation.kind == .connect ? "connection" : "call") again")
+                    logger.warning("APPROVED \(id): \(held.summary) goes ahead when the agent makes the same \(["connect": "connection", "api": "request"][held.request.operation.kind.rawValue] ?? "call") again")
                 }
             } else if approved && wholeQueueVerifies() {
                 let results = carryOut(id, detail: held.summary, live.map(\.waiter))
@@ -413,7 +413,7 @@ extension HeldOperation {
     /// The same operation again (expiry aside): same kind, targets, command line, host and port,
     /// cwd, caller's program and rule.
     func sameCall(_ other: HeldOperation) -> Bool {
-        kind == other.kind && paths == other.paths && argv == other.argv && host == other.host && port == other.port
+        kind == other.kind && paths == other.paths && argv == other.argv && host == other.host && port == other.port && api == other.api
             && cwd == other.cwd && exe == other.exe && rule == other.rule
     }
 }

@@ -517,6 +517,16 @@ public final class Supervisor: @unchecked Sendable {
         guard let network, connection.goneReason() == nil else { // the client left before it was held
             return connection.finish(DeskEnding(approved: false, request: nil, message: nil))
         }
+        if let held = connection.request {
+            let operation = HeldOperation(kind: .api, host: connection.host, port: connection.port, api: held.operation,
+                                          cwd: [], exe: "", sandbox: config.sandboxID, rule: connection.rule,
+                                          expires: Date().addingTimeInterval(config.timeout))
+            if config.audit || held.auditOnly {
+                desk.audit(operation, pid: 0)
+                return connection.letThrough(request: "audit")
+            }
+            return desk.hold(operation, summary: held.operation.summary, connection)
+        }
         if let id = network.approval(host: connection.host, port: connection.port) { return connection.letThrough(request: id) }
         let operation = HeldOperation(kind: .connect, host: connection.host, port: connection.port, cwd: [], exe: "",
                                       sandbox: config.sandboxID, rule: connection.rule,

@@ -1,7 +1,9 @@
+import AirlockCloud
 import AirlockNetwork
 import AirlockPolicy
 import AirlockSandbox
 import AirlockSupervisor
+import ArgumentParser
 import Foundation
 import Logging
 
@@ -16,24 +18,59 @@ final class ProxySetup: @unchecked Sendable {
     private var proxy: EgressProxy?
     /// Where connections the policy holds wait for approval (the supervisor's desk); nil when the
     /// policy holds nothing.
-    var signOff: (any ConnectionSignOff)?
+    var signOff: ProxySignOff?
     /// TLS inspection, when the policy inspects any host: the CA (made on first use in Airlock's
     /// state directory), and the bundle of roots the sandbox's clients are pointed at.
     let inspection: InspectionTLS?
     let bundlePath: String?
+    /// The `[[api]]` rules and the operator's credentials, for the requests read in clear.
+    let rules: APIRuleMatcher
+    let broker: CredentialBroker
+    /// Variables the agent gets for the cloud's credentials: placeholders, or the operator's own
+    /// with `--cloud-credentials pass`.
+    let credentialVariables: [String: String]
 
     /// Makes or loads the inspection CA and writes the sandbox's CA bundle; throws (before
     /// anything starts) on a CA that cannot be made or an `upstream_ca` that cannot be read.
-    init(profile: Profile, environment env: [String: String], logPath: String?, logger: Logger) throws(SandboxError) {
+    init(profile: Profile, environment env: [String: String], cloudCredentials: CloudCredentials, logPath: String?,
+         logger: Logger) throws(SandboxError) {
         self.policy = profile.networkPolicy
         self.logPath = logPath
         self.logger = logger
+        self.rules = APIRuleMatcher(profile: profile)
+        let home = env["HOME"] ?? "/"
+        var broker = CredentialBroker()
+        var variables: [String: String] = [:]
+        switch cloudCredentials {
+        case .none:
+            break
+        case .pass:
+            for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] { variables[name] = env[name] }
+        case .broker:
+            guard profile.network == .proxy, !policy.inspect.isEmpty else { break }
+            let found: (credentials: AWSCredentials, region: String?, source: String)?
+            do { found = try AWSCredentialSource.load(environment: env, home: home) } catch {
+                throw SandboxError("AWS credentials: \(error) (or run with --cloud-credentials none)")
+            }
+            if let found {
+                let placeholder = AWSCredentialSource.placeholder()
+                broker = CredentialBroker(aws: found.credentials, awsPlaceholderKeyID: placeholder.accessKeyID)
+                variables["AWS_ACCESS_KEY_ID"] = placeholder.accessKeyID
+                variables["AWS_SECRET_ACCESS_KEY"] = placeholder.secretAccessKey
+                if let region = found.region {
+                    variables["AWS_REGION"] = env["AWS_REGION"] ?? region
+                    variables["AWS_DEFAULT_REGION"] = env["AWS_DEFAULT_REGION"] ?? region
+                }
+                logger.info("AWS credentials from \(found.source) stay outside the sandbox; the agent holds placeholder keys (\(placeholder.accessKeyID)) and the proxy signs what it lets through")
+            }
+        }
+        self.broker = broker
+        self.credentialVariables = variables
         guard profile.network == .proxy, !policy.inspect.isEmpty else {
             inspection = nil
             bundlePath = nil
             return
         }
-        let home = env["HOME"] ?? "/"
         let upstreamCA = profile.upstreamCA.map { expandPath($0, home: home, relativeTo: "/") }
         do {
             let ca = try InspectionCA.loadOrCreate(domains: policy.inspectedDomains, stateDirectory: QueuePaths.stateDirectory(env))
@@ -91,8 +128,9 @@ final class ProxySetup: @unchecked Sendable {
                 logger.warning("network log \(logPath): \(error); connections are not logged")
             }
         }
+        let api = inspection.map { _ in APIGate(classifier: APIClassifier(), rules: rules, broker: broker, signOff: signOff) }
         let proxy = EgressProxy(listeningSocket: listeningSocket, policy: policy, log: log, logger: logger,
-                                inspection: inspection, signOff: signOff)
+                                inspection: inspection, signOff: signOff, api: api)
         do {
             try proxy.start()
             self.proxy = proxy
@@ -105,4 +143,14 @@ final class ProxySetup: @unchecked Sendable {
     func stop() {
         proxy?.stop()
     }
+}
+
+/// `--cloud-credentials`: what the agent holds of the operator's cloud credentials.
+enum CloudCredentials: String, CaseIterable, ExpressibleByArgument {
+    /// Placeholders; the proxy signs each request it lets through with the real ones.
+    case broker
+    /// The operator's own AWS keys, in the agent's environment; requests go upstream as the agent signed them.
+    case pass
+    /// None at all.
+    case none
 }

@@ -60,6 +60,9 @@ struct Run: ParsableCommand {
                 return wait
             })
     var wait: HoldWait?
+    @Option(name: .customLong("cloud-credentials"),
+            help: "What the agent holds of your cloud credentials: broker (placeholders; airlock's proxy signs each request it lets through with yours, read outside the sandbox), pass (your AWS keys, in its environment) or none.")
+    var cloudCredentials: CloudCredentials = .broker
     @Flag(help: "Shadow mode: hold nothing; write each would-be hold to the queue as an audit event and let it proceed.")
     var audit = false
 
@@ -102,9 +105,14 @@ struct Run: ParsableCommand {
             // on a first run too.
             try signOff.prepare()
             signOff.apply(to: &request)
-            let proxy = try ProxySetup(profile: loaded, environment: request.environment, logPath: signOff.networkLogPath,
-                                       logger: logger)
+            let proxy = try ProxySetup(profile: loaded, environment: request.environment, cloudCredentials: cloudCredentials,
+                                       logPath: signOff.networkLogPath, logger: logger)
             request.hide += proxy.hidden
+            // Set after the profile's drop: placeholders replace the operator's keys.
+            for (name, value) in proxy.credentialVariables {
+                request.environment[name] = value
+                request.envPass.append(name)
+            }
             var plan = try SandboxPlan(request)
             plan.proxyEnvironment = proxy.variables
             // With no protect and no command rule there is nothing to hold: no listener at all.

@@ -52,7 +52,9 @@ struct SignOffSetup {
         self.audit = audit
         self.profile = profile
         self.logger = logger
-        network = profile.network == .proxy && profile.networkPolicy.unknown == .hold ? NetworkHolds() : nil
+        // Held connections, and the cloud API requests `[[api]]` rules hold or audit, wait at the desk.
+        let apiHolds = !profile.networkPolicy.inspect.isEmpty && profile.api.contains { $0.action == .hold || $0.action == .audit }
+        network = profile.network == .proxy && (profile.networkPolicy.unknown == .hold || apiHolds) ? NetworkHolds() : nil
         // Shadow mode enforces nothing, so nothing is pinned at the kernel layer either.
         kernel = audit ? ([], [], false) : KernelLayer.protectedPaths(rules, writableRoots: [realWorkspace])
         if kernel.truncated {

@@ -1,0 +1,260 @@
+import AirlockCloud
+import AirlockPolicy
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// A cloud API request the `[[api]]` rules hold, as the sign-off desk takes it.
+public struct APIHold: Sendable {
+    public var call: APICall
+    public var host: String
+    public var port: Int
+    public var method: String
+    public var target: String
+    /// `APIRequest.canonicalDigest`: an SDK's retry of the request is the same request.
+    public var requestDigest: String
+    public var rule: String
+    /// Written as an audit event; nothing waits (`action = "audit"`).
+    public var auditOnly: Bool
+}
+
+/// Where a held API request waits for people: the same desk, queue and approvers as held files,
+/// commands and connections. `airlock run` wires the supervisor's desk in.
+public protocol APISignOff: Sendable {
+    /// Puts the request before the approvers: a new `api` request, or the open one for the same
+    /// request (an SDK's retry). `answered` is called exactly once, on any thread.
+    func hold(_ hold: APIHold, answered: @escaping @Sendable (ConnectionSignOffAnswer) -> Void) -> any ConnectionSignOffTicket
+}
+
+/// What the proxy does with each request it reads in clear: classify it, decide by the
+/// `[[api]]` rules, hold it for sign-off, and sign it again with the operator's credentials
+/// (`CredentialBroker`) only once it may go.
+public struct APIGate: Sendable {
+    public var classifier: APIClassifier
+    public var rules: APIRuleMatcher
+    public var broker: CredentialBroker
+    public var signOff: (any APISignOff)?
+    /// Held requests forwarded once, and their responses for the retries that come after.
+    let responses = HeldResponses()
+    /// The longest request body read before deciding: the body is classified and signed, so it is
+    /// read whole. S3 uploads above this size go in parts (the CLIs' default part is 8 MiB).
+    public static let bodyLimit = 64 << 20
+
+    public init(classifier: APIClassifier, rules: APIRuleMatcher, broker: CredentialBroker, signOff: (any APISignOff)?) {
+        self.classifier = classifier
+        self.rules = rules
+        self.broker = broker
+        self.signOff = signOff
+    }
+
+    enum Verdict {
+        /// Not a cloud API the rules know: forwarded as sent.
+        case pass(APIRequest)
+        /// Allowed (or audited): forwarded as prepared.
+        case forward(APIRequest, ClassifiedRequest, rule: String?, audit: Bool)
+        case refuse(APIErrorResponse, ClassifiedRequest?, rule: String)
+        /// Held: prepared again when it may go, so its signature is fresh.
+        case hold(APIRequest, ClassifiedRequest, rule: String)
+    }
+
+    /// The decision on one request, before anything is sent or asked.
+    func verdict(for request: APIRequest, now: Date = Date()) -> Verdict {
+        let classified: ClassifiedRequest
+        do {
+            guard let c = try classifier.classify(request) else { return .pass(request) }
+            classified = c
+        } catch {
+            return .refuse(APIErrorResponse.refusal(
+                provider: Self.provider(guessedFrom: request), awsProtocol: nil, status: 403,
+                message: "airlock: \(request.method) \(request.target.prefix(200)) refused: \(error.message) (a request airlock cannot classify is never passed through)",
+                requestID: nil), nil, rule: "unclassified")
+        }
+        let decided = rules.decide(classified.call)
+        let action = decided?.action ?? .allow
+        let ruleName = decided?.rule.name
+        if action == .deny {
+            return .refuse(refusal(classified, message: "airlock: DENIED by rule \"\(ruleName ?? "")\": \(classified.call.summary): the request was refused", requestID: nil),
+                           classified, rule: ruleName ?? "")
+        }
+        let prepared: APIRequest
+        do {
+            prepared = try broker.prepare(request, classified, now: now)
+        } catch {
+            return .refuse(refusal(classified, message: "airlock: \(error.message)", requestID: nil), classified, rule: "credentials")
+        }
+        if action == .hold { return .hold(request, classified, rule: ruleName ?? "") }
+        return .forward(prepared, classified, rule: ruleName, audit: action == .audit)
+    }
+
+    func refusal(_ classified: ClassifiedRequest, message: String, requestID: String?) -> APIErrorResponse {
+        APIErrorResponse.refusal(provider: classified.call.provider, awsProtocol: classified.aws?.protocol,
+                                 message: message, requestID: requestID)
+    }
+
+    /// For a request that could not be classified: AWS if it is signed like one.
+    static func provider(guessedFrom request: APIRequest) -> String {
+        let auth = request.values("authorization").first ?? ""
+        if auth.hasPrefix("AWS4-") || request.target.contains("X-Amz-Credential") { return "aws" }
+        return "unknown"
+    }
+}
+
+/// A complete upstream response, kept so that a held request is forwarded once whoever waits
+/// for it: the client that asked, or its retry when that client gave up.
+struct CapturedResponse: Sendable {
+    var status: HTTPResponseStatus
+    var headers: HTTPHeaders
+    var body: ByteBuffer
+    /// The longest response kept; a longer one fails the forward (held calls answer briefly).
+    static let limit = 16 << 20
+}
+
+/// The held requests that were forwarded (or are being), by request digest.
+final class HeldResponses: Sendable {
+    typealias Deliver = @Sendable (Result<CapturedResponse, ProxyRefusal>) -> Void
+
+    private enum Entry {
+        case inFlight([Deliver])
+        case done(Result<CapturedResponse, ProxyRefusal>, until: ContinuousClock.Instant)
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+    /// How long a retry still gets the response of a request forwarded for an earlier attempt.
+    static let kept: Duration = .seconds(15 * 60)
+
+    /// Gives `deliver` the response of a request already forwarded or under way; false when
+    /// there is none.
+    func join(_ digest: String, _ deliver: @escaping Deliver) -> Bool {
+        enum Found { case none, waiting, done(Result<CapturedResponse, ProxyRefusal>) }
+        let found: Found = entries.withLock { entries in
+            switch entries[digest] {
+            case .inFlight(var waiting):
+                waiting.append(deliver)
+                entries[digest] = .inFlight(waiting)
+                return .waiting
+            case .done(let result, let until) where ContinuousClock.now < until:
+                return .done(result)
+            default:
+                entries[digest] = nil
+                return .none
+            }
+        }
+        switch found {
+        case .none: return false
+        case .waiting: return true
+        case .done(let result):
+            deliver(result)
+            return true
+        }
+    }
+
+    /// Starts the one forward of `digest` (unless one is under way or done) and delivers its
+    /// response to `deliver` and to every request that joins meanwhile.
+    func forwardOnce(_ digest: String, start: () -> EventLoopFuture<CapturedResponse>, deliver: @escaping Deliver) {
+        let first: Bool = entries.withLock { entries in
+            if case .inFlight = entries[digest] { return false }
+            if case .done(_, let until) = entries[digest], ContinuousClock.now < until { return false }
+            entries[digest] = .inFlight([deliver])
+            return true
+        }
+        guard first else {
+            if !join(digest, deliver) { deliver(.failure(ProxyRefusal(status: .badGateway, decision: "error", rule: "forward", message: "the approved request's response was lost"))) }
+            return
+        }
+        start().whenComplete { outcome in
+            let result: Result<CapturedResponse, ProxyRefusal> = outcome.mapError { error in
+                error as? ProxyRefusal ?? ProxyRefusal(status: .badGateway, decision: "error", rule: "forward",
+                                                       message: "the approved request could not be forwarded: \(error)")
+            }
+            let waiting: [Deliver] = self.entries.withLock { entries in
+                defer {
+                    let now = ContinuousClock.now
+                    entries = entries.filter { if case .done(_, let until) = $0.value { return now < until } else { return true } }
+                    entries[digest] = .done(result, until: now + Self.kept)
+                }
+                if case .inFlight(let waiting) = entries[digest] { return waiting }
+                return []
+            }
+            for d in waiting { d(result) }
+        }
+    }
+}
+
+/// Sends one request upstream on a connection of its own and collects the whole response: how an
+/// approved held request is forwarded, independent of the client that asked (which may have gone
+/// and come back as a retry).
+enum OneShotForward {
+    static func send(
+        _ request: APIRequest, target: RequestTarget, decision: NetworkDecision, config: ProxyConfiguration,
+        tls: InspectionTLS, on eventLoop: EventLoop
+    ) -> EventLoopFuture<CapturedResponse> {
+        InspectedSession.connectUpstream(target: target, decision: decision, config: config, tls: tls, on: eventLoop)
+            .flatMap { channel in
+                let promise = eventLoop.makePromise(of: CapturedResponse.self)
+                do {
+                    try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
+                } catch {
+                    channel.close(promise: nil)
+                    promise.fail(error)
+                    return promise.futureResult
+                }
+                let (head, body) = InspectedSession.requestParts(request)
+                channel.write(HTTPClientRequestPart.head(head), promise: nil)
+                if body.readableBytes > 0 { channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
+                channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+                promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+                return promise.futureResult
+            }
+    }
+}
+
+/// Collects one response (informational ones skipped) into a `CapturedResponse`.
+final class ResponseCollector: ChannelInboundHandler {
+    typealias InboundIn = HTTPClientResponsePart
+
+    private var promise: EventLoopPromise<CapturedResponse>?
+    private var head: HTTPResponseHead?
+    private var body = ByteBuffer()
+
+    init(promise: EventLoopPromise<CapturedResponse>) {
+        self.promise = promise
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h):
+            if h.status.code >= 200 { head = h }
+        case .body(var buffer):
+            guard head != nil else { return }
+            if body.readableBytes + buffer.readableBytes > CapturedResponse.limit {
+                fail(ProxyRefusal(status: .badGateway, decision: "error", rule: "forward",
+                                  message: "the approved request was forwarded, but its response is longer than \(CapturedResponse.limit >> 20) MiB and was cut"))
+                context.close(promise: nil)
+                return
+            }
+            body.writeBuffer(&buffer)
+        case .end:
+            guard let head else { return }
+            promise?.succeed(CapturedResponse(status: head.status, headers: HopByHop.removing(from: head.headers), body: body))
+            promise = nil
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fail(ProxyRefusal(status: .badGateway, decision: "error", rule: "forward",
+                          message: "the approved request was forwarded, but the upstream closed the connection before its response ended"))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        fail(ProxyRefusal(status: .badGateway, decision: "error", rule: "forward",
+                          message: "the approved request was forwarded, but the response failed: \(error)"))
+        context.close(promise: nil)
+    }
+
+    private func fail(_ refusal: ProxyRefusal) {
+        promise?.fail(refusal)
+        promise = nil
+    }
+}
