@@ -50,7 +50,9 @@ final class ProxySetup: @unchecked Sendable {
             guard profile.network == .proxy, !policy.inspect.isEmpty else { break }
             let found: (credentials: AWSCredentials, region: String?, source: String)?
             do { found = try AWSCredentialSource.load(environment: env, home: home) } catch {
-                throw SandboxError("AWS credentials: \(error) (or run with --cloud-credentials none)")
+                // Without usable credentials the agent gets none at all: less access, never more.
+                logger.warning("AWS credentials: \(error); the agent gets no AWS credentials, real or placeholder")
+                found = nil
             }
             if let found {
                 let placeholder = AWSCredentialSource.placeholder()

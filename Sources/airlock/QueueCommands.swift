@@ -163,7 +163,16 @@ struct QueueCommand: ParsableCommand {
                 print("state:     \(r.state.rawValue) (\(r.approvals.count)/\(r.quorum) approvals)")
                 print("operation: \(op.kind.rawValue) \(r.what)")
                 print("rule:      \(op.rule)")
-                if op.kind == .connect {
+                if let api = op.api {
+                    print("request:   \(api.method) \(op.host ?? "?"):\(op.port ?? 0)\(api.target)")
+                    print("           (sha256 of the whole request: \(api.requestDigest))")
+                    if case .object(let fields)? = r.request.scope, case .object(let parameters)? = fields["parameters"] {
+                        for (name, value) in parameters.sorted(by: { $0.key < $1.key }) {
+                            print("  \(name.terminalSafe) = \(value.compact.terminalSafe)")
+                        }
+                    }
+                    print("process:   a request through airlock's egress proxy (the client process is not known)")
+                } else if op.kind == .connect {
                     print("process:   a connection through airlock's egress proxy (the client process is not known)")
                 } else {
                     print("process:   pid \(r.request.pid), \(op.exe), cwd \(String(decoding: op.cwd, as: UTF8.self))")
@@ -216,7 +225,7 @@ struct QueueCommand: ParsableCommand {
 }
 
 extension RequestState {
-    var what: String { request.operation.subject }
+    var what: String { request.operation.subject.terminalSafe }
 
     var summaryObject: [String: Any] {
         let op = request.operation
@@ -254,5 +263,22 @@ extension JSONValue {
         case .array(let a): "[" + a.map(\.compact).joined(separator: ", ") + "]"
         case .object(let o): o.keys.sorted().map { "\($0): \(o[$0]!.compact)" }.joined(separator: ", ")
         }
+    }
+}
+
+extension String {
+    /// Printable on an approver's terminal: what the agent chose (a path, a request's parameters)
+    /// cannot carry escape sequences that rewrite what the approver reads.
+    var terminalSafe: String {
+        var out = ""
+        for scalar in unicodeScalars {
+            let v = scalar.value
+            if v < 0x20 || v == 0x7f || (0x80...0x9f).contains(v) || v == 0x2028 || v == 0x2029 || (0x202a...0x202e).contains(v) || (0x2066...0x2069).contains(v) {
+                out += "\\u{\(String(v, radix: 16))}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 }

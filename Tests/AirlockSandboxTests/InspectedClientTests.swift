@@ -146,12 +146,12 @@ struct InspectedClientTests {
                 print("queue:", url.rsplit("/", 1)[-1])
 
             """)
-        // Dummy credentials in the command: the profile drops AWS_* secrets from airlock's
-        // environment, as it should.
+        // No credentials in the command: airlock reads the fixture's ~/.aws/credentials outside
+        // the sandbox, gives the agent placeholder keys, and signs each request again itself.
         let aws = ProjectVenv.bin("aws")
         let script = """
             unset NO_PROXY no_proxy
-            export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 AWS_ENDPOINT_URL=https://localhost:\(moto.port)
+            export AWS_DEFAULT_REGION=us-east-1 AWS_ENDPOINT_URL=https://localhost:\(moto.port)
             \(aws) s3 mb s3://airlock-bucket
             \(aws) s3 cp --only-show-errors payload.txt s3://airlock-bucket/dir/payload.txt && echo uploaded
             \(aws) s3 ls s3://airlock-bucket/dir/
