@@ -353,7 +353,9 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
             respond(refusal)
         case .success(let response):
             self.exchange = nil
-            log(exchange, status: Int(response.status.code))
+            var answered = exchange
+            answered.bytesDown = response.body.readableBytes
+            log(answered, status: Int(response.status.code))
             closing = true
             var headers = response.headers
             headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
