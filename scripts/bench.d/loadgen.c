@@ -134,6 +134,19 @@ static void parse_url(const char *url) {
     http_len = (size_t)snprintf(http_req, sizeof http_req,
                                 "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: airlock-bench\r\nAccept: */*\r\n\r\n",
                                 path, host, port);
+    // LOADGEN_AWS=1: each request is signed like an S3 ListBuckets with $AWS_ACCESS_KEY_ID (the
+    // signature's value is not checked by the upstream; airlock classifies the request and signs
+    // it again with the operator's credentials).
+    const char *key = getenv("AWS_ACCESS_KEY_ID");
+    if (getenv("LOADGEN_AWS") && key) {
+        http_len = (size_t)snprintf(http_req, sizeof http_req,
+            "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: airlock-bench\r\nAccept: */*\r\n"
+            "X-Amz-Date: 20261203T000000Z\r\nX-Amz-Content-SHA256: UNSIGNED-PAYLOAD\r\n"
+            "Authorization: AWS4-HMAC-SHA256 Credential=%s/20261203/us-east-1/s3/aws4_request, "
+            "SignedHeaders=host;x-amz-content-sha256;x-amz-date, "
+            "Signature=0000000000000000000000000000000000000000000000000000000000000000\r\n\r\n",
+            path, host, port, key);
+    }
 }
 
 static void watch(struct conn *c, int op) {

@@ -183,9 +183,9 @@ class Mitmproxy(Row):
 class Airlock(Row):
     """The client runs inside `airlock run`, whose own process is the proxy."""
 
-    def __init__(self, bench, key, name, profile, trust_test_ca):
+    def __init__(self, bench, key, name, profile, trust_test_ca, aws=False):
         super().__init__(bench, key, name)
-        self.profile, self.trust_test_ca = profile, trust_test_ca
+        self.profile, self.trust_test_ca, self.aws = profile, trust_test_ca, aws
 
     def client(self):
         # Inspecting, the client trusts airlock's bundle through $SSL_CERT_FILE (OpenSSL's default).
@@ -198,6 +198,15 @@ class Airlock(Row):
              "--queue", f"{b.ws}/state/queue.jsonl", "--", *argv], delay)
         self.proxy_pid = process.pid
         return process
+
+    def environment(self):
+        env = dict(self.bench.env)
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "LOADGEN_AWS"):
+            env.pop(name, None)
+        if self.aws:
+            # The operator's keys, in airlock's environment only: the client gets placeholders.
+            env.update(AWS_ACCESS_KEY_ID="AKIABENCHOPERATOR000", AWS_SECRET_ACCESS_KEY="b" * 40, LOADGEN_AWS="1")
+        return env
 
 
 class Bench:
@@ -255,12 +264,13 @@ class Bench:
             "mitmproxy": lambda: Mitmproxy(self, "mitmproxy", "mitmproxy, intercepting"),
             "airlock-inspect": lambda: Airlock(self, "airlock-inspect", "airlock, inspecting", inspect, False),
             "airlock-tunnel": lambda: Airlock(self, "airlock-tunnel", "airlock, tunnel (CONNECT)", tunnel, True),
+            "airlock-aws": lambda: Airlock(self, "airlock-aws", "airlock, inspecting AWS-signed requests", inspect, False, aws=True),
         }
         rows = []
         for key in self.options.rows.split(","):
             if key not in known:
                 sys.exit(f"unknown row {key}: one of {', '.join(known)}")
-            if key == "airlock-inspect":
+            if key in ("airlock-inspect", "airlock-aws"):
                 check = subprocess.run([self.airlock, "profile", "check", inspect], env=self.env,
                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                 if check.returncode != 0:
@@ -459,7 +469,7 @@ def main():
                    "every row in each; the medians are reported")
     p.add_argument("--backend", default="auto")
     p.add_argument("--profiles", default=f"{ROOT}/profiles", help="where `extends = \"default\"` is found")
-    p.add_argument("--rows", default="direct,mitmproxy,airlock-inspect,airlock-tunnel")
+    p.add_argument("--rows", default="direct,mitmproxy,airlock-inspect,airlock-aws,airlock-tunnel")
     p.add_argument("--timeout", type=int, default=300, help="seconds one measurement may take before it is killed")
     p.add_argument("--json", help="also write the results here")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
