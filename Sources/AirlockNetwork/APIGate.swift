@@ -56,13 +56,21 @@ public struct APIGate: Sendable {
         case refuse(APIErrorResponse, ClassifiedRequest?, rule: String)
         /// Held: prepared again when it may go, so its signature is fresh.
         case hold(APIRequest, ClassifiedRequest, rule: String)
+        /// The decision turns on whether the object the request writes exists: ask with this
+        /// request (a HEAD, signed with the operator's credentials), then decide again saying.
+        case probe(APIRequest)
     }
 
-    /// The decision on one request, before anything is sent or asked.
-    func verdict(for request: APIRequest, now: Date = Date()) -> Verdict {
+    /// The decision on one request, before anything is sent or asked. `objectExists`: what the
+    /// probe found (nil before it was asked; true also when it could not tell).
+    func verdict(for request: APIRequest, now: Date = Date(), objectExists: Bool? = nil) -> Verdict {
         let classified: ClassifiedRequest
         do {
-            guard let c = try classifier.classify(request) else { return .pass(request) }
+            guard var c = try classifier.classify(request) else { return .pass(request) }
+            if c.call.effects.contains("write-object") {
+                if objectExists == true { c.call.effects.append("overwrite") }
+                if objectExists == nil, let probe = existenceProbe(request, c, now: now) { return .probe(probe) }
+            }
             classified = c
         } catch {
             return .refuse(APIErrorResponse.refusal(
@@ -85,6 +93,23 @@ public struct APIGate: Sendable {
         }
         if action == .hold { return .hold(request, classified, rule: ruleName ?? "") }
         return .forward(prepared, classified, rule: ruleName, audit: action == .audit)
+    }
+
+    /// A HEAD of the object `request` writes, when the rules decide an overwrite otherwise than a
+    /// new object: signed with the operator's credentials, or unsigned (the store then says 403,
+    /// which counts as "exists") when airlock holds none.
+    func existenceProbe(_ request: APIRequest, _ classified: ClassifiedRequest, now: Date) -> APIRequest? {
+        var overwriting = classified.call
+        overwriting.effects.append("overwrite")
+        let plain = rules.decide(classified.call), over = rules.decide(overwriting)
+        guard plain?.rule.name != over?.rule.name || plain?.action != over?.action else { return nil }
+        let host = request.values("host").first ?? request.host
+        var head = APIRequest(method: "HEAD", host: request.host, port: request.port, target: String(request.rawPath),
+                              headers: [("Host", host), ("X-Amz-Content-SHA256", "UNSIGNED-PAYLOAD")])
+        if let real = broker.aws, let scope = classified.aws?.signing {
+            head = SigV4.sign(head, credentials: real, region: scope.region, service: scope.service, date: now)
+        }
+        return head
     }
 
     func refusal(_ classified: ClassifiedRequest, message: String, requestID: String?) -> APIErrorResponse {

@@ -275,11 +275,24 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
 
     /// The whole request is in: classify, decide, and forward, hold or refuse it.
     private func decide(_ head: HTTPRequestHead, body: ByteBuffer) {
-        guard let gate = config.api else { return }
         let request = APIRequest(
             method: head.method.rawValue, host: HostRule.normalize(target.host), port: target.port, target: head.uri,
             headers: head.headers.map { ($0.name, $0.value) }, body: Array(body.readableBytesView))
-        switch gate.verdict(for: request) {
+        decide(request, objectExists: nil)
+    }
+
+    private func decide(_ request: APIRequest, objectExists: Bool?) {
+        guard let gate = config.api, let context else { return }
+        switch gate.verdict(for: request, objectExists: objectExists) {
+        case .probe(let head):
+            // Whether the object exists decides between a new object and an overwrite: 404 says
+            // new; anything else (200, 403, an error) counts as an overwrite.
+            let session = NIOLoopBound(self, eventLoop: context.eventLoop)
+            OneShotForward.send(head, target: target, decision: decision, config: config, tls: tls, on: context.eventLoop)
+                .whenComplete { result in
+                    let absent = (try? result.get())?.status == .notFound
+                    session.value.decide(request, objectExists: !absent)
+                }
         case .pass(let request):
             forward(request)
         case .forward(let prepared, let classified, let rule, let audit):
