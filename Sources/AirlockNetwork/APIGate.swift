@@ -148,6 +148,16 @@ final class HeldResponses: Sendable {
     /// How long a retry still gets the response of a request forwarded for an earlier attempt.
     static let kept: Duration = .seconds(15 * 60)
 
+    /// Whose response is shared: the attempts of one call. An SDK names its call in
+    /// `amz-sdk-invocation-id`, the same in every retry and new for every call; a request without
+    /// one shares only a forward still under way (the response is not kept for later).
+    static func key(_ digest: String, invocation: String?) -> String {
+        guard let invocation, !invocation.isEmpty else { return digest }
+        return digest + " " + invocation
+    }
+
+    private static func keeps(_ key: String) -> Bool { key.contains(" ") }
+
     /// Gives `deliver` the response of a request already forwarded or under way; false when
     /// there is none.
     func join(_ digest: String, _ deliver: @escaping Deliver) -> Bool {
@@ -196,7 +206,7 @@ final class HeldResponses: Sendable {
                 defer {
                     let now = ContinuousClock.now
                     entries = entries.filter { if case .done(_, let until) = $0.value { return now < until } else { return true } }
-                    entries[digest] = .done(result, until: now + Self.kept)
+                    entries[digest] = Self.keeps(digest) ? .done(result, until: now + Self.kept) : nil
                 }
                 if case .inFlight(let waiting) = entries[digest] { return waiting }
                 return []

@@ -64,6 +64,8 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
         var api: String?
         var request: String?
         var rule: String?
+        /// `hold` while (and once) the request waited for people, for a line logged at any point.
+        var decision: String?
     }
 
     init(target: RequestTarget, decision: NetworkDecision, config: ProxyConfiguration, tls: InspectionTLS, upstream: Channel) {
@@ -322,13 +324,16 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
     private func holdRequest(_ request: APIRequest, _ classified: ClassifiedRequest, rule: String, gate: APIGate) {
         guard let context else { return }
         let held = hold(request, classified, rule: rule, auditOnly: false)
+        exchange?.decision = "hold"
         let loop = context.eventLoop
         let session = NIOLoopBound(self, eventLoop: loop)
         let deliver: HeldResponses.Deliver = { result in
             loop.execute { session.value.deliver(result) }
         }
-        // Forwarded already for an earlier attempt (an SDK's retry after its read timeout).
-        if gate.responses.join(held.requestDigest, deliver) { return }
+        // Forwarded already for an earlier attempt of the same call (an SDK's retry after its read
+        // timeout): never for another call that happens to be identical.
+        let attempt = HeldResponses.key(held.requestDigest, invocation: request.values("amz-sdk-invocation-id").first)
+        if gate.responses.join(attempt, deliver) { return }
         guard let signOff = gate.signOff else {
             return respond(gate.refusal(classified, message: "airlock: HELD by rule \"\(rule)\": \(classified.call.summary): there is no sign-off desk in this run, so the request was refused", requestID: nil),
                            decision: "hold", rule: "api \(rule)")
@@ -338,7 +343,7 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
             switch answer {
             case .approved(let id):
                 loop.execute { session.value.exchange?.request = id }
-                gate.responses.forwardOnce(held.requestDigest, start: {
+                gate.responses.forwardOnce(attempt, start: {
                     // Signed now, with the operator's credentials: the approval may come minutes later.
                     let prepared: APIRequest
                     do { prepared = try gate.broker.prepare(request, classified, now: Date()) } catch {
@@ -551,10 +556,10 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
         }
     }
 
-    private func log(_ exchange: Exchange, status: Int, decision: String = "allow", rule: String? = nil) {
+    private func log(_ exchange: Exchange, status: Int, decision: String? = nil, rule: String? = nil) {
         config.log?.append(NetworkLogEntry(
-            kind: .request, time: exchange.time, host: target.host, port: target.port, decision: decision,
-            rule: rule ?? exchange.rule ?? self.decision.description, method: exchange.method.rawValue, path: exchange.path,
+            kind: .request, time: exchange.time, host: target.host, port: target.port,
+            decision: decision ?? exchange.decision ?? "allow", rule: rule ?? exchange.rule ?? self.decision.description, method: exchange.method.rawValue, path: exchange.path,
             status: status, bytesUp: exchange.bytesUp, bytesDown: exchange.bytesDown,
             durationMs: exchange.began.millisecondsSince, inspected: true, api: exchange.api, request: exchange.request))
     }
