@@ -266,7 +266,20 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
         self.exchange = exchange
         let forwarded = HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: headers)
         if config.api != nil {
-            gated = (forwarded, context?.channel.allocator.buffer(capacity: 0) ?? ByteBuffer())
+            var whole = forwarded
+            if head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+                // The body is read here before anything goes upstream: the client is told to send
+                // it now (else it waits a second for a 100 the upstream never gets the chance to
+                // send), and the upstream gets the whole request, with nothing to continue.
+                if let length = head.headers["content-length"].first.flatMap(Int.init), length > APIGate.bodyLimit {
+                    return respond(ProxyRefusal(
+                        status: .payloadTooLarge, decision: "deny", rule: "body limit",
+                        message: "\(target.host): a request body longer than \(APIGate.bodyLimit >> 20) MiB cannot be read whole, and a request to a cloud API is decided on its whole body: refused (upload large objects in parts)"))
+                }
+                whole.headers.remove(name: "expect")
+                context?.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+            }
+            gated = (whole, context?.channel.allocator.buffer(capacity: 0) ?? ByteBuffer())
             return
         }
         self.exchange?.sent = true

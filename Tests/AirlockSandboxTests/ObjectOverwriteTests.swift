@@ -27,6 +27,17 @@ import Testing
                 except botocore.exceptions.ClientError as e:
                     print(what + ": " + e.response["Error"]["Code"] + ": " + e.response["Error"]["Message"])
             print("body: " + s3.get_object(Bucket="airlock-objects", Key="new.txt")["Body"].read().decode())
+            # A file-like body is sent with Expect: 100-continue: the proxy, which reads the body
+            # before deciding, answers the 100 itself (botocore would otherwise wait a second).
+            import io, logging
+            class Seen(logging.Handler):
+                lines = []
+                def emit(self, record): Seen.lines.append(record.getMessage())
+            logger = logging.getLogger("botocore.awsrequest")
+            logger.setLevel(logging.DEBUG)
+            logger.addHandler(Seen())
+            s3.put_object(Bucket="airlock-objects", Key="streamed.bin", Body=io.BytesIO(b"x" * 65536))
+            print("continue: " + ("seen" if any("100 Continue response seen" in l for l in Seen.lines) else "not seen: %r" % Seen.lines))
             """)
         let script = """
             unset NO_PROXY no_proxy
@@ -40,6 +51,7 @@ import Testing
         #expect(outcome.lines.contains { $0.hasPrefix("copy: AccessDenied: airlock: NOT APPROVED YET") && $0.contains("CopyObject") }, "\(outcome)")
         // Nothing was replaced.
         #expect(outcome.lines.contains("body: first"), "\(outcome)")
+        #expect(outcome.lines.contains("continue: seen"), "\(outcome)")
         let log = try LoggedTraffic(f)
         let held = log.entries.filter { $0["decision"] as? String == "hold" }.compactMap { $0["api"] as? String }
         #expect(held.count == 2 && held.allSatisfy { $0.contains("key/new.txt") }, "\(log)")
