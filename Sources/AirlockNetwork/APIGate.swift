@@ -220,27 +220,40 @@ final class HeldResponses: Sendable {
 /// approved held request is forwarded, independent of the client that asked (which may have gone
 /// and come back as a retry).
 enum OneShotForward {
+    /// How long the forward may take, connecting and TLS included: past it the client is told,
+    /// and nothing waits on it any more.
+    static let timeout: TimeAmount = .minutes(3)
+
     static func send(
         _ request: APIRequest, target: RequestTarget, decision: NetworkDecision, config: ProxyConfiguration,
         tls: InspectionTLS, on eventLoop: EventLoop
     ) -> EventLoopFuture<CapturedResponse> {
+        let promise = eventLoop.makePromise(of: CapturedResponse.self)
+        let timer = eventLoop.scheduleTask(in: timeout) {
+            promise.fail(ProxyRefusal(status: .gatewayTimeout, decision: "error", rule: "forward",
+                                      message: "the approved request was forwarded to \(target.host):\(target.port), which did not answer within \(timeout.nanoseconds / 1_000_000_000) s; it may have taken effect there"))
+        }
         InspectedSession.connectUpstream(target: target, decision: decision, config: config, tls: tls, on: eventLoop)
-            .flatMap { channel in
-                let promise = eventLoop.makePromise(of: CapturedResponse.self)
-                do {
-                    try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
-                } catch {
-                    channel.close(promise: nil)
+            .whenComplete { connected in
+                switch connected {
+                case .failure(let error):
                     promise.fail(error)
-                    return promise.futureResult
+                case .success(let channel):
+                    // Whatever ends the forward (its response, an error, the timeout) closes its connection.
+                    promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+                    do {
+                        try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
+                    } catch {
+                        return promise.fail(error)
+                    }
+                    let (head, body) = InspectedSession.requestParts(request)
+                    channel.write(HTTPClientRequestPart.head(head), promise: nil)
+                    if body.readableBytes > 0 { channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
+                    channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
                 }
-                let (head, body) = InspectedSession.requestParts(request)
-                channel.write(HTTPClientRequestPart.head(head), promise: nil)
-                if body.readableBytes > 0 { channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
-                channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
-                promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
-                return promise.futureResult
             }
+        promise.futureResult.whenComplete { _ in timer.cancel() }
+        return promise.futureResult
     }
 }
 

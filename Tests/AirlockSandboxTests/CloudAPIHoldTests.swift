@@ -38,7 +38,7 @@ struct CloudAPIHoldTests {
         var endpoint: String { "https://localhost:\(moto.port)" }
 
         /// `stacks` are made (one SNS topic each) before authentication is turned on.
-        init(_ config: SandboxConfig, stacks: [String], wait: String = "60s") throws {
+        init(_ config: SandboxConfig, stacks: [String], wait: String = "10m") throws {
             let f = try Fixture(config)
             try ProjectVenv.check(for: config)
             fixture = f
@@ -136,7 +136,7 @@ struct CloudAPIHoldTests {
             env | sed 's/^/env: /'
             \(cloud.agent("scan \(Self.encoded(cloud.secret)) \(Self.encoded(cloud.keyID))"))
             \(cloud.agent("describe doomed"))
-            \(cloud.agent("delete doomed"))
+            \(cloud.agent("delete doomed 600 1"))
             \(cloud.agent("describe doomed"))
             """
         let agent = try cloud.startAgent(script)
@@ -158,7 +158,7 @@ struct CloudAPIHoldTests {
         #expect(try cloud.stackStatus("doomed") == "CREATE_COMPLETE")
         #expect(try signOff.approve(f, cloud.approvers, id, as: "bob").status == 0)
         let outcome = agent.wait(timeout: 90)
-        #expect(outcome.status == 0, "\(outcome)")
+        #expect(outcome.status == 0, "\(outcome)\nnetwork log: \((try? logged(cloud, "DeleteStack")) ?? [])\nmoto: \(cloud.moto.tail())")
 
         // The agent held placeholders, and nothing of the operator's keys.
         let agentKeys = try #require(outcome.lines.first { $0.hasPrefix("agent keys: ") }, "\(outcome)").split(separator: " ")
@@ -267,7 +267,7 @@ struct CloudAPIHoldTests {
     func retriesJoinTheHeldRequest(config: SandboxConfig) throws {
         let cloud = try Cloud(config, stacks: ["retried"], wait: "expiry")
         let f = cloud.fixture
-        let agent = try cloud.startAgent(cloud.agent("delete retried 5 4"))
+        let agent = try cloud.startAgent(cloud.agent("delete retried 5 12"))
         guard let row = try held(cloud, agent) else { return }
         let heldAt = Date()
         let id = try #require(row["id"] as? String)

@@ -377,6 +377,11 @@ final class MotoServer {
         process.send(SIGKILL)
         _ = process.wait(timeout: 10)
     }
+
+    /// The last lines moto logged (a line per request it answered): for failure messages.
+    func tail(_ count: Int = 20) -> String {
+        process.currentStderr().split(separator: "\n").suffix(count).joined(separator: "\n")
+    }
 }
 
 /// A PEP 503 simple index in a served directory: one project with one pure-Python wheel, built
