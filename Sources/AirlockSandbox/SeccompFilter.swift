@@ -39,7 +39,7 @@ public struct SeccompFilter: Sendable {
     static let deniedIoctls: [UInt64] = [0x5412 /* TIOCSTI */, 0x541C /* TIOCLINUX */]
 
     /// Calls that can destroy, sent to the supervisor (SECCOMP_RET_USER_NOTIF) when sign-off is on;
-    /// also open/openat when they write or truncate, and fallocate in its destructive modes: the rest
+    /// also open/openat when they write or truncate (`notifiedOpenFlags`), and fallocate in its destructive modes: the rest
     /// never leaves the kernel.
     public static let notifiedSyscalls = [
         "unlink", "unlinkat", "rmdir", "rename", "renameat", "renameat2", "truncate", "ftruncate",
@@ -52,6 +52,20 @@ public struct SeccompFilter: Sendable {
         // state file will be written).
         "mkdir", "mkdirat", "mknod", "mknodat", "symlink", "symlinkat",
     ]
+
+    /// The open flags the filter looks at: O_WRONLY, O_RDWR, O_TRUNC, O_CREAT, O_EXCL.
+    static let openFlagMask: UInt64 = 0o1 | 0o2 | 0o1000 | 0o100 | 0o200
+
+    /// The values of those flags (under `openFlagMask`) whose opens are sent to the supervisor: an
+    /// open that writes or truncates, unless it is an exclusive create (O_CREAT|O_EXCL), which the
+    /// kernel runs only when nothing, not even a dangling symlink, has the name: it makes a new
+    /// file and cannot touch an existing one. (An archive's extraction is one of these per file.)
+    /// Every value is listed, one masked equality each, so that no two rules of the filter
+    /// could disagree.
+    static let notifiedOpenFlags: [UInt64] = (0...openFlagMask).filter { flags in
+        let exclusiveCreate: UInt64 = 0o100 | 0o200
+        return flags & ~openFlagMask == 0 && flags & (0o1 | 0o2 | 0o1000) != 0 && flags & exclusiveCreate != exclusiveCreate
+    }
 
     /// System calls newer than libseccomp 2.5.4, by the number they have on every architecture since
     /// the unified numbering of Linux 5.1.
@@ -108,10 +122,9 @@ public struct SeccompFilter: Sendable {
         if intercept {
             let notify: UInt32 = 0x7fc0_0000
             for name in Self.notifiedSyscalls { try Self.add(ctx, notify, name, []) }
-            // O_WRONLY, O_RDWR, O_TRUNC
-            for bit: UInt64 in [0o1, 0o2, 0o1000] {
-                try Self.add(ctx, notify, "open", [Self.masked(1, bit, bit)])
-                try Self.add(ctx, notify, "openat", [Self.masked(2, bit, bit)])
+            for flags in Self.notifiedOpenFlags {
+                try Self.add(ctx, notify, "open", [Self.masked(1, Self.openFlagMask, flags)])
+                try Self.add(ctx, notify, "openat", [Self.masked(2, Self.openFlagMask, flags)])
             }
             // FALLOC_FL_PUNCH_HOLE, COLLAPSE_RANGE, ZERO_RANGE, INSERT_RANGE
             for bit: UInt64 in [0x02, 0x08, 0x10, 0x20] {

@@ -403,6 +403,53 @@ struct SignOffTests {
         #expect((try? String(contentsOfFile: fixture.workspace + "/late.tfstate", encoding: .utf8)) == "new\n")
     }
 
+    @Test("an exclusive create (O_CREAT|O_EXCL, never sent to the supervisor) makes a new file at a protected name, and then its rewrite, truncation, deletion and chmod are held or refused as for any protected file; over an existing protected file or a dangling symlink it fails with EEXIST and changes nothing",
+          arguments: SandboxConfig.all)
+    func exclusiveCreateCannotClobber(config: SandboxConfig) throws {
+        let fixture = try Fixture(config)
+        let approvers = try Approvers(in: fixture.root)
+        try fixture.write(fixture.workspace + "/.env", "A=1\n")
+        try FileManager.default.createSymbolicLink(atPath: fixture.workspace + "/dangling.tfstate", withDestinationPath: fixture.workspace + "/target.tfstate")
+        if let user = config.user { try chownTree(fixture.workspace, to: user) }
+        let script = #"""
+            import os, sys
+            def attempt(label, call):
+                try:
+                    call()
+                    print(label, "ok", flush=True)
+                except OSError as e:
+                    print(label, os.strerror(e.errno), flush=True)
+            def create(name, text):
+                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_TRUNC, 0o644)
+                os.write(fd, text)
+                os.close(fd)
+            attempt("new", lambda: create("new.tfstate", b"state\n"))
+            attempt("existing", lambda: create(".env", b"B=2\n"))
+            attempt("dangling", lambda: create("dangling.tfstate", b"x\n"))
+            attempt("rewrite", lambda: open("new.tfstate", "w").close())
+            attempt("append", lambda: open("new.tfstate", "a").write("more\n"))
+            attempt("truncate", lambda: os.truncate("new.tfstate", 0))
+            attempt("chmod", lambda: os.chmod("new.tfstate", 0))
+            attempt("delete", lambda: os.unlink("new.tfstate"))
+            """#
+        try fixture.write(fixture.workspace + "/excl.py", script)
+        let agent = try startAgent(fixture, approvers, "python3 excl.py", options: ["--wait", "1s"])
+        let outcome = agent.wait(timeout: 60)
+        for line in ["new ok", "existing File exists", "dangling File exists", "rewrite Operation not permitted",
+                     "append Operation not permitted", "truncate Operation not permitted", "chmod Operation not permitted",
+                     "delete Operation not permitted"] {
+            #expect(outcome.lines.contains(line), "\(line)\n\(outcome)")
+        }
+        #expect((try? String(contentsOfFile: fixture.workspace + "/new.tfstate", encoding: .utf8)) == "state\n")
+        #expect((try? String(contentsOfFile: fixture.workspace + "/.env", encoding: .utf8)) == "A=1\n")
+        #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/target.tfstate"))
+        // Held, not merely refused: each was a request in the queue.
+        let listed = try queueCLI(fixture, approvers, ["queue", "list", "--json"])
+        let rows = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]] ?? []
+        #expect(Set(rows.compactMap { $0["kind"] as? String }) == ["write", "truncate", "delete"], "\(listed)")
+        #expect(rows.allSatisfy { $0["path"] as? String == fixture.workspace + "/new.tfstate" }, "\(listed)")
+    }
+
     @Test("a protected file that appears from outside after the start is pinned at the first call held on it",
           arguments: SandboxConfig.namespaces)
     func outsideFileIsPinnedAtItsFirstHold(config: SandboxConfig) throws {
