@@ -300,10 +300,10 @@ public final class Supervisor: @unchecked Sendable {
                 self.openInHost(target, flags: O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode: 0) { fd in ftruncate(fd, Int(length)) }
             }
         case .truncateFD(let fd, let length):
-            guard let target = try resolveFD(fd, agent) else { return answer(agent, .proceed) }
+            guard let target = try resolveFD(fd, agent, operation: .truncate) else { return answer(agent, .proceed) }
             try fileOperation(.truncate, [target], agent) { self.withAgentFD(agent, fd) { ftruncate($0, Int(length)) } }
         case .fallocate(let fd, let mode, let offset, let length):
-            guard let target = try resolveFD(fd, agent) else { return answer(agent, .proceed) }
+            guard let target = try resolveFD(fd, agent, operation: .truncate) else { return answer(agent, .proceed) }
             try fileOperation(.truncate, [target], agent) { self.withAgentFD(agent, fd) { airlock_fallocate($0, mode, offset, length) } }
         case .open(let p, let flags, let mode):
             try openCall(p, flags: flags, mode: mode, agent)
@@ -325,7 +325,7 @@ public final class Supervisor: @unchecked Sendable {
             guard let target = follow ? try path?.followingFinalSymlink(agent) : path else { return answer(agent, .proceed) }
             refuseOnProtected(name, target, agent, Self.metadataRefusal)
         case .metadataFD(let fd, let name):
-            guard let target = try resolveFD(fd, agent) else { return answer(agent, .proceed) }
+            guard let target = try resolveFD(fd, agent, operation: .write) else { return answer(agent, .proceed) }
             refuseOnProtected(name, target, agent, Self.metadataRefusal)
         case .create(let p, let name):
             let bytes = try agent.readCString(at: p.address)
@@ -387,8 +387,12 @@ public final class Supervisor: @unchecked Sendable {
         return follow ? try path?.followingFinalSymlink(agent) : path
     }
 
-    func resolveFD(_ fd: Int32, _ agent: AgentProcess) throws(AgentProcess.ReadError) -> AgentPath? {
-        guard let path = agent.link("fd/\(fd)"), path.first == UInt8(ascii: "/") else { return nil }
+    /// The file an fd of the agent's is open on, unless no rule for `operation` can end in its
+    /// name: then nil, as for a pipe or socket (the call needs no more looking at: every fchmod and
+    /// fchown of an archive's extraction comes here).
+    func resolveFD(_ fd: Int32, _ agent: AgentProcess, operation: FileOperation) throws(AgentProcess.ReadError) -> AgentPath? {
+        guard let path = agent.link("fd/\(fd)"), path.first == UInt8(ascii: "/"),
+              !noRuleCanEnd(path, operation: operation) else { return nil }
         return try AgentPath.resolve(path, dirfd: Intercepted.cwd, agent: agent)
     }
 
