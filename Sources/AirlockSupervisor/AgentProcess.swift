@@ -58,8 +58,9 @@ struct AgentProcess {
     /// Reads a NULL-terminated array of string pointers (argv, envp), each string as bytes.
     ///
     /// Every exec asks for argv and envp (dozens of strings): the pointers are read up to 64 at a
-    /// time, and the first 256 bytes of up to 64 strings in one call, each piece within a page.
-    /// A string longer than its piece, or a piece that could not be read, is read on its own.
+    /// time, and the first 256 bytes of every string in as few ranges as cover them, each piece
+    /// within a page. A string longer than its piece, or a piece that could not be read, is read
+    /// on its own.
     func readStringArray(at address: UInt64, maxCount: Int = 4096, maxBytes: Int = 1 << 20) throws(ReadError) -> [[UInt8]] {
         if address == 0 { return [] }
         var pointers: [UInt64] = []
@@ -77,40 +78,72 @@ struct AgentProcess {
             }
             cursor += UInt64(bytes)
         }
+        // The first 256 bytes of each string (never across a page), read as few ranges as cover
+        // them: a process's strings lie side by side, and each range read costs a walk of its
+        // pages in the kernel. Ranges are merged only where pieces overlap or touch, so nothing
+        // is read that was not asked for (no page that might be unmapped).
+        let lengths = pointers.map { Int(min(256, 4096 - $0 % 4096)) }
+        let order = pointers.indices.sorted { pointers[$0] < pointers[$1] }
+        var ranges: [(start: UInt64, end: UInt64)] = []
+        var rangeOf = [Int](repeating: 0, count: pointers.count)
+        for i in order {
+            let (start, end) = (pointers[i], pointers[i] + UInt64(lengths[i]))
+            if let last = ranges.last, start <= last.end {
+                ranges[ranges.count - 1].end = max(last.end, end)
+            } else {
+                ranges.append((start, end))
+            }
+            rangeOf[i] = ranges.count - 1
+        }
+        var offsets: [Int] = [] // where each range starts in `buffer`
+        offsets.reserveCapacity(ranges.count)
+        var size = 0
+        for r in ranges {
+            offsets.append(size)
+            size += Int(r.end - r.start)
+        }
+        var buffer = [UInt8](repeating: 0, count: size)
+        var readRanges = [Bool](repeating: false, count: ranges.count)
+        var first = 0
+        while first < ranges.count {
+            let batch = first..<min(first + Int(AIRLOCK_READ_PIECES_MAX), ranges.count)
+            let addresses = batch.map { ranges[$0].start }
+            let sizes = batch.map { Int(ranges[$0].end - ranges[$0].start) }
+            let n = addresses.withUnsafeBufferPointer { a in
+                sizes.withUnsafeBufferPointer { l in
+                    buffer.withUnsafeMutableBytes {
+                        airlock_read_memory_pieces(pid, a.baseAddress, l.baseAddress, a.count, $0.baseAddress! + offsets[batch.lowerBound])
+                    }
+                }
+            }
+            // A short read (a page gone meanwhile) leaves the rest of the batch to be read string by string.
+            var covered = 0
+            for (index, length) in zip(batch, sizes) {
+                covered += length
+                readRanges[index] = n >= covered
+            }
+            first = batch.upperBound
+        }
         var strings: [[UInt8]] = []
         strings.reserveCapacity(pointers.count)
         var total = 0
-        var start = 0
-        while start < pointers.count {
-            let batch = pointers[start..<min(start + Int(AIRLOCK_READ_PIECES_MAX), pointers.count)]
-            let lengths = batch.map { Int(min(256, 4096 - $0 % 4096)) }
-            var buffer = [UInt8](repeating: 0, count: lengths.reduce(0, +))
-            let read = batch.withContiguousStorageIfAvailable { addresses in
-                lengths.withUnsafeBufferPointer { lengths in
-                    buffer.withUnsafeMutableBytes {
-                        airlock_read_memory_pieces(pid, addresses.baseAddress, lengths.baseAddress, addresses.count, $0.baseAddress)
-                    }
-                }
-            } ?? -Int(EINVAL)
-            var offset = 0
-            for (pointer, length) in zip(batch, lengths) {
-                var s: [UInt8]
-                if offset + length <= read {
-                    let piece = buffer[offset..<(offset + length)]
-                    if let end = piece.firstIndex(of: 0) {
-                        s = Array(buffer[offset..<end])
-                    } else {
-                        s = Array(piece) + (try readCString(at: pointer + UInt64(length), limit: 128 * 1024 - length, validate: false))
-                    }
+        for (i, pointer) in pointers.enumerated() {
+            let range = rangeOf[i], length = lengths[i]
+            var s: [UInt8]
+            if readRanges[range] {
+                let offset = offsets[range] + Int(pointer - ranges[range].start)
+                let piece = buffer[offset..<(offset + length)]
+                if let end = piece.firstIndex(of: 0) {
+                    s = Array(buffer[offset..<end])
                 } else {
-                    s = try readCString(at: pointer, limit: 128 * 1024, validate: false)
+                    s = Array(piece) + (try readCString(at: pointer + UInt64(length), limit: 128 * 1024 - length, validate: false))
                 }
-                offset += length
-                total += s.count
-                if total > maxBytes { throw .tooLong }
-                strings.append(s)
+            } else {
+                s = try readCString(at: pointer, limit: 128 * 1024, validate: false)
             }
-            start += batch.count
+            total += s.count
+            if total > maxBytes { throw .tooLong }
+            strings.append(s)
         }
         guard stillWaiting() else { throw .gone }
         return strings

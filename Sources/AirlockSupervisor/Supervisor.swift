@@ -93,6 +93,9 @@ public final class Supervisor: @unchecked Sendable {
     }()
     let done = DispatchSemaphore(value: 0)
     var started = false
+    /// How many calls of each kind (by syscall number) came to the supervisor: said with --verbose
+    /// at the end, so a slow workload shows what it paid for.
+    var intercepted: [Int32: Int] = [:]
 
     /// What the blocked call is told.
     enum Answer {
@@ -182,6 +185,10 @@ public final class Supervisor: @unchecked Sendable {
                 Self.releaseStartupPages()
             }
         }
+        if !intercepted.isEmpty {
+            let counts = intercepted.sorted { $0.value > $1.value }.map { "\(Intercepted.names[$0.key] ?? "call \($0.key)") \($0.value)" }
+            logger.debug("intercepted \(intercepted.values.reduce(0, +)) calls: \(counts.joined(separator: ", "))")
+        }
         desk.closeOut("the sandbox ended")
         network?.close() // a connection held from now on is refused at once
         if listener >= 0 { close(listener) }
@@ -247,6 +254,7 @@ public final class Supervisor: @unchecked Sendable {
     // MARK: - Deciding
 
     func handle(_ n: airlock_notification) {
+        intercepted[n.nr, default: 0] += 1
         let agent = AgentProcess(pid: Int32(bitPattern: n.pid), listener: listener, notification: n.id)
         let a = n.args
         guard let call = Intercepted(nr: n.nr, args: (a.0, a.1, a.2, a.3, a.4, a.5)) else {
