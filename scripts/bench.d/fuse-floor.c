@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -79,7 +80,14 @@ int main(int argc, char **argv) {
            bareExisting - bareCreate, bareExisting, fuseExisting, fuseExisting - (bareExisting - bareCreate));
     unlinkat(tmp, "f", 0);
     unlinkat(tmp, "g", 0);
-    fuse_session_unmount(session);
+    // Detached first, so that the serving thread's read ends (ENODEV) before its descriptor closes
+    // (nothing may hold the mount: the O_PATH handle on it goes first).
+    close(mnt);
+    close(tmp);
     fuse_session_exit(session);
+    umount2(argv[1], MNT_DETACH);
+    pthread_join(t, NULL);
+    fuse_session_unmount(session);
+    fuse_session_destroy(session);
     return 0;
 }
