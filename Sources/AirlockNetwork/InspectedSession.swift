@@ -43,6 +43,9 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
     private var gated: (head: HTTPRequestHead, body: ByteBuffer)?
     /// Its place at the sign-off desk while people decide.
     private var ticket: (any ConnectionSignOffTicket)?
+    /// While a botocore client's request is held: an interim response now and then (see `keepWaiting`).
+    private var interims: RepeatedTask?
+    static let interimInterval: TimeAmount = .seconds(20)
 
     /// One request and its response, for the log and for framing decisions.
     private struct Exchange {
@@ -125,6 +128,7 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         idleTimer?.cancel()
+        interims?.cancel()
         self.context = nil
     }
 
@@ -139,6 +143,7 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
     func channelInactive(context: ChannelHandlerContext) {
         closing = true
         idleTimer?.cancel()
+        interims?.cancel()
         ticket?.cancel(reason: "the client closed the connection")
         ticket = nil
         if let exchange {
@@ -352,6 +357,7 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
                            decision: "hold", rule: "api \(rule)")
         }
         let (target, decision, config, tls) = (self.target, self.decision, self.config, self.tls)
+        if Self.givesUpOnSilence(request) { keepWaiting(context) }
         ticket = signOff.hold(held) { answer in
             switch answer {
             case .approved(let id):
@@ -372,6 +378,29 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
                     me.respond(gate.refusal(classified, message: "airlock: \(message)", requestID: id), decision: "hold", rule: "api \(rule)")
                 }
             }
+        }
+    }
+
+    /// botocore (boto3, the AWS CLI) gives up on a request whose response has not begun within its
+    /// read timeout (60 s) after its attempts (three, in its default retry mode): a request held
+    /// longer fails with a ReadTimeoutError that says nothing of the hold, and the approval then
+    /// finds nobody waiting. Its HTTP client reads an interim response (`100 Continue`, which a
+    /// client must accept unasked, RFC 9110 §15.2) as a line of the response and skips it, and each
+    /// line read restarts the timeout. Other clients are left alone: Go's, for one, takes at most
+    /// five interim responses, and its SDKs set no read timeout.
+    static func givesUpOnSilence(_ request: APIRequest) -> Bool {
+        request.values("user-agent").contains { $0.lowercased().contains("botocore/") }
+    }
+
+    /// Sends `100 Continue` every `interimInterval` until the held request is answered or ends.
+    private func keepWaiting(_ context: ChannelHandlerContext) {
+        let session = NIOLoopBound(self, eventLoop: context.eventLoop)
+        interims = context.eventLoop.scheduleRepeatedTask(initialDelay: Self.interimInterval, delay: Self.interimInterval) { task in
+            let me = session.value
+            guard let context = me.context, !me.closing, me.ticket != nil, let exchange = me.exchange, !exchange.finalHeadSent else {
+                return task.cancel()
+            }
+            context.writeAndFlush(me.wrapOutboundOut(.head(HTTPResponseHead(version: exchange.version, status: .continue))), promise: nil)
         }
     }
 

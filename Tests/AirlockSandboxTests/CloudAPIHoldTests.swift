@@ -298,6 +298,88 @@ struct CloudAPIHoldTests {
         #expect(abandoned.allSatisfy { $0["decision"] as? String == "hold" }, "\(abandoned)")
     }
 
+    @Test("a delete_stack not approved within the wait fails in boto3 with AccessDenied saying the request stays open; made again once two approved, the same call goes through without a new request, and the stack is deleted once",
+          arguments: [SandboxConfig.namespaces.first].compactMap { $0 })
+    func notApprovedYetThenMadeAgain(config: SandboxConfig) throws {
+        let cloud = try Cloud(config, stacks: ["later"], wait: "3s")
+        let f = cloud.fixture
+        let script = """
+            \(cloud.agent("delete later"))
+            while [ ! -e go ]; do sleep 0.1; done
+            \(cloud.agent("delete later"))
+            """
+        let agent = try cloud.startAgent(script)
+        guard let row = try held(cloud, agent) else { return }
+        let id = try #require(row["id"] as? String)
+        #expect(waitUntil(timeout: 60) { agent.currentStdout().contains("delete: message:") || agent.poll() != nil }, "\(agent.currentStdout())")
+        #expect(try cloud.stackStatus("later") == "CREATE_COMPLETE")
+        for name in ["alice", "bob"] { #expect(try signOff.approve(f, cloud.approvers, id, as: name).status == 0) }
+        try f.write(f.workspace + "/go", "")
+        let outcome = agent.wait(timeout: 60)
+        // The first call: refused after its wait, after one attempt, saying what happens next.
+        #expect(outcome.lines.contains("delete: error AccessDenied status=403 attempts=1"), "\(outcome)")
+        let message = outcome.lines.first { $0.hasPrefix("delete: message: ") } ?? ""
+        #expect(message.hasPrefix("delete: message: airlock: NOT APPROVED YET: request \(id) has 0/2 approvals: \(Self.deletion(of: "later"))"), "\(outcome)")
+        #expect(message.contains("once it is approved, the same request made again goes through"), "\(outcome)")
+        // The second: the same request, approved meanwhile, forwarded once.
+        #expect(outcome.lines.contains("delete: ok attempts=1"), "\(outcome)")
+        #expect(try cloud.stackStatus("later") == "gone")
+        let recorded = try cloud.recorded()
+        #expect(recorded.filter { $0.hasPrefix("DeleteStack ") } == ["DeleteStack \(cloud.keyID)"], "\(recorded)")
+        let all = try rows(cloud)
+        #expect(all.count == 1 && all.first?["id"] as? String == id && all.first?["state"] as? String == "resolved", "\(all)")
+    }
+
+    @Test("held for three minutes, boto3's delete_stack and the AWS CLI's delete-stack with their default timeouts (60 s reads, three attempts) wait it out in their first attempt (the proxy's interim 100 Continue every 20 s restarts their read timeout), and two approvals then return success to both; each stack is deleted once",
+          arguments: [SandboxConfig.namespaces.first].compactMap { $0 })
+    func threeMinuteHoldWithDefaultTimeouts(config: SandboxConfig) throws {
+        let cloud = try Cloud(config, stacks: ["boto", "cli"], wait: "10m")
+        let f = cloud.fixture
+        let script = """
+            \(cloud.agent("delete boto")) > boto.out 2>&1 &
+            \(ProjectVenv.bin("aws")) cloudformation delete-stack --stack-name cli > cli.out 2>&1; echo "cli: $?" >> cli.out
+            wait
+            cat boto.out cli.out
+            """
+        let agent = try cloud.startAgent(script)
+        // The CLI's command line is held first, at its exec (the exec catalogue): approved at once.
+        var api: [String: String] = [:] // stack → request id
+        var seen: Set<String> = []
+        let heldAt = Date()
+        while api.count < 2 && Date() < heldAt.addingTimeInterval(90) {
+            guard let row = try held(cloud, agent, excluding: seen) else { return }
+            let id = try #require(row["id"] as? String)
+            seen.insert(id)
+            if row["kind"] as? String == "exec" {
+                for name in ["alice", "bob"] { #expect(try signOff.approve(f, cloud.approvers, id, as: name).status == 0) }
+            } else if let stack = ["boto", "cli"].first(where: { row["api"] as? String == Self.deletion(of: $0) }) {
+                api[stack] = id
+            } else {
+                Issue.record("held: \(row)")
+            }
+        }
+        try #require(Set(api.keys) == ["boto", "cli"], "\(api)")
+        // Three minutes: without the interim responses each client would have given up (three
+        // attempts of 60 s); with them neither has even timed out.
+        while Date() < heldAt.addingTimeInterval(185), agent.poll() == nil { usleep(500_000) }
+        #expect(agent.poll() == nil, "a client gave up within three minutes: \(agent.currentStdout())")
+        let pending = try rows(cloud).filter { $0["kind"] as? String == "api" }
+        #expect(pending.count == 2 && pending.allSatisfy { $0["state"] as? String == "pending" }, "\(pending)")
+        #expect(try logged(cloud, "DeleteStack").isEmpty, "an attempt ended while held")
+        for id in api.values {
+            for name in ["alice", "bob"] { #expect(try signOff.approve(f, cloud.approvers, id, as: name).status == 0) }
+        }
+        let outcome = agent.wait(timeout: 120)
+        #expect(outcome.lines.contains("delete: ok attempts=1"), "\(outcome)")
+        #expect(outcome.lines.contains("cli: 0"), "\(outcome)")
+        #expect(try logged(cloud, "DeleteStack").map { $0["status"] as? Int } == [200, 200], "\(outcome)")
+        for stack in ["boto", "cli"] { #expect(try cloud.stackStatus(stack) == "gone", "\(stack)") }
+        let recorded = try cloud.recorded()
+        #expect(recorded.filter { $0.hasPrefix("DeleteStack ") }.count == 2, "\(recorded)")
+        let all = try rows(cloud).filter { $0["kind"] as? String == "api" }
+        #expect(all.count == 2 && all.allSatisfy { $0["state"] as? String == "resolved" }, "\(all)")
+    }
+
     @Test("a second delete_stack of the same stack, made by a new boto3 call after the first was approved and the stack made again, is held again, not answered with the first call's response",
           arguments: [SandboxConfig.namespaces.first].compactMap { $0 })
     func laterIdenticalCallIsAskedAgain(config: SandboxConfig) throws {

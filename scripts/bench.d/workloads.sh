@@ -18,8 +18,9 @@
 # what it works on (airlock looks through its workspace for protected files at every start, as it
 # would through a user's project); the inputs are generated beside the workspaces, deterministic,
 # before the runs; the wheels are downloaded once into BENCH_WHEELS (/var/tmp/airlock-bench-wheels).
-# BENCH_WORKLOAD_RUNS=N timed runs per row (default 5). BENCH_SMALL=1 divides the counts by 10 and
-# makes 2 runs the default: a quick check that every row works.
+# BENCH_WORKLOAD_RUNS=N timed runs per row (default 5). BENCH_USER=NAME (as root) runs everything as
+# that user. BENCH_SMALL=1 divides the counts by 10 and makes 2 runs the default: a quick check that
+# every row works.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 source "$root/scripts/lib/deps.sh"
@@ -78,7 +79,16 @@ out="$ws/results"    # hyperfine's JSON, written outside the sandboxes
 mkdir -p "$fx" "$out" "$ws/w"
 # The workspace of workload $1 (under /dev/shm, one for all, holding the inputs).
 wsof() { if [ -n "$mounted" ]; then echo "$ws/w/$1"; else echo "$ws/w"; fi; }
-echo "workloads: workspace $ws (tmpfs), $runs runs per row${small:+, small counts}; airlock is $airlock"
+# BENCH_USER=NAME (as root): every row, its preparation and hyperfine itself run as that user, as
+# on a workstation (tar, for one, restores owners and modes only as root).
+as_user=() user_ids=""
+if [ -n "${BENCH_USER:-}" ]; then
+    user_ids="$(id -u "$BENCH_USER"):$(id -g "$BENCH_USER")"
+    mkdir -p "$ws/home"
+    chown "$user_ids" "$ws/home"
+    as_user=(setpriv --reuid "$(id -u "$BENCH_USER")" --regid "$(id -g "$BENCH_USER")" --clear-groups env "HOME=$ws/home")
+fi
+echo "workloads: workspace $ws (tmpfs), $runs runs per row${small:+, small counts}${BENCH_USER:+, as $BENCH_USER}; airlock is $airlock"
 
 # --- Inputs -----------------------------------------------------------------------------------
 # Deterministic contents and timestamps: the same files, byte for byte, on every run.
@@ -234,16 +244,17 @@ workload() {  # workload NAME TITLE PREPARE CMD CHECK
     mkdir -p "$(wsof "$name")"
     cd "$(wsof "$name")"
     mapfile -d '' row < <(rows "$cmd")
+    [ ${#as_user[@]} -eq 0 ] || chown -R "$user_ids" "$ws/w" "$out"
     for (( i = 0; i < ${#row[@]}; i += 3 )); do
-        sh -c "$prepare"
+        "${as_user[@]}" sh -c "$prepare"
         # hyperfine -N splits the command like a shell; eval does the same with these quotes.
-        if ! eval "${row[i+2]}" >"$out/$name.log" 2>&1 || ! sh -c "$check" >>"$out/$name.log" 2>&1; then
+        if ! eval "${as_user[*]} ${row[i+2]}" >"$out/$name.log" 2>&1 || ! sh -c "$check" >>"$out/$name.log" 2>&1; then
             echo "workloads: $name failed under '${row[i+1]}':" >&2
             cat "$out/$name.log" >&2
             exit 1
         fi
     done
-    hyperfine -N --runs "$runs" --export-json "$out/$name.json" --prepare "sh -c '$prepare'" "${row[@]}"
+    "${as_user[@]}" hyperfine -N --runs "$runs" --export-json "$out/$name.json" --prepare "sh -c '$prepare'" "${row[@]}"
 }
 
 for name in "${selected[@]}"; do
