@@ -134,28 +134,8 @@ fileprivate func formDecode(_ text: Substring) -> [(key: String, value: String)]
 
 fileprivate func percentDecode(_ text: Substring, plusIsSpace: Bool = false) -> String {
     guard text.contains("%") || (plusIsSpace && text.contains("+")) else { return String(text) }
-    var bytes: [UInt8] = []
-    let utf8 = Array(text.utf8)
-    var i = 0
-    while i < utf8.count {
-        if utf8[i] == UInt8(ascii: "%"), i + 2 < utf8.count, let hi = hexValue(utf8[i + 1]), let lo = hexValue(utf8[i + 2]) {
-            bytes.append(hi << 4 | lo)
-            i += 3
-        } else {
-            bytes.append(plusIsSpace && utf8[i] == UInt8(ascii: "+") ? UInt8(ascii: " ") : utf8[i])
-            i += 1
-        }
-    }
+    let bytes = RequestParts.percentDecoded(text.utf8, plusIsSpace: plusIsSpace, keepingMalformed: true) ?? Array(text.utf8)
     return String(decoding: bytes, as: UTF8.self)
-}
-
-private func hexValue(_ c: UInt8) -> UInt8? {
-    switch c {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-    default: nil
-    }
 }
 
 // MARK: - The signature

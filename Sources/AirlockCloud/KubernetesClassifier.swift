@@ -187,15 +187,21 @@ enum RequestParts {
         }
     }
 
-    /// `%XX` decoded once; nil for a `%` without two hex digits after it.
-    static func percentDecoded(_ bytes: some Collection<UInt8>, plusIsSpace: Bool) -> [UInt8]? {
+    /// `%XX` decoded once; a `%` without two hex digits after it makes it nil, or with
+    /// `keepingMalformed` (as AWS reads a request, and signs one) stays as it is.
+    static func percentDecoded(_ bytes: some Collection<UInt8>, plusIsSpace: Bool, keepingMalformed: Bool = false) -> [UInt8]? {
         let bytes = Array(bytes)
         var out: [UInt8] = []
         var i = 0
         while i < bytes.count {
             switch bytes[i] {
             case UInt8(ascii: "%"):
-                guard i + 2 < bytes.count, let high = hexDigit(bytes[i + 1]), let low = hexDigit(bytes[i + 2]) else { return nil }
+                guard i + 2 < bytes.count, let high = hexDigit(bytes[i + 1]), let low = hexDigit(bytes[i + 2]) else {
+                    guard keepingMalformed else { return nil }
+                    out.append(bytes[i])
+                    i += 1
+                    continue
+                }
                 out.append(high << 4 | low)
                 i += 3
             case UInt8(ascii: "+") where plusIsSpace:

@@ -268,19 +268,7 @@ public enum SigV4 {
 
     /// `%XX` decoded; a `%` not followed by two hex digits is kept as it is.
     static func percentDecode(_ bytes: some Collection<UInt8>) -> [UInt8] {
-        let bytes = Array(bytes)
-        var out: [UInt8] = []
-        var i = 0
-        while i < bytes.count {
-            if bytes[i] == UInt8(ascii: "%"), i + 2 < bytes.count, let high = hexValue(bytes[i + 1]), let low = hexValue(bytes[i + 2]) {
-                out.append(high << 4 | low)
-                i += 3
-            } else {
-                out.append(bytes[i])
-                i += 1
-            }
-        }
-        return out
+        RequestParts.percentDecoded(bytes, plusIsSpace: false, keepingMalformed: true) ?? Array(bytes)
     }
 
     /// The agent's text in an error line: quoted, control characters escaped so it cannot forge a line.
@@ -318,15 +306,6 @@ public enum SigV4 {
 
     static let hexDigits = Array("0123456789abcdef".utf8)
     static let upperHexDigits = Array("0123456789ABCDEF".utf8)
-
-    static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
 
     static func isUnreserved(_ byte: UInt8) -> Bool {
         switch byte {
