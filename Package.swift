@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // libseccomp, from Debian's libseccomp-dev.
@@ -58,7 +59,11 @@ let package = Package(
         // Azure) and the credential broker's signing. Pure but for reading credential files.
         .target(
             name: "AirlockCloud",
-            dependencies: ["AirlockPolicy", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "AirlockPolicy",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ]
         ),
         // The egress proxy: every connection the agent makes leaves through it (policy in AirlockPolicy).
         .target(
@@ -99,7 +104,7 @@ let package = Package(
         .testTarget(
             name: "AirlockNetworkTests",
             dependencies: [
-                "AirlockNetwork", "AirlockPolicy",
+                "AirlockNetwork", "AirlockPolicy", "AirlockCloud",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -17,10 +17,11 @@ public struct ClassifiedRequest: Sendable {
 /// servers the broker knows; Google Cloud and Azure by their API hosts. Anything else is no
 /// cloud API the rules know (nil).
 public struct APIClassifier: Sendable {
-    /// Hosts (lowercase) that are Kubernetes API servers.
-    public var kubernetesHosts: Set<String>
+    /// Hosts (lowercase) that are Kubernetes API servers, each with the name people know its
+    /// cluster by (the kubeconfig context), reported as the request's `region`.
+    public var kubernetesHosts: [String: String]
 
-    public init(kubernetesHosts: Set<String> = []) {
+    public init(kubernetesHosts: [String: String] = [:]) {
         self.kubernetesHosts = kubernetesHosts
     }
 
@@ -29,7 +30,11 @@ public struct APIClassifier: Sendable {
     public func classify(_ request: APIRequest) throws(APIClassificationError) -> ClassifiedRequest? {
         if let aws = try AWSClassifier.classify(request) { return ClassifiedRequest(call: aws.call, aws: aws) }
         let host = request.host.lowercased()
-        if kubernetesHosts.contains(host) { return ClassifiedRequest(call: try KubernetesClassifier.classify(request)) }
+        if let cluster = kubernetesHosts[host] {
+            var call = try KubernetesClassifier.classify(request)
+            call.region = cluster
+            return ClassifiedRequest(call: call)
+        }
         if host.hasSuffix(".googleapis.com") { return ClassifiedRequest(call: try GoogleCloudClassifier.classify(request)) }
         if Self.azureHosts.contains(host) { return ClassifiedRequest(call: try AzureClassifier.classify(request)) }
         return nil
@@ -43,18 +48,39 @@ public struct CredentialBroker: Sendable {
     public var aws: AWSCredentials?
     /// The access key id of the placeholder the agent holds.
     public var awsPlaceholderKeyID: String?
+    /// The API servers the agent's kubeconfig points at, by the host name it gives each.
+    public var kubernetes: [String: KubernetesUpstream]
+    /// Bearer tokens added to Google Cloud (`gcp`) and Azure (`azure`) requests, by provider.
+    public var bearer: [String: BearerToken]
 
-    public init(aws: AWSCredentials? = nil, awsPlaceholderKeyID: String? = nil) {
+    public init(aws: AWSCredentials? = nil, awsPlaceholderKeyID: String? = nil,
+                kubernetes: [String: KubernetesUpstream] = [:], bearer: [String: BearerToken] = [:]) {
         self.aws = aws
         self.awsPlaceholderKeyID = awsPlaceholderKeyID
+        self.kubernetes = kubernetes
+        self.bearer = bearer
     }
 
-    /// Whether requests are signed again here.
-    public var signs: Bool { aws != nil }
+    /// A bearer token of the agent's that opens nothing: what it holds for Kubernetes, Google
+    /// Cloud and Azure, swapped by the proxy for the operator's. New and random on every call.
+    public static func placeholderToken() -> String {
+        var random = SystemRandomNumberGenerator()
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        return "airlock-placeholder-" + String((0..<32).map { _ in alphabet[Int(random.next(upperBound: UInt(alphabet.count)))] })
+    }
+
+    /// Whether any request is given the operator's credentials here.
+    public var signs: Bool { aws != nil || !kubernetes.isEmpty || !bearer.isEmpty }
 
     /// The request as it goes upstream. Throws, with the refusal's one line, for a request that
-    /// cannot be signed again safely.
+    /// cannot be given the operator's credentials safely.
     public func prepare(_ request: APIRequest, _ classified: ClassifiedRequest?, now: Date) throws(APIClassificationError) -> APIRequest {
+        if let upstream = kubernetes[request.host.lowercased()] {
+            return try upstream.prepare(request, what: classified?.call.summary ?? request.method)
+        }
+        if let provider = classified?.call.provider, let token = bearer[provider] {
+            return try token.prepare(request, what: classified?.call.summary ?? request.method)
+        }
         guard let real = aws, let signed = classified?.aws else { return request }
         let what = classified.map { $0.call.summary } ?? request.method
         if signed.presigned {
@@ -70,5 +96,68 @@ public struct CredentialBroker: Sendable {
             throw APIClassificationError("\(what): signed with access key \(signed.signing.accessKeyID), not the placeholder airlock gave the agent (\(placeholder)): refused (run with --cloud-credentials pass to send the agent's own signatures)")
         }
         return SigV4.sign(request, credentials: real, region: signed.signing.region, service: signed.signing.service, date: now)
+    }
+
+    /// The request's credentials, given the placeholder the agent holds: nil when it sends none,
+    /// and a refusal when it sends any other (credentials of its own, which airlock never adds to).
+    static func presented(_ request: APIRequest, placeholder: String, what: String, to whom: String) throws(APIClassificationError) -> Bool {
+        let values = request.values("authorization")
+        guard !values.isEmpty else { return false }
+        guard values.count == 1, values[0] == "Bearer " + placeholder else {
+            throw APIClassificationError("\(what): sent to \(whom) with credentials other than the placeholder token airlock gave the agent: refused (run with --cloud-credentials pass to send the agent's own)")
+        }
+        return true
+    }
+}
+
+/// A Kubernetes API server as the broker reaches it for one context of the agent's kubeconfig:
+/// the agent's placeholder token is swapped for the operator's credentials, and the request names
+/// the real server. (The client certificate, when the context has one, is presented by the
+/// proxy's TLS connection to the server.)
+public struct KubernetesUpstream: Sendable {
+    public var context: KubernetesContext
+    public var placeholder: String
+
+    public init(context: KubernetesContext, placeholder: String) {
+        self.context = context
+        self.placeholder = placeholder
+    }
+
+    func prepare(_ request: APIRequest, what: String) throws(APIClassificationError) -> APIRequest {
+        let presented = try CredentialBroker.presented(request, placeholder: placeholder, what: what, to: "Kubernetes context \"\(context.name)\"")
+        var prepared = request
+        prepared.headers = request.headers.compactMap { header in
+            switch header.name.lowercased() {
+            case "authorization": return nil
+            case "host": return (header.name, context.authority)
+            default: return header
+            }
+        }
+        if presented, let authorization = try context.user.authorization() {
+            prepared.headers.append(("Authorization", authorization))
+        }
+        return prepared
+    }
+}
+
+/// An OAuth bearer token of the operator's (Google Cloud, Azure), which the agent holds a
+/// placeholder of.
+public struct BearerToken: Sendable {
+    public var token: String
+    public var placeholder: String
+    /// Where the token came from, for refusals and log lines (`GOOGLE_OAUTH_ACCESS_TOKEN`).
+    public var source: String
+
+    public init(token: String, placeholder: String, source: String) {
+        self.token = token
+        self.placeholder = placeholder
+        self.source = source
+    }
+
+    func prepare(_ request: APIRequest, what: String) throws(APIClassificationError) -> APIRequest {
+        guard try CredentialBroker.presented(request, placeholder: placeholder, what: what, to: request.host) else { return request }
+        var prepared = request
+        prepared.headers = request.headers.map { $0.name.lowercased() == "authorization" ? ($0.name, "Bearer " + token) : $0 }
+        return prepared
     }
 }

@@ -39,12 +39,14 @@ public final class EgressProxy: Sendable {
     ///     nil: such a connection is refused.
     ///   - api: classification, `[[api]]` rules, holds and re-signing of the requests read in
     ///     clear; nil: they are forwarded as sent.
+    ///   - routes: inspected hosts that are not real ones, each with where it goes (the names of
+    ///     the agent's kubeconfig).
     ///   - headTimeout: how long a client may take to send its request head before it is closed.
     ///   - connectTimeout: how long a TCP connect to an upstream may take.
     public init(
         listeningSocket: Int32, policy: NetworkPolicy, log: NetworkLog?, logger: Logger,
         inspection: InspectionTLS? = nil, signOff: (any ConnectionSignOff)? = nil, api: APIGate? = nil,
-        headTimeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(10)
+        routes: [String: UpstreamRoute] = [:], headTimeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(10)
     ) {
         self.listeningSocket = listeningSocket
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -52,7 +54,7 @@ public final class EgressProxy: Sendable {
         self.configuration = ProxyConfiguration(
             policy: policy, log: log, logger: logger,
             connector: UpstreamConnector(threadPool: resolverPool, connectTimeout: connectTimeout.timeAmount),
-            headTimeout: headTimeout.timeAmount, inspection: inspection, signOff: signOff, api: api)
+            headTimeout: headTimeout.timeAmount, inspection: inspection, signOff: signOff, api: api, routes: routes)
     }
 
     /// Starts accepting on the listening socket. Returns once the proxy is accepting.

@@ -86,22 +86,29 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
             channel.eventLoop.makeCompletedFuture {
                 let handler = try NIOSSLClientHandler(context: tls.upstreamContext(), serverHostname: host)
                 try channel.pipeline.syncOperations.addHandler(handler)
-                try channel.pipeline.syncOperations.addHandler(HTTPRequestEncoder())
-                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPResponseDecoder(
-                    leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .forward)))
+                try addHTTPClient(to: channel)
             }
         }
     }
 
+    /// HTTP/1.1 client codec, forwarding informational responses (a `100 Continue` the client waits for).
+    static func addHTTPClient(to channel: Channel) throws {
+        try channel.pipeline.syncOperations.addHandler(HTTPRequestEncoder())
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPResponseDecoder(
+            leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .forward)))
+    }
+
     /// Connects to the upstream and waits for its TLS handshake, so that a certificate the host's
-    /// roots do not vouch for is reported to the client as such, before any request.
+    /// roots do not vouch for is reported to the client as such, before any request. A host the
+    /// proxy routes (`ProxyConfiguration.routes`) is reached where and as its route says.
     static func connectUpstream(
         target: RequestTarget, decision: NetworkDecision, config: ProxyConfiguration, tls: InspectionTLS,
         on eventLoop: EventLoop
     ) -> EventLoopFuture<Channel> {
-        config.connector.connect(
-            host: target.host, port: target.port, decision: decision, on: eventLoop,
-            channelInitializer: upstreamInitializer(host: HostRule.normalize(target.host), tls: tls)
+        let route = config.routes[HostRule.normalize(target.host)]
+        return config.connector.connect(
+            host: route?.host ?? target.host, port: route?.port ?? target.port, decision: decision, on: eventLoop,
+            channelInitializer: route?.initializer() ?? upstreamInitializer(host: HostRule.normalize(target.host), tls: tls)
         ).flatMap { channel in
             let promise = eventLoop.makePromise(of: Channel.self)
             do {
@@ -113,7 +120,8 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
                 channel.close(promise: nil)
                 throw ProxyRefusal(
                     status: .badGateway, decision: "error", rule: "upstream tls",
-                    message: "TLS to \(display(target.host, target.port)) failed: \(error) (upstream certificates are verified against the host's roots and [network] upstream_ca)")
+                    message: route.map { "TLS to \(display($0.host, $0.port)) (\(target.host)) failed: \(error) (verified as the kubeconfig's cluster says)" }
+                        ?? "TLS to \(display(target.host, target.port)) failed: \(error) (upstream certificates are verified against the host's roots and [network] upstream_ca)")
             }
         }
     }

@@ -20,6 +20,8 @@ struct ProxyConfiguration: Sendable {
     /// What becomes of the cloud API requests read in clear: classified, decided by `[[api]]`
     /// rules, held, signed again. Nil: inspected requests are forwarded as sent.
     var api: APIGate?
+    /// Inspected hosts that are routed elsewhere (the Kubernetes broker's names), by host.
+    var routes: [String: UpstreamRoute] = [:]
     /// Longest request head (request line and headers) accepted.
     static let maxHeadBytes = 64 * 1024
 }

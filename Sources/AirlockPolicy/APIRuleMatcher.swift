@@ -4,7 +4,11 @@ public struct APIRuleMatcher: Sendable {
     private let rules: [CompiledAPIRule]
 
     public init(profile: Profile) {
-        rules = profile.api.map(CompiledAPIRule.init)
+        self.init(rules: profile.api)
+    }
+
+    public init(rules: [APIRule]) {
+        self.rules = rules.map(CompiledAPIRule.init)
     }
 
     /// The rule that decides `call` and what it says; nil when no rule matches (the request goes

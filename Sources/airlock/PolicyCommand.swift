@@ -85,7 +85,7 @@ struct PolicyCommand: ParsableCommand {
             let request = APIRequest(
                 method: method.uppercased(), host: host.lowercased(), port: parsed.port ?? (scheme == "https" ? 443 : 80),
                 target: path + (parsed.percentEncodedQuery.map { "?" + $0 } ?? ""), headers: headers, body: body)
-            let classifier = APIClassifier(kubernetesHosts: kubernetes ? [host.lowercased()] : [])
+            let classifier = APIClassifier(kubernetesHosts: kubernetes ? [host.lowercased(): host.lowercased()] : [:])
             let classified: ClassifiedRequest?
             do { classified = try classifier.classify(request) } catch {
                 print("request: \(request.method) \(url)\nrefused: it cannot be classified: \(error) (the proxy never passes such a request through)")

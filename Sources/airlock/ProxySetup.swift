@@ -29,46 +29,31 @@ final class ProxySetup: @unchecked Sendable {
     /// Variables the agent gets for the cloud's credentials: placeholders, or the operator's own
     /// with `--cloud-credentials pass`.
     let credentialVariables: [String: String]
+    /// Files holding the operator's credentials outside the profile's hidden paths.
+    let credentialFiles: [String]
+    /// The Kubernetes contexts the proxy stands in for, and where the agent's kubeconfig is written.
+    let kubernetes: KubernetesBrokerSetup?
+    let kubeconfigPath: String
+    /// Where the proxy sends the agent's Kubernetes names: each context's API server.
+    let routes: [String: UpstreamRoute]
 
     /// Makes or loads the inspection CA and writes the sandbox's CA bundle; throws (before
     /// anything starts) on a CA that cannot be made or an `upstream_ca` that cannot be read.
     init(profile: Profile, environment env: [String: String], cloudCredentials: CloudCredentials, logPath: String?,
          logger: Logger) throws(SandboxError) {
-        self.policy = profile.networkPolicy
         self.logPath = logPath
         self.logger = logger
         self.rules = APIRuleMatcher(profile: profile)
         let home = env["HOME"] ?? "/"
-        var broker = CredentialBroker()
-        var variables: [String: String] = [:]
-        switch cloudCredentials {
-        case .none:
-            break
-        case .pass:
-            for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] { variables[name] = env[name] }
-        case .broker:
-            guard profile.network == .proxy, !policy.inspect.isEmpty else { break }
-            let found: (credentials: AWSCredentials, region: String?, source: String)?
-            do { found = try AWSCredentialSource.load(environment: env, home: home) } catch {
-                // Without usable credentials the agent gets none at all: less access, never more.
-                logger.warning("AWS credentials: \(error); the agent gets no AWS credentials, real or placeholder")
-                found = nil
-            }
-            if let found {
-                let placeholder = AWSCredentialSource.placeholder()
-                broker = CredentialBroker(aws: found.credentials, awsPlaceholderKeyID: placeholder.accessKeyID)
-                variables["AWS_ACCESS_KEY_ID"] = placeholder.accessKeyID
-                variables["AWS_SECRET_ACCESS_KEY"] = placeholder.secretAccessKey
-                if let region = found.region {
-                    variables["AWS_REGION"] = env["AWS_REGION"] ?? region
-                    variables["AWS_DEFAULT_REGION"] = env["AWS_DEFAULT_REGION"] ?? region
-                }
-                logger.info("AWS credentials from \(found.source) stay outside the sandbox; the agent holds placeholder keys (\(placeholder.accessKeyID)) and the proxy signs what it lets through")
-            }
-        }
-        self.broker = broker
-        self.credentialVariables = variables
+        let credentials = CredentialSetup(cloudCredentials, profile: profile, environment: env, home: home, logger: logger)
+        self.broker = credentials.broker
+        self.credentialVariables = credentials.variables
+        self.credentialFiles = credentials.hidden
+        self.kubernetes = credentials.kubernetes
+        self.policy = credentials.policy(profile.networkPolicy)
+        kubeconfigPath = QueuePaths.cacheDirectory(env) + "/kubeconfig-\(getpid()).yaml"
         guard profile.network == .proxy, !policy.inspect.isEmpty else {
+            routes = [:]
             inspection = nil
             bundlePath = nil
             return
@@ -84,17 +69,31 @@ final class ProxySetup: @unchecked Sendable {
         } catch {
             throw SandboxError("TLS inspection: \(error)")
         }
+        routes = try kubernetes?.routes() ?? [:]
     }
 
-    /// Airlock's own files the agent must not see: the CA and its key.
-    var hidden: [String] { inspection.map { [$0.ca.directory] } ?? [] }
+    /// Files the agent must not see: Airlock's CA and its key, and the operator's credentials
+    /// wherever their variables put them.
+    var hidden: [String] { (inspection.map { [$0.ca.directory] } ?? []) + credentialFiles }
 
     /// What the sandbox's environment gets in proxy mode: the proxy, and the CA bundle under every
     /// name clients read one by.
+    /// With Kubernetes contexts to stand in for, it writes the agent's kubeconfig (which names
+    /// the proxy) and points `KUBECONFIG` at it.
     var variables: @Sendable (String, Int) -> [String: String] {
         let bundlePath = self.bundlePath
+        let kubernetes = self.kubernetes, kubeconfigPath = self.kubeconfigPath, caPEM = inspection?.ca.certificatePEM
+        let logger = self.logger
         return { host, port in
             var variables = Self.proxyVariables(host: host, port: port)
+            if let kubernetes, let caPEM {
+                do {
+                    try kubernetes.write(to: kubeconfigPath, proxyURL: "http://\(host):\(port)", caPEM: caPEM)
+                    variables["KUBECONFIG"] = kubeconfigPath
+                } catch {
+                    logger.warning("\(error): the agent gets no Kubernetes contexts")
+                }
+            }
             if let bundlePath {
                 // OpenSSL's default, curl, requests, botocore, git, pip, Node, gcloud and Google's
                 // Python and gRPC libraries.
@@ -130,9 +129,12 @@ final class ProxySetup: @unchecked Sendable {
                 logger.warning("network log \(logPath): \(error); connections are not logged")
             }
         }
-        let api = inspection.map { _ in APIGate(classifier: APIClassifier(), rules: rules, broker: broker, signOff: signOff) }
+        let clusters = Dictionary(uniqueKeysWithValues: broker.kubernetes.map { ($0.key, $0.value.context.name) })
+        let api = inspection.map { _ in
+            APIGate(classifier: APIClassifier(kubernetesHosts: clusters), rules: rules, broker: broker, signOff: signOff)
+        }
         let proxy = EgressProxy(listeningSocket: listeningSocket, policy: policy, log: log, logger: logger,
-                                inspection: inspection, signOff: signOff, api: api)
+                                inspection: inspection, signOff: signOff, api: api, routes: routes)
         do {
             try proxy.start()
             self.proxy = proxy
@@ -144,6 +146,7 @@ final class ProxySetup: @unchecked Sendable {
 
     func stop() {
         proxy?.stop()
+        if kubernetes != nil { unlink(kubeconfigPath) }
     }
 }
 
@@ -151,7 +154,8 @@ final class ProxySetup: @unchecked Sendable {
 enum CloudCredentials: String, CaseIterable, ExpressibleByArgument {
     /// Placeholders; the proxy signs each request it lets through with the real ones.
     case broker
-    /// The operator's own AWS keys, in the agent's environment; requests go upstream as the agent signed them.
+    /// The operator's own keys and tokens (AWS, `KUBECONFIG`, Google Cloud and Azure tokens), in the
+    /// agent's environment; requests go upstream as the agent signed them.
     case pass
     /// None at all.
     case none

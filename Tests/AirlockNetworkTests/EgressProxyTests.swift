@@ -16,13 +16,14 @@ final class ProxyFixture {
         try self.init(policy: try NetworkPolicy(allow: allow, deny: deny, unknown: unknown), headTimeout: headTimeout)
     }
 
-    init(policy: NetworkPolicy, inspection: InspectionTLS? = nil, headTimeout: Duration = .seconds(30)) throws {
+    init(policy: NetworkPolicy, inspection: InspectionTLS? = nil, api: APIGate? = nil, routes: [String: UpstreamRoute] = [:],
+         headTimeout: Duration = .seconds(30)) throws {
         let (fd, port) = try makeListeningSocket()
         self.port = port
         logPath = FileManager.default.temporaryDirectory.appendingPathComponent("airlock-net-\(UUID().uuidString).jsonl").path
         proxy = EgressProxy(
             listeningSocket: fd, policy: policy, log: try NetworkLog(path: logPath),
-            logger: Logger(label: "airlock.test.proxy"), inspection: inspection, headTimeout: headTimeout)
+            logger: Logger(label: "airlock.test.proxy"), inspection: inspection, api: api, routes: routes, headTimeout: headTimeout)
         try proxy.start()
     }
 

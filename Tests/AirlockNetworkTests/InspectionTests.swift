@@ -1,3 +1,4 @@
+import AirlockCloud
 import AirlockNetwork
 import AirlockPolicy
 import Crypto
@@ -54,7 +55,8 @@ final class KeepAliveHTTPSServer {
                         received += self.rfile.read(min(16384, length - len(received)))
                         if self.path.startswith("/slow"):
                             time.sleep(0.005)
-                    body = ("%s %s host=%s body=%d\\n" % (self.command, self.path, self.headers.get("Host"), len(received))).encode()
+                    auth = "".join(" auth=" + value for value in self.headers.get_all("Authorization") or [])
+                    body = ("%s %s host=%s body=%d%s\\n" % (self.command, self.path, self.headers.get("Host"), len(received), auth)).encode()
                     self.send_response(200)
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
@@ -85,13 +87,14 @@ final class InspectingProxy {
     let tls: InspectionTLS
     let bundle: String
 
-    init(inspect: [String] = ["localhost"], upstreamCA: [String]) throws {
+    init(allow: [String] = ["localhost"], inspect: [String] = ["localhost"], upstreamCA: [String],
+         api: ((InspectionTLS) -> APIGate)? = nil, routes: [String: UpstreamRoute] = [:]) throws {
         scratch = try Scratch()
-        let policy = try NetworkPolicy(allow: ["localhost"], inspect: inspect)
+        let policy = try NetworkPolicy(allow: allow, inspect: inspect)
         let ca = try InspectionCA.loadOrCreate(domains: policy.inspectedDomains, stateDirectory: scratch.path + "/state")
         tls = try InspectionTLS(ca: ca, upstreamCA: upstreamCA)
         bundle = try tls.writeBundle(upstreamCA: [], in: scratch.path + "/cache")
-        fixture = try ProxyFixture(policy: policy, inspection: tls)
+        fixture = try ProxyFixture(policy: policy, inspection: tls, api: api?(tls), routes: routes)
     }
 
     func stop() { fixture.stop() }
@@ -254,6 +257,30 @@ final class InspectingProxy {
         #expect(result.stdout == "GET /plain host=localhost:\(server.port) body=0\n", "\(result.stderr)")
         let lines = try proxy.fixture.logLines(atLeast: 1)
         #expect(lines.allSatisfy { $0["kind"] as? String == "connect" && $0["inspected"] == nil }, "\(lines)")
+    }
+
+    @Test func aRoutedGoogleCloudRequestGetsTheOperatorsTokenInPlaceOfThePlaceholderAndOtherTokensAreRefused() throws {
+        let server = try KeepAliveHTTPSServer()
+        defer { server.stop() }
+        // storage.googleapis.com is routed to the test server (as the broker routes its Kubernetes
+        // names), so the request is classified as Google Cloud's without leaving the machine.
+        let route = try UpstreamRoute(host: "localhost", port: server.port,
+                                      certificateAuthority: Array(try Data(contentsOf: URL(fileURLWithPath: server.caPath))))
+        let broker = CredentialBroker(bearer: ["gcp": BearerToken(token: "ya29.REAL", placeholder: "PH", source: "GOOGLE_OAUTH_ACCESS_TOKEN")])
+        let proxy = try InspectingProxy(
+            allow: ["storage.googleapis.com"], inspect: ["*.googleapis.com"], upstreamCA: [],
+            api: { _ in APIGate(classifier: APIClassifier(), rules: APIRuleMatcher(rules: []), broker: broker, signOff: nil) },
+            routes: ["storage.googleapis.com": route])
+        defer { proxy.stop() }
+        let url = "https://storage.googleapis.com/storage/v1/b/logs/o/a.txt"
+        let swapped = try curl(proxyPort: proxy.fixture.port, url, extra: ["--cacert", proxy.bundle, "-H", "Authorization: Bearer PH"])
+        #expect(swapped.status == 200 && swapped.body == "GET /storage/v1/b/logs/o/a.txt host=storage.googleapis.com body=0 auth=Bearer ya29.REAL\n",
+                "\(swapped)")
+        let anonymous = try curl(proxyPort: proxy.fixture.port, url, extra: ["--cacert", proxy.bundle])
+        #expect(anonymous.body == "GET /storage/v1/b/logs/o/a.txt host=storage.googleapis.com body=0\n", "\(anonymous)")
+        let foreign = try curl(proxyPort: proxy.fixture.port, url, extra: ["--cacert", proxy.bundle, "-H", "Authorization: Bearer ya29.agents-own"])
+        #expect(foreign.status == 403 && foreign.body.contains("airlock: gcp storage get") && foreign.body.contains("other than the placeholder token"),
+                "\(foreign)")
     }
 
     @Test func anAbsurdSNIGetsTheLeafOfTheTunnelsHostAndTheProxyServesTheNextClient() throws {

@@ -1,0 +1,321 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The Kubernetes broker end to end: the Kubernetes Python client in a real sandbox, reading the
+/// kubeconfig airlock gives it, against an API server of the test's own (HTTPS on the host's
+/// 127.0.0.1, known by its address, with its own CA) that takes the operator's token or client
+/// certificate and nothing else. The operator's kubeconfig, CA, token file, certificate and key
+/// lie outside ~/.kube, named by KUBECONFIG alone.
+@Suite(.serialized, .enabled(if: ProjectVenv.exists, ProjectVenv.missing))
+struct KubernetesBrokerTests {
+    let signOff = SignOffTests()
+
+    static let configs = CloudAPIHoldTests.configs
+
+    /// One test's cluster and desk: the API server, the operator's kubeconfig with a token context
+    /// (`prod`, the current one), a client-certificate context (`Staging Cert`) and an exec-plugin
+    /// context airlock cannot stand in for (`eks`), approvers, and a profile in proxy mode.
+    final class Cluster: @unchecked Sendable {
+        let fixture: Fixture
+        let approvers: SignOffTests.Approvers
+        let server: Subprocess
+        let port: Int
+        /// The operator's token, and the directory of the operator's files.
+        let token: String
+        let operatorDirectory: String
+        let profile: String
+
+        init(_ config: SandboxConfig) throws {
+            let f = try Fixture(config)
+            try ProjectVenv.check(for: config)
+            fixture = f
+            approvers = try SignOffTests.Approvers(in: f.root)
+            operatorDirectory = f.root + "/operator"
+            let ca = try TestCA.make(in: operatorDirectory)
+            let leaf = try ca.issue(for: "IP:127.0.0.1", in: f.root + "/server")
+            let client = try ca.issue(for: "DNS:operator.example", in: operatorDirectory)
+            token = "operator-token-\(f.unique)"
+            try f.write(operatorDirectory + "/token", token + "\n", mode: 0o600)
+            try f.write(f.root + "/server/api.py", KubernetesBrokerTests.serverScript)
+            let digest = try runOnHost(["/bin/sh", "-c", "printf %s \"$0\" | sha256sum | cut -d' ' -f1", token], in: f.root).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let server = try Subprocess(["/usr/bin/python3", f.root + "/server/api.py", digest, leaf.certificate, leaf.key, ca.certificate],
+                                        environment: ["PATH": "/usr/bin:/bin"], directory: f.root)
+            self.server = server
+            var port: Int?
+            _ = waitUntil(timeout: 30) {
+                port = server.currentStderr().split(separator: "\n").first.flatMap { Int($0.replacingOccurrences(of: "listening on ", with: "")) }
+                return port != nil || server.poll() != nil
+            }
+            guard let port else { throw HarnessError("the API server did not start: \(server.currentStderr())") }
+            self.port = port
+            // Relative paths, as kubeconfigs often have: relative to the kubeconfig's directory.
+            try f.write(operatorDirectory + "/kubeconfig", """
+                apiVersion: v1
+                kind: Config
+                clusters:
+                - name: local
+                  cluster:
+                    server: https://127.0.0.1:\(port)
+                    certificate-authority: test-ca.pem
+                users:
+                - name: token-user
+                  user:
+                    tokenFile: token
+                - name: cert-user
+                  user:
+                    client-certificate: DNS-operator.example.pem
+                    client-key: DNS-operator.example.key
+                - name: eks-user
+                  user:
+                    exec:
+                      apiVersion: client.authentication.k8s.io/v1beta1
+                      command: aws
+                      args: [eks, get-token, --cluster-name, prod]
+                contexts:
+                - name: prod
+                  context: {cluster: local, user: token-user, namespace: default}
+                - name: Staging Cert
+                  context: {cluster: local, user: cert-user}
+                - name: eks
+                  context: {cluster: local, user: eks-user}
+                current-context: prod
+                """, mode: 0o600)
+            if let user = config.user { try chownTree(operatorDirectory, to: user) }
+            try f.write(f.workspace + "/" + CloudScripts.agentFile, CloudScripts.agentScript)
+            try f.write(f.workspace + "/kube_agent.py", KubernetesBrokerTests.agentScript)
+            profile = f.root + "/kube.toml"
+            try f.write(profile, """
+                extends = "default"
+                [sandbox]
+                network = "proxy"
+                [signoff]
+                quorum = 2
+                wait = "10m"
+                """)
+        }
+
+        deinit {
+            server.send(SIGKILL)
+            _ = server.wait(timeout: 10)
+        }
+
+        /// The requests the server received: "METHOD PATH AUTH HOST", AUTH one of token, cert,
+        /// placeholder, other, none.
+        var requests: [String] {
+            server.currentStderr().split(separator: "\n").filter { $0.hasPrefix("request ") }.map { String($0.dropFirst(8)) }
+        }
+
+        var namespaces: [String] {
+            server.currentStderr().split(separator: "\n").filter { $0.hasPrefix("deleted ") }.map { String($0.dropFirst(8)) }
+        }
+
+        func startAgent(_ script: String, options: [String] = []) throws -> Subprocess {
+            try startAirlock(
+                fixture.runArguments(["/bin/sh", "-c", script],
+                                     options: ["--profile", profile, "--approvers", approvers.allowedSigners] + options),
+                env: fixture.environment(["KUBECONFIG": operatorDirectory + "/kubeconfig"]),
+                cwd: fixture.workspace, user: fixture.config.user)
+        }
+
+        func kube(_ args: String) -> String { "\(ProjectVenv.python) kube_agent.py \(args)" }
+    }
+
+    @Test("the agent's kubeconfig reaches both contexts through the proxy with a placeholder token, the server sees only the operator's token or client certificate, and nothing of the operator's kubeconfig, token or key is readable in the sandbox; delete_namespace is held, goes through after two approvals and not before; a denied one fails with a 403 Status naming airlock",
+          arguments: configs)
+    func kubernetesClientThroughTheBroker(config: SandboxConfig) throws {
+        let cluster = try Cluster(config)
+        let f = cluster.fixture
+        let operatorFiles = ["kubeconfig", "token", "DNS-operator.example.key"].map { cluster.operatorDirectory + "/" + $0 }
+        let script = """
+            echo "KUBECONFIG=$KUBECONFIG"
+            grep -c 'airlock-placeholder-' "$KUBECONFIG"
+            for file in \(operatorFiles.joined(separator: " ")); do
+                if [ -n "$(head -c 1 "$file" 2>/dev/null)" ]; then echo "readable: $file"; fi
+            done
+            \(ProjectVenv.python) \(CloudScripts.agentFile) scan \(CloudAPIHoldTests.encoded(cluster.token))
+            \(cluster.kube("contexts"))
+            \(cluster.kube("list prod"))
+            \(cluster.kube("list 'Staging Cert'"))
+            \(cluster.kube("delete prod doomed"))
+            \(cluster.kube("delete 'Staging Cert' keep"))
+            \(cluster.kube("list prod"))
+            """
+        let agent = try cluster.startAgent(script)
+        guard let row = try signOff.waitForHeld(f, cluster.approvers, timeout: 90) else {
+            agent.send(SIGKILL)
+            Issue.record("no request was held: \(agent.wait(timeout: 10))\nserver: \(cluster.requests)")
+            return
+        }
+        let id = try #require(row["id"] as? String)
+        #expect(row["kind"] as? String == "api" && row["host"] as? String == "prod.kubernetes.airlock.internal", "\(row)")
+        let shown = try signOff.queueCLI(f, cluster.approvers, ["queue", "show", id])
+        #expect(shown.lines.contains("operation: api kubernetes core delete namespaces/doomed in prod"), "\(shown)")
+
+        // Held: nothing reached the server, and one approval is not enough.
+        #expect(!cluster.requests.contains { $0.hasPrefix("DELETE ") }, "\(cluster.requests)")
+        #expect(try signOff.approve(f, cluster.approvers, id, as: "alice").status == 0)
+        usleep(1_500_000)
+        #expect(cluster.namespaces.isEmpty, "deleted on one approval")
+        #expect(try signOff.approve(f, cluster.approvers, id, as: "bob").status == 0)
+
+        // The second deletion, through the client-certificate context: denied.
+        guard let second = try signOff.waitForHeld(f, cluster.approvers, timeout: 90, excluding: [id]) else {
+            agent.send(SIGKILL)
+            Issue.record("the second deletion was not held: \(agent.wait(timeout: 10))\nserver: \(cluster.requests)")
+            return
+        }
+        let secondID = try #require(second["id"] as? String)
+        #expect(second["host"] as? String == "staging-cert.kubernetes.airlock.internal", "\(second)")
+        let denied = try signOff.queueCLI(f, cluster.approvers, ["deny", secondID, "--key", cluster.approvers.key("alice"), "--reason", "keep staging"])
+        #expect(denied.status == 0, "\(denied)")
+
+        let outcome = agent.wait(timeout: 90)
+        #expect(outcome.status == 0, "\(outcome)")
+        let kubeconfig = String((outcome.lines.first { $0.hasPrefix("KUBECONFIG=") } ?? "").dropFirst(11))
+        #expect(kubeconfig.hasSuffix(".yaml") && kubeconfig.contains("/kubeconfig-"), "\(outcome)")
+        #expect(!FileManager.default.fileExists(atPath: kubeconfig), "the agent's kubeconfig outlived the run")
+        #expect(outcome.lines.contains("2"), "both users of the agent's kubeconfig hold the placeholder: \(outcome)")
+        #expect(!outcome.lines.contains { $0.hasPrefix("readable: ") }, "\(outcome)")
+        #expect(outcome.lines.contains("found: nothing"), "\(outcome)")
+        #expect(!outcome.stdout.contains(cluster.token), "\(outcome)")
+        #expect(outcome.lines.contains("contexts: Staging Cert, prod; current prod"), "\(outcome)")
+        #expect(outcome.stderr.contains("context \"eks\": its user authenticates with an exec plugin"), "\(outcome)")
+        let lists = outcome.lines.filter { $0.hasPrefix("namespaces: ") }
+        #expect(lists == ["namespaces: default doomed keep", "namespaces: default doomed keep", "namespaces: default keep"], "\(outcome)")
+        #expect(outcome.lines.contains("deleted doomed"), "\(outcome)")
+        let refusal = outcome.lines.first { $0.hasPrefix("refused 403 ") } ?? ""
+        #expect(refusal == "refused 403 Status airlock: DENIED request \(secondID) by alice: keep staging: kubernetes core delete namespaces/keep in Staging Cert: the request was refused.", "\(outcome)")
+
+        // The server saw the operator's credentials on every request, never the placeholder, and
+        // the deletion once.
+        let requests = cluster.requests
+        #expect(!requests.isEmpty && requests.allSatisfy { $0.contains(" token ") || $0.contains(" cert ") }, "\(requests)")
+        #expect(requests.filter { $0.hasPrefix("GET /api/v1/namespaces ") }.map { $0.split(separator: " ")[2] } == ["token", "cert", "token"], "\(requests)")
+        #expect(requests.filter { $0.hasPrefix("DELETE ") } == ["DELETE /api/v1/namespaces/doomed token 127.0.0.1:\(cluster.port)"], "\(requests)")
+        #expect(cluster.namespaces == ["doomed"])
+    }
+
+    @Test("with --cloud-credentials none the agent gets no kubeconfig and cannot read the operator's", arguments: configs)
+    func noneGivesNothing(config: SandboxConfig) throws {
+        let cluster = try Cluster(config)
+        let agent = try cluster.startAgent("""
+            echo "KUBECONFIG=${KUBECONFIG:-unset}"
+            for file in \(cluster.operatorDirectory)/kubeconfig \(cluster.operatorDirectory)/token; do
+                if [ -n "$(head -c 1 "$file" 2>/dev/null)" ]; then echo "readable: $file"; fi
+            done
+            """, options: ["--cloud-credentials", "none"])
+        let outcome = agent.wait(timeout: 60)
+        #expect(outcome.status == 0, "\(outcome)")
+        #expect(outcome.lines == ["KUBECONFIG=unset"], "\(outcome)")
+        #expect(cluster.requests.isEmpty)
+    }
+
+    /// `contexts`: the contexts of the agent's kubeconfig; `list CONTEXT`: the namespaces;
+    /// `delete CONTEXT NAME`: delete_namespace, printing the Status of a refusal.
+    static let agentScript = #"""
+        import json, sys
+        from kubernetes import client, config
+        from kubernetes.client.rest import ApiException
+
+        command, args = sys.argv[1], sys.argv[2:]
+        if command == "contexts":
+            contexts, current = config.list_kube_config_contexts()
+            print("contexts: %s; current %s" % (", ".join(sorted(c["name"] for c in contexts)), current["name"]), flush=True)
+            sys.exit(0)
+        config.load_kube_config(context=args[0])
+        v1 = client.CoreV1Api()
+        try:
+            if command == "list":
+                print("namespaces:", " ".join(n.metadata.name for n in v1.list_namespace().items), flush=True)
+            elif command == "delete":
+                v1.delete_namespace(args[1])
+                print("deleted", args[1], flush=True)
+        except ApiException as error:
+            body = json.loads(error.body)
+            print("refused", error.status, body["kind"], body["message"], flush=True)
+        """#
+
+    /// A Kubernetes API server's few paths (namespaces: list, get, delete), over TLS with an
+    /// optional client certificate; it knows the operator's token by its SHA-256 (its command line
+    /// is readable by others), and answers 401 to any request without the operator's token or
+    /// certificate, and writes "request METHOD PATH AUTH HOST" and "deleted NAME" on its stderr.
+    static let serverScript = #"""
+        import hashlib, http.server, json, ssl, sys, threading
+        token_digest, certificate, key, ca = sys.argv[1:5]
+        namespaces = {"default", "doomed", "keep"}
+        lock = threading.Lock()
+
+        def status(code, reason, message):
+            return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+                    "reason": reason, "code": code}
+
+        def namespace(name):
+            return {"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": name}, "status": {"phase": "Active"}}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def who(self):
+                peer = self.connection.getpeercert()
+                if peer and any(value == "operator.example" for kind, value in peer.get("subjectAltName", ())):
+                    return "cert"
+                auth = self.headers.get_all("Authorization") or []
+                if len(auth) == 1 and auth[0].startswith("Bearer ") and hashlib.sha256(auth[0][7:].encode()).hexdigest() == token_digest:
+                    return "token"
+                if any("airlock-placeholder" in value for value in auth):
+                    return "placeholder"
+                return "other" if auth else "none"
+
+            def reply(self, code, body):
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def handle_any(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                who = self.who()
+                sys.stderr.write("request %s %s %s %s\n" % (self.command, self.path, who, self.headers.get("Host")))
+                sys.stderr.flush()
+                if who not in ("cert", "token"):
+                    return self.reply(401, status(401, "Unauthorized", "Unauthorized"))
+                path = self.path.split("?")[0].rstrip("/")
+                parts = path.split("/")
+                with lock:
+                    if path == "/api/v1/namespaces" and self.command == "GET":
+                        items = [namespace(n) for n in sorted(namespaces)]
+                        return self.reply(200, {"kind": "NamespaceList", "apiVersion": "v1", "metadata": {}, "items": items})
+                    if len(parts) == 5 and path.startswith("/api/v1/namespaces/") and parts[4] in namespaces:
+                        if self.command == "GET":
+                            return self.reply(200, namespace(parts[4]))
+                        if self.command == "DELETE":
+                            namespaces.discard(parts[4])
+                            sys.stderr.write("deleted %s\n" % parts[4])
+                            sys.stderr.flush()
+                            return self.reply(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"})
+                return self.reply(404, status(404, "NotFound", "the server could not find the requested resource"))
+
+            do_GET = do_DELETE = do_POST = do_PUT = do_PATCH = handle_any
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certificate, key)
+        context.load_verify_locations(ca)
+        context.verify_mode = ssl.CERT_OPTIONAL
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        sys.stderr.write("listening on %d\n" % server.server_address[1])
+        sys.stderr.flush()
+        server.serve_forever()
+        """#
+}
