@@ -13,7 +13,7 @@ public struct KubeconfigError: Error, Sendable, Equatable, CustomStringConvertib
 /// (given, or read from a file at each request, as projected service-account tokens rotate),
 /// a user name and password, a client certificate in the TLS handshake, or a token and a
 /// certificate together.
-public struct KubernetesUser: Sendable, Equatable {
+public struct KubernetesUser: Sendable {
     public var token: String?
     public var tokenFile: String?
     public var username: String?
@@ -21,9 +21,12 @@ public struct KubernetesUser: Sendable, Equatable {
     /// PEM bytes of the client certificate and its key.
     public var clientCertificate: [UInt8]?
     public var clientKey: [UInt8]?
+    /// The `exec` plugin that gives the token (run outside the sandbox).
+    public var exec: KubernetesExecPlugin?
 
     public init(token: String? = nil, tokenFile: String? = nil, username: String? = nil, password: String? = nil,
-                clientCertificate: [UInt8]? = nil, clientKey: [UInt8]? = nil) {
+                clientCertificate: [UInt8]? = nil, clientKey: [UInt8]? = nil, exec: KubernetesExecPlugin? = nil) {
+        self.exec = exec
         self.token = token
         self.tokenFile = tokenFile
         self.username = username
@@ -36,6 +39,7 @@ public struct KubernetesUser: Sendable, Equatable {
     /// authenticates. A token file is read now: it may have been rotated since the last request.
     public func authorization() throws(APIClassificationError) -> String? {
         if let token { return "Bearer " + token }
+        if let exec { return "Bearer " + (try exec.token()) }
         if let tokenFile {
             guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
                 throw APIClassificationError("the kubeconfig's tokenFile \(tokenFile) cannot be read")
@@ -49,7 +53,7 @@ public struct KubernetesUser: Sendable, Equatable {
 
 /// One kubeconfig context the broker can stand in for: its cluster (where the API server is and
 /// how its certificate is checked), its user's credentials and its default namespace.
-public struct KubernetesContext: Sendable, Equatable {
+public struct KubernetesContext: Sendable {
     public var name: String
     /// The API server's host (a name or an address, no brackets) and port.
     public var serverHost: String
@@ -107,11 +111,11 @@ public struct Kubeconfig: Sendable {
             documents.append((path, node))
         }
         guard !documents.isEmpty else { return nil }
-        return try merge(documents)
+        return try merge(documents, environment: environment)
     }
 
     /// The merged view of `documents`: kubectl's first-wins rule, per name.
-    static func merge(_ documents: [(path: String, node: Node)]) throws(KubeconfigError) -> Kubeconfig {
+    static func merge(_ documents: [(path: String, node: Node)], environment: [String: String]) throws(KubeconfigError) -> Kubeconfig {
         var clusters: [String: (path: String, node: Node)] = [:]
         var users: [String: (path: String, node: Node)] = [:]
         var contexts: [(name: String, path: String, node: Node)] = []
@@ -156,7 +160,7 @@ public struct Kubeconfig: Sendable {
             }
             do {
                 let context = try Self.context(name, namespace: body["namespace"]?.string, cluster: cluster, user: user,
-                                               files: &result.files)
+                                               environment: environment, files: &result.files)
                 result.contexts.append(context)
             } catch let skip as Skip {
                 result.skipped.append("context \"\(name)\": \(skip.why)")
@@ -173,7 +177,7 @@ public struct Kubeconfig: Sendable {
     struct Skip: Error { var why: String }
 
     static func context(_ name: String, namespace: String?, cluster: (path: String, node: Node), user: (path: String, node: Node),
-                        files: inout [String]) throws -> KubernetesContext {
+                        environment: [String: String], files: inout [String]) throws -> KubernetesContext {
         func field(_ entry: (path: String, node: Node), _ key: String) -> String? {
             entry.node[key]?.string.flatMap { $0.isEmpty ? nil : $0 }
         }
@@ -197,8 +201,8 @@ public struct Kubeconfig: Sendable {
             return Array(bytes)
         }
 
-        for key in ["exec", "auth-provider"] where user.node[key] != nil {
-            throw Skip(why: "its user authenticates with an \(key) plugin, which airlock does not run (give the context a token or a client certificate)")
+        if user.node["auth-provider"] != nil {
+            throw Skip(why: "its user authenticates with an auth-provider plugin, which kubectl no longer runs either (use the provider's exec plugin, or a token)")
         }
         if field(cluster, "proxy-url") != nil {
             throw Skip(why: "its cluster is reached through a proxy-url of its own, which airlock does not follow")
@@ -213,6 +217,9 @@ public struct Kubeconfig: Sendable {
         var kubeUser = KubernetesUser(
             token: field(user, "token"), username: field(user, "username"), password: field(user, "password"),
             clientCertificate: try pem(user, "client-certificate", &files), clientKey: try pem(user, "client-key", &files))
+        if let exec = user.node["exec"] {
+            kubeUser.exec = try plugin(exec, user: user, cluster: cluster, environment: environment)
+        }
         if kubeUser.token == nil, let file = field(user, "tokenFile") {
             kubeUser.tokenFile = resolve(file, user)
             files.append(kubeUser.tokenFile!)
@@ -227,6 +234,33 @@ public struct Kubeconfig: Sendable {
             insecureSkipTLSVerify: cluster.node["insecure-skip-tls-verify"]?.bool ?? false,
             tlsServerName: field(cluster, "tls-server-name"), namespace: namespace.flatMap { $0.isEmpty ? nil : $0 },
             user: kubeUser)
+    }
+
+    /// The user's `exec` plugin, as client-go reads it.
+    static func plugin(_ exec: Node, user: (path: String, node: Node), cluster: (path: String, node: Node),
+                       environment: [String: String]) throws -> KubernetesExecPlugin {
+        guard let command = exec["command"]?.string, !command.isEmpty else {
+            throw KubeconfigError("kubeconfig \(user.path): an exec plugin without a command")
+        }
+        guard let apiVersion = exec["apiVersion"]?.string, !apiVersion.isEmpty else {
+            throw KubeconfigError("kubeconfig \(user.path): the exec plugin \(command) has no apiVersion")
+        }
+        if exec["interactiveMode"]?.string == "Always" {
+            throw Skip(why: "its exec plugin \(command) must ask for input (interactiveMode: Always), which airlock cannot give it")
+        }
+        var env: [String: String] = [:]
+        for entry in exec["env"]?.sequence.map(Array.init) ?? [] {
+            guard let name = entry["name"]?.string, let value = entry["value"]?.string else {
+                throw KubeconfigError("kubeconfig \(user.path): an env entry of the exec plugin \(command) lacks a name or value")
+            }
+            env[name] = value
+        }
+        // As client-go: a relative path with a slash is relative to the kubeconfig's directory.
+        let directory = URL(fileURLWithPath: (user.path as NSString).deletingLastPathComponent, isDirectory: true)
+        let resolved = command.contains("/") && !command.hasPrefix("/")
+            ? URL(fileURLWithPath: command, relativeTo: directory).standardizedFileURL.path : command
+        return KubernetesExecPlugin(command: resolved, arguments: exec["args"]?.sequence?.compactMap(\.string) ?? [],
+                                    environment: env, apiVersion: apiVersion, source: user.path, operatorEnvironment: environment)
     }
 }
 

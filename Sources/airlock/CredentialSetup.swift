@@ -71,7 +71,19 @@ struct CredentialSetup {
             }
         }
 
-        if let kubeconfig {
+        if var kubeconfig {
+            // Exec plugins give their first token now, before anything starts, then refresh it
+            // in the background; one that fails leaves its context out.
+            kubeconfig.contexts = kubeconfig.contexts.filter { context in
+                guard let plugin = context.user.exec else { return true }
+                do {
+                    plugin.refreshInBackground(firstExpiry: try plugin.fetch())
+                    return true
+                } catch {
+                    kubeconfig.skipped.append("context \"\(context.name)\": \(error)")
+                    return false
+                }
+            }
             for skipped in kubeconfig.skipped { logger.warning("kubeconfig: \(skipped): the agent does not get it") }
             if !kubeconfig.contexts.isEmpty {
                 let setup = KubernetesBrokerSetup(kubeconfig: kubeconfig, placeholder: placeholder)

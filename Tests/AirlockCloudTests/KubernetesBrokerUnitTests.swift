@@ -86,14 +86,14 @@ import Testing
         #expect(config.sources == [dir.path + "/a", dir.path + "/b"])
     }
 
-    @Test func pluginsProxiesAndPlainHTTPAreLeftOutWithAReason() throws {
+    @Test func interactivePluginsAuthProvidersProxiesAndPlainHTTPAreLeftOutWithAReason() throws {
         let dir = try Directory([".kube/config": """
             clusters:
             - {name: ok, cluster: {server: "https://k.example"}}
             - {name: proxied, cluster: {server: "https://k.example", proxy-url: "http://corp:3128"}}
             - {name: plain, cluster: {server: "http://k.example:8080"}}
             users:
-            - {name: exec, user: {exec: {command: aws, apiVersion: client.authentication.k8s.io/v1beta1}}}
+            - {name: exec, user: {exec: {command: aws, apiVersion: client.authentication.k8s.io/v1beta1, interactiveMode: Always}}}
             - {name: gcp, user: {auth-provider: {name: gcp}}}
             - {name: t, user: {token: x}}
             contexts:
@@ -107,7 +107,7 @@ import Testing
         let config = try #require(try dir.load())
         #expect(config.contexts.map(\.name) == ["fine"])
         #expect(config.skipped.count == 5)
-        #expect(config.skipped[0].hasPrefix("context \"eks\": its user authenticates with an exec plugin"), "\(config.skipped)")
+        #expect(config.skipped[0].hasPrefix("context \"eks\": its exec plugin aws must ask for input"), "\(config.skipped)")
         #expect(config.skipped[1].hasPrefix("context \"gke\": its user authenticates with an auth-provider plugin"), "\(config.skipped)")
         #expect(config.skipped[2].contains("proxy-url"), "\(config.skipped)")
         #expect(config.skipped[3].contains("is not an https:// URL"), "\(config.skipped)")
@@ -223,5 +223,72 @@ import Testing
         var anonymous = gcp
         anonymous.headers = []
         #expect(try broker.prepare(anonymous, classified, now: Date()).values("authorization").isEmpty)
+    }
+
+    /// An exec plugin (a shell script) that prints an ExecCredential with the token `token-N` for
+    /// its Nth run, expiring `expiry` (nil: no expiry), or fails with `fail`.
+    static func plugin(in dir: Directory, expiry: String?, fail: Bool = false) throws -> KubernetesExecPlugin {
+        let expires = expiry.map { ",\"expirationTimestamp\":\"\($0)\"" } ?? ""
+        let script = """
+            #!/bin/sh
+            [ "$1 $REGION" = "get-token eu-west-1" ] && [ -n "$KUBERNETES_EXEC_INFO" ] || { echo "bad invocation" >&2; exit 3; }
+            \(fail ? "echo 'error: no SSO session' >&2; exit 1" : "")
+            echo run >> "\(dir.path)/runs"
+            n=$(wc -l < "\(dir.path)/runs")
+            printf '{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","status":{"token":"token-%s"\(expires)}}' "$n"
+            """
+        try script.write(toFile: dir.path + "/plugin", atomically: true, encoding: .utf8)
+        chmod(dir.path + "/plugin", 0o755)
+        let config = try #require(try dir.load(["KUBECONFIG": dir.path + "/config"]))
+        return try #require(config.contexts.first?.user.exec)
+    }
+
+    static func directoryWithPlugin() throws -> Directory {
+        try Directory(["config": """
+            clusters: [{name: c, cluster: {server: "https://k.example"}}]
+            users: [{name: u, user: {exec: {command: ./plugin, args: [get-token], env: [{name: REGION, value: eu-west-1}],
+                                            apiVersion: client.authentication.k8s.io/v1}}}]
+            contexts: [{name: x, context: {cluster: c, user: u}}]
+            """])
+    }
+
+    @Test func anExecPluginsTokenIsKeptUntilItExpires() throws {
+        let dir = try Self.directoryWithPlugin()
+        let plugin = try Self.plugin(in: dir, expiry: "2030-01-01T00:00:00Z")
+        #expect(plugin.command == dir.path + "/plugin")
+        #expect(throws: APIClassificationError.self) { try plugin.token() }
+        let expiry = try plugin.fetch(now: Date(timeIntervalSince1970: 0))
+        #expect(expiry == ISO8601DateFormatter().date(from: "2030-01-01T00:00:00Z"))
+        #expect(try plugin.token(now: Date(timeIntervalSince1970: 0)) == "token-1")
+        #expect(try KubernetesUser(exec: plugin).authorization() == "Bearer token-1")
+        // Past its expiry the token is not presented: the request is refused, naming the plugin.
+        let late = ISO8601DateFormatter().date(from: "2030-01-01T00:00:01Z")!
+        #expect(throws: APIClassificationError.self) { try plugin.token(now: late) }
+        try plugin.fetch()
+        #expect(try plugin.token(now: Date()) == "token-2")
+    }
+
+    @Test func aTokenWithoutExpiryIsAskedForAgainAfterFifteenMinutes() throws {
+        let dir = try Self.directoryWithPlugin()
+        let plugin = try Self.plugin(in: dir, expiry: nil)
+        let now = Date()
+        #expect(try plugin.fetch(now: now) == now.addingTimeInterval(15 * 60))
+    }
+
+    @Test func aFailingPluginIsAOneLineErrorWithWhatItSaid() throws {
+        let dir = try Self.directoryWithPlugin()
+        let plugin = try Self.plugin(in: dir, expiry: nil, fail: true)
+        do {
+            try plugin.fetch()
+            Issue.record("a failing plugin gave a token")
+        } catch {
+            #expect(error.message == "the kubeconfig's exec plugin \(dir.path)/plugin (\(dir.path)/config) failed (status 1): error: no SSO session")
+        }
+        do {
+            _ = try plugin.token()
+            Issue.record("a failing plugin's token was presented")
+        } catch {
+            #expect(error.message.hasSuffix("gave no usable token: the kubeconfig's exec plugin \(dir.path)/plugin (\(dir.path)/config) failed (status 1): error: no SSO session"))
+        }
     }
 }

@@ -16,8 +16,9 @@ struct KubernetesBrokerTests {
     static let configs = CloudAPIHoldTests.configs
 
     /// One test's cluster and desk: the API server, the operator's kubeconfig with a token context
-    /// (`prod`, the current one), a client-certificate context (`Staging Cert`) and an exec-plugin
-    /// context airlock cannot stand in for (`eks`), approvers, and a profile in proxy mode.
+    /// (`prod`, the current one), a client-certificate context (`Staging Cert`), an exec-plugin
+    /// context (`eks`), an auth-provider context airlock cannot stand in for (`gke`), approvers,
+    /// and a profile in proxy mode.
     final class Cluster: @unchecked Sendable {
         let fixture: Fixture
         let approvers: SignOffTests.Approvers
@@ -73,8 +74,12 @@ struct KubernetesBrokerTests {
                   user:
                     exec:
                       apiVersion: client.authentication.k8s.io/v1beta1
-                      command: aws
+                      command: ./get-token
                       args: [eks, get-token, --cluster-name, prod]
+                      env: [{name: CLUSTER, value: prod}]
+                - name: gke-user
+                  user:
+                    auth-provider: {name: gcp}
                 contexts:
                 - name: prod
                   context: {cluster: local, user: token-user, namespace: default}
@@ -82,8 +87,19 @@ struct KubernetesBrokerTests {
                   context: {cluster: local, user: cert-user}
                 - name: eks
                   context: {cluster: local, user: eks-user}
+                - name: gke
+                  context: {cluster: local, user: gke-user}
                 current-context: prod
                 """, mode: 0o600)
+            // The exec plugin, as `aws eks get-token` would answer: run by airlock outside the
+            // sandbox, counting its runs.
+            try f.write(operatorDirectory + "/get-token", #"""
+                #!/bin/sh
+                dir=$(dirname "$0")
+                [ -n "$KUBERNETES_EXEC_INFO" ] && [ "$CLUSTER $*" = "prod eks get-token --cluster-name prod" ] || exit 3
+                echo run >> "$dir/plugin-runs"
+                printf '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"%s","expirationTimestamp":"2099-01-01T00:00:00Z"}}\n' "$(cat "$dir/token")"
+                """#, mode: 0o700)
             if let user = config.user { try chownTree(operatorDirectory, to: user) }
             try f.write(f.workspace + "/" + CloudScripts.agentFile, CloudScripts.agentScript)
             try f.write(f.workspace + "/kube_agent.py", KubernetesBrokerTests.agentScript)
@@ -124,7 +140,7 @@ struct KubernetesBrokerTests {
         func kube(_ args: String) -> String { "\(ProjectVenv.python) kube_agent.py \(args)" }
     }
 
-    @Test("the agent's kubeconfig reaches both contexts through the proxy with a placeholder token, the server sees only the operator's token or client certificate, and nothing of the operator's kubeconfig, token or key is readable in the sandbox; delete_namespace is held, goes through after two approvals and not before; a denied one fails with a 403 Status naming airlock",
+    @Test("the agent's kubeconfig reaches the token, client-certificate and exec-plugin contexts through the proxy with a placeholder token, the server sees only the operator's token or client certificate, and nothing of the operator's kubeconfig, token or key is readable in the sandbox; delete_namespace is held, goes through after two approvals and not before; a denied one fails with a 403 Status naming airlock",
           arguments: configs)
     func kubernetesClientThroughTheBroker(config: SandboxConfig) throws {
         let cluster = try Cluster(config)
@@ -140,6 +156,7 @@ struct KubernetesBrokerTests {
             \(cluster.kube("contexts"))
             \(cluster.kube("list prod"))
             \(cluster.kube("list 'Staging Cert'"))
+            \(cluster.kube("list eks"))
             \(cluster.kube("delete prod doomed"))
             \(cluster.kube("delete 'Staging Cert' keep"))
             \(cluster.kube("list prod"))
@@ -178,14 +195,17 @@ struct KubernetesBrokerTests {
         let kubeconfig = String((outcome.lines.first { $0.hasPrefix("KUBECONFIG=") } ?? "").dropFirst(11))
         #expect(kubeconfig.hasSuffix(".yaml") && kubeconfig.contains("/kubeconfig-"), "\(outcome)")
         #expect(!FileManager.default.fileExists(atPath: kubeconfig), "the agent's kubeconfig outlived the run")
-        #expect(outcome.lines.contains("2"), "both users of the agent's kubeconfig hold the placeholder: \(outcome)")
+        #expect(outcome.lines.contains("3"), "the three users of the agent's kubeconfig hold the placeholder: \(outcome)")
         #expect(!outcome.lines.contains { $0.hasPrefix("readable: ") }, "\(outcome)")
         #expect(outcome.lines.contains("found: nothing"), "\(outcome)")
         #expect(!outcome.stdout.contains(cluster.token), "\(outcome)")
-        #expect(outcome.lines.contains("contexts: Staging Cert, prod; current prod"), "\(outcome)")
-        #expect(outcome.stderr.contains("context \"eks\": its user authenticates with an exec plugin"), "\(outcome)")
+        #expect(outcome.lines.contains("contexts: Staging Cert, eks, prod; current prod"), "\(outcome)")
+        #expect(outcome.stderr.contains("context \"gke\": its user authenticates with an auth-provider plugin"), "\(outcome)")
         let lists = outcome.lines.filter { $0.hasPrefix("namespaces: ") }
-        #expect(lists == ["namespaces: default doomed keep", "namespaces: default doomed keep", "namespaces: default keep"], "\(outcome)")
+        #expect(lists == ["namespaces: default doomed keep", "namespaces: default doomed keep", "namespaces: default doomed keep",
+                          "namespaces: default keep"], "\(outcome)")
+        // The plugin ran once, outside the sandbox, before the agent started.
+        #expect((try? String(contentsOfFile: cluster.operatorDirectory + "/plugin-runs", encoding: .utf8)) == "run\n")
         #expect(outcome.lines.contains("deleted doomed"), "\(outcome)")
         let refusal = outcome.lines.first { $0.hasPrefix("refused 403 ") } ?? ""
         #expect(refusal == "refused 403 Status airlock: DENIED request \(secondID) by alice: keep staging: kubernetes core delete namespaces/keep in Staging Cert: the request was refused.", "\(outcome)")
@@ -194,7 +214,7 @@ struct KubernetesBrokerTests {
         // the deletion once.
         let requests = cluster.requests
         #expect(!requests.isEmpty && requests.allSatisfy { $0.contains(" token ") || $0.contains(" cert ") }, "\(requests)")
-        #expect(requests.filter { $0.hasPrefix("GET /api/v1/namespaces ") }.map { $0.split(separator: " ")[2] } == ["token", "cert", "token"], "\(requests)")
+        #expect(requests.filter { $0.hasPrefix("GET /api/v1/namespaces ") }.map { $0.split(separator: " ")[2] } == ["token", "cert", "token", "token"], "\(requests)")
         #expect(requests.filter { $0.hasPrefix("DELETE ") } == ["DELETE /api/v1/namespaces/doomed token 127.0.0.1:\(cluster.port)"], "\(requests)")
         #expect(cluster.namespaces == ["doomed"])
     }
