@@ -157,6 +157,7 @@ struct KubernetesBrokerTests {
             \(cluster.kube("list prod"))
             \(cluster.kube("list 'Staging Cert'"))
             \(cluster.kube("list eks"))
+            kubectl --context eks get namespaces -o name | sed 's/^/kubectl: /'
             \(cluster.kube("delete prod doomed"))
             \(cluster.kube("delete 'Staging Cert' keep"))
             \(cluster.kube("list prod"))
@@ -204,6 +205,9 @@ struct KubernetesBrokerTests {
         let lists = outcome.lines.filter { $0.hasPrefix("namespaces: ") }
         #expect(lists == ["namespaces: default doomed keep", "namespaces: default doomed keep", "namespaces: default doomed keep",
                           "namespaces: default keep"], "\(outcome)")
+        // kubectl (Go's client) reads the same kubeconfig: proxy-url, Airlock's CA, the placeholder.
+        #expect(outcome.lines.filter { $0.hasPrefix("kubectl: ") } == ["kubectl: namespace/default", "kubectl: namespace/doomed", "kubectl: namespace/keep"],
+                "\(outcome)")
         // The plugin ran once, outside the sandbox, before the agent started.
         #expect((try? String(contentsOfFile: cluster.operatorDirectory + "/plugin-runs", encoding: .utf8)) == "run\n")
         #expect(outcome.lines.contains("deleted doomed"), "\(outcome)")
@@ -215,6 +219,7 @@ struct KubernetesBrokerTests {
         let requests = cluster.requests
         #expect(!requests.isEmpty && requests.allSatisfy { $0.contains(" token ") || $0.contains(" cert ") }, "\(requests)")
         #expect(requests.filter { $0.hasPrefix("GET /api/v1/namespaces ") }.map { $0.split(separator: " ")[2] } == ["token", "cert", "token", "token"], "\(requests)")
+        #expect(requests.contains { $0.hasPrefix("GET /api/v1/namespaces?limit=500 token ") }, "kubectl's list: \(requests)")
         #expect(requests.filter { $0.hasPrefix("DELETE ") } == ["DELETE /api/v1/namespaces/doomed token 127.0.0.1:\(cluster.port)"], "\(requests)")
         #expect(cluster.namespaces == ["doomed"])
     }
@@ -313,6 +318,16 @@ struct KubernetesBrokerTests {
                 path = self.path.split("?")[0].rstrip("/")
                 parts = path.split("/")
                 with lock:
+                    # Discovery, as kubectl asks before anything else.
+                    if path == "/api" and self.command == "GET":
+                        return self.reply(200, {"kind": "APIVersions", "versions": ["v1"],
+                                                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]})
+                    if path == "/apis" and self.command == "GET":
+                        return self.reply(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
+                    if path == "/api/v1" and self.command == "GET":
+                        return self.reply(200, {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
+                            {"name": "namespaces", "singularName": "namespace", "namespaced": False, "kind": "Namespace",
+                             "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"], "shortNames": ["ns"]}]})
                     if path == "/api/v1/namespaces" and self.command == "GET":
                         items = [namespace(n) for n in sorted(namespaces)]
                         return self.reply(200, {"kind": "NamespaceList", "apiVersion": "v1", "metadata": {}, "items": items})

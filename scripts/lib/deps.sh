@@ -8,6 +8,8 @@ ensure_build_deps() {
     # Real agent harnesses in the hold tests (Python's subprocess, Node's child_process).
     [ -x /usr/bin/python3 ] || missing+=(python3)
     [ -x /usr/bin/node ] || missing+=(nodejs)
+    # Go's Kubernetes client, beside the Python one, in the Kubernetes broker's tests.
+    command -v kubectl >/dev/null || missing+=(kubernetes-client)
     [ ${#missing[@]} -eq 0 ] && return 0
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
