@@ -135,7 +135,9 @@ struct CapturedResponse: Sendable {
     static let limit = 16 << 20
 }
 
-/// The held requests that were forwarded (or are being), by request digest.
+/// The held requests that were forwarded (or are being), by sign-off request: an approval
+/// forwards its request once, whoever waits for it (identical calls that joined the request
+/// while it was pending share that one response), and the attempts of one call find it again.
 final class HeldResponses: Sendable {
     typealias Deliver = @Sendable (Result<CapturedResponse, ProxyRefusal>) -> Void
 
@@ -144,34 +146,41 @@ final class HeldResponses: Sendable {
         case done(Result<CapturedResponse, ProxyRefusal>, until: ContinuousClock.Instant)
     }
 
-    private let entries = Mutex<[String: Entry]>([:])
+    private struct Table {
+        /// By sign-off request id.
+        var entries: [String: Entry] = [:]
+        /// Attempt keys (`key(_:invocation:)`) to the request id their call was forwarded under.
+        var attempts: [String: String] = [:]
+    }
+
+    private let table = Mutex(Table())
     /// How long a retry still gets the response of a request forwarded for an earlier attempt.
     static let kept: Duration = .seconds(15 * 60)
 
-    /// Whose response is shared: the attempts of one call. An SDK names its call in
-    /// `amz-sdk-invocation-id`, the same in every retry and new for every call; a request without
-    /// one shares only a forward still under way (the response is not kept for later).
-    static func key(_ digest: String, invocation: String?) -> String {
-        guard let invocation, !invocation.isEmpty else { return digest }
+    /// Whose response is shared beyond the sign-off request: the attempts of one call. An SDK
+    /// names its call in `amz-sdk-invocation-id`, the same in every retry and new for every call;
+    /// a request without one finds only a forward of its own sign-off request.
+    static func key(_ digest: String, invocation: String?) -> String? {
+        guard let invocation, !invocation.isEmpty else { return nil }
         return digest + " " + invocation
     }
 
-    private static func keeps(_ key: String) -> Bool { key.contains(" ") }
-
-    /// Gives `deliver` the response of a request already forwarded or under way; false when
-    /// there is none.
-    func join(_ digest: String, _ deliver: @escaping Deliver) -> Bool {
+    /// Gives `deliver` the response of the call whose attempt key is `attempt`, forwarded
+    /// already or under way; false when there is none.
+    func join(attempt: String?, _ deliver: @escaping Deliver) -> Bool {
+        guard let attempt else { return false }
         enum Found { case none, waiting, done(Result<CapturedResponse, ProxyRefusal>) }
-        let found: Found = entries.withLock { entries in
-            switch entries[digest] {
+        let found: Found = table.withLock { table in
+            guard let id = table.attempts[attempt] else { return .none }
+            switch table.entries[id] {
             case .inFlight(var waiting):
                 waiting.append(deliver)
-                entries[digest] = .inFlight(waiting)
+                table.entries[id] = .inFlight(waiting)
                 return .waiting
             case .done(let result, let until) where ContinuousClock.now < until:
                 return .done(result)
             default:
-                entries[digest] = nil
+                table.attempts[attempt] = nil
                 return .none
             }
         }
@@ -184,31 +193,43 @@ final class HeldResponses: Sendable {
         }
     }
 
-    /// Starts the one forward of `digest` (unless one is under way or done) and delivers its
-    /// response to `deliver` and to every request that joins meanwhile.
-    func forwardOnce(_ digest: String, start: () -> EventLoopFuture<CapturedResponse>, deliver: @escaping Deliver) {
-        let first: Bool = entries.withLock { entries in
-            if case .inFlight = entries[digest] { return false }
-            if case .done(_, let until) = entries[digest], ContinuousClock.now < until { return false }
-            entries[digest] = .inFlight([deliver])
-            return true
+    /// Starts the one forward of sign-off request `id` (unless it is under way or done) and
+    /// delivers its response to `deliver` and to every waiter that joins meanwhile; `attempt`
+    /// (the call's attempt key) finds it later.
+    func forwardOnce(_ id: String, attempt: String?, start: () -> EventLoopFuture<CapturedResponse>, deliver: @escaping Deliver) {
+        enum Found { case start, waiting, done(Result<CapturedResponse, ProxyRefusal>) }
+        let found: Found = table.withLock { table in
+            if let attempt { table.attempts[attempt] = id }
+            switch table.entries[id] {
+            case .inFlight(var waiting):
+                waiting.append(deliver)
+                table.entries[id] = .inFlight(waiting)
+                return .waiting
+            case .done(let result, let until) where ContinuousClock.now < until:
+                return .done(result)
+            default:
+                table.entries[id] = .inFlight([deliver])
+                return .start
+            }
         }
-        guard first else {
-            if !join(digest, deliver) { deliver(.failure(ProxyRefusal(status: .badGateway, decision: "error", rule: "forward", message: "the approved request's response was lost"))) }
-            return
+        switch found {
+        case .waiting: return
+        case .done(let result): return deliver(result)
+        case .start: break
         }
         start().whenComplete { outcome in
             let result: Result<CapturedResponse, ProxyRefusal> = outcome.mapError { error in
                 error as? ProxyRefusal ?? ProxyRefusal(status: .badGateway, decision: "error", rule: "forward",
                                                        message: "the approved request could not be forwarded: \(error)")
             }
-            let waiting: [Deliver] = self.entries.withLock { entries in
+            let waiting: [Deliver] = self.table.withLock { table in
                 defer {
                     let now = ContinuousClock.now
-                    entries = entries.filter { if case .done(_, let until) = $0.value { return now < until } else { return true } }
-                    entries[digest] = Self.keeps(digest) ? .done(result, until: now + Self.kept) : nil
+                    table.entries = table.entries.filter { if case .done(_, let until) = $0.value { return now < until } else { return true } }
+                    table.entries[id] = .done(result, until: now + Self.kept)
+                    table.attempts = table.attempts.filter { table.entries[$0.value] != nil }
                 }
-                if case .inFlight(let waiting) = entries[digest] { return waiting }
+                if case .inFlight(let waiting) = table.entries[id] { return waiting }
                 return []
             }
             for d in waiting { d(result) }

@@ -359,7 +359,7 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
         // Forwarded already for an earlier attempt of the same call (an SDK's retry after its read
         // timeout): never for another call that happens to be identical.
         let attempt = HeldResponses.key(held.requestDigest, invocation: request.values("amz-sdk-invocation-id").first)
-        if gate.responses.join(attempt, deliver) { return }
+        if gate.responses.join(attempt: attempt, deliver) { return }
         guard let signOff = gate.signOff else {
             return respond(gate.refusal(classified, message: "airlock: HELD by rule \"\(rule)\": \(classified.call.summary): there is no sign-off desk in this run, so the request was refused", requestID: nil),
                            decision: "hold", rule: "api \(rule)")
@@ -370,7 +370,8 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
             switch answer {
             case .approved(let id):
                 loop.execute { session.value.exchange?.request = id }
-                gate.responses.forwardOnce(attempt, start: {
+                // One approval, one forward: identical calls that joined the request share it.
+                gate.responses.forwardOnce(id, attempt: attempt, start: {
                     // Signed now, with the operator's credentials: the approval may come minutes later.
                     let prepared: APIRequest
                     do { prepared = try gate.broker.prepare(request, classified, now: Date()) } catch {

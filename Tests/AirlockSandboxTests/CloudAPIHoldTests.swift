@@ -380,6 +380,29 @@ struct CloudAPIHoldTests {
         #expect(all.count == 2 && all.allSatisfy { $0["state"] as? String == "resolved" }, "\(all)")
     }
 
+    @Test("two identical delete_stack calls made at once (two SDK calls, two invocation ids) join one held request; two approvals forward it once, and both calls get its response",
+          arguments: [SandboxConfig.namespaces.first].compactMap { $0 })
+    func concurrentIdenticalCallsShareOneForward(config: SandboxConfig) throws {
+        let cloud = try Cloud(config, stacks: ["both"])
+        let f = cloud.fixture
+        let agent = try cloud.startAgent(cloud.agent("delete-concurrently both"))
+        guard let row = try held(cloud, agent) else { return }
+        let id = try #require(row["id"] as? String)
+        // Both calls are in (each a line of the network log only once answered): wait for the
+        // second to reach the proxy, which its log line at the end will show.
+        usleep(3_000_000)
+        let pending = try rows(cloud)
+        #expect(pending.count == 1, "the second call made a request of its own\n\(pending)")
+        for name in ["alice", "bob"] { #expect(try signOff.approve(f, cloud.approvers, id, as: name).status == 0) }
+        let outcome = agent.wait(timeout: 60)
+        #expect(outcome.lines.filter { $0.hasPrefix("delete: ") } == ["delete: ok attempts=1", "delete: ok attempts=1"], "\(outcome)")
+        let recorded = try cloud.recorded()
+        #expect(recorded.filter { $0.hasPrefix("DeleteStack ") } == ["DeleteStack \(cloud.keyID)"], "\(recorded)")
+        let deletions = try logged(cloud, "DeleteStack")
+        #expect(deletions.count == 2 && deletions.allSatisfy { $0["request"] as? String == id && $0["status"] as? Int == 200 }, "\(deletions)")
+        #expect(try cloud.stackStatus("both") == "gone")
+    }
+
     @Test("a second delete_stack of the same stack, made by a new boto3 call after the first was approved and the stack made again, is held again, not answered with the first call's response",
           arguments: [SandboxConfig.namespaces.first].compactMap { $0 })
     func laterIdenticalCallIsAskedAgain(config: SandboxConfig) throws {
@@ -573,6 +596,14 @@ enum CloudScripts {
             report("delete:", lambda: cloudformation(timeout, attempts).delete_stack(StackName=args[0]))
         elif command == "scan":
             scan(args)
+        elif command == "delete-concurrently":
+            import threading
+            clients = [cloudformation(), cloudformation()]
+            threads = [threading.Thread(target=report, args=("delete:", lambda c=c: c.delete_stack(StackName=args[0]))) for c in clients]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
 
         """#
 }
