@@ -52,9 +52,14 @@ public struct CredentialBroker: Sendable {
     public var kubernetes: [String: KubernetesUpstream]
     /// Bearer tokens added to Google Cloud (`gcp`) and Azure (`azure`) requests, by provider.
     public var bearer: [String: BearerToken]
+    /// The requests that cannot be signed again which go upstream as the agent signed them
+    /// (`[network] forward_as_signed`); the others are refused.
+    public var forwardAsSigned: Set<UnresignableRequest>
 
     public init(aws: AWSCredentials? = nil, awsPlaceholderKeyID: String? = nil,
-                kubernetes: [String: KubernetesUpstream] = [:], bearer: [String: BearerToken] = [:]) {
+                kubernetes: [String: KubernetesUpstream] = [:], bearer: [String: BearerToken] = [:],
+                forwardAsSigned: Set<UnresignableRequest> = []) {
+        self.forwardAsSigned = forwardAsSigned
         self.aws = aws
         self.awsPlaceholderKeyID = awsPlaceholderKeyID
         self.kubernetes = kubernetes
@@ -83,14 +88,14 @@ public struct CredentialBroker: Sendable {
         }
         guard let real = aws, let signed = classified?.aws else { return request }
         let what = classified.map { $0.call.summary } ?? request.method
-        if signed.presigned {
-            throw APIClassificationError("\(what): a presigned URL carries its signature in the query; airlock signs requests with the operator's credentials and cannot sign this one again (presign with airlock's placeholder keys is meaningless): refused")
-        }
-        if signed.sigv4a {
-            throw APIClassificationError("\(what): signed with SigV4a (multi-region), which airlock cannot sign again: refused (use a regional endpoint)")
-        }
-        if signed.streamingPayload {
-            throw APIClassificationError("\(what): an aws-chunked upload with signed chunks cannot be signed again: refused (send it with an unsigned payload or in one part)")
+        let unresignable: (kind: UnresignableRequest, why: String)? =
+            signed.presigned ? (.presigned, "a presigned URL carries its signature in the query; airlock signs requests with the operator's credentials and cannot sign this one again (presign with airlock's placeholder keys is meaningless)")
+            : signed.sigv4a ? (.sigv4a, "signed with SigV4a (multi-region), which airlock cannot sign again (use a regional endpoint)")
+            : signed.streamingPayload ? (.signedChunks, "an aws-chunked upload with signed chunks cannot be signed again (send it with an unsigned payload or in one part)")
+            : nil
+        if let unresignable {
+            if forwardAsSigned.contains(unresignable.kind) { return request }
+            throw APIClassificationError("\(what): \(unresignable.why): refused ([network] forward_as_signed = [\"\(unresignable.kind.rawValue)\"] sends such requests as the agent signed them)")
         }
         if let placeholder = awsPlaceholderKeyID, signed.signing.accessKeyID != placeholder {
             throw APIClassificationError("\(what): signed with access key \(signed.signing.accessKeyID), not the placeholder airlock gave the agent (\(placeholder)): refused (run with --cloud-credentials pass to send the agent's own signatures)")

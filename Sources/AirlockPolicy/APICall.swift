@@ -96,6 +96,17 @@ public struct APICall: Sendable, Equatable {
     }
 }
 
+/// The AWS requests whose signature the credential broker cannot make again with the operator's
+/// credentials: refused unless a profile's `[network] forward_as_signed` names their kind.
+public enum UnresignableRequest: String, Sendable, CaseIterable, Hashable {
+    /// A presigned URL: the signature is in the query (`X-Amz-Signature`).
+    case presigned
+    /// SigV4a (multi-region) signatures.
+    case sigv4a
+    /// aws-chunked uploads whose every chunk is signed (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`).
+    case signedChunks = "signed-chunks"
+}
+
 /// Why a request could not be classified: the proxy refuses it (a request it cannot classify is
 /// never passed through blind), and the message is the refusal's one line.
 public struct APIClassificationError: Error, Sendable, Equatable, CustomStringConvertible {

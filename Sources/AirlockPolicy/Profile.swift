@@ -104,6 +104,9 @@ public struct Profile: Sendable, Equatable {
     public var networkInspect: [String]
     /// `[network] upstream_ca`: PEM files trusted for upstream TLS besides the host's roots.
     public var upstreamCA: [String]
+    /// `[network] forward_as_signed`: the AWS requests the broker cannot sign again that are
+    /// forwarded as the agent signed them (after the `[[api]]` rules decided), instead of refused.
+    public var forwardAsSigned: [UnresignableRequest]
     /// The `[network]` rules as the proxy takes them (each pattern was checked at load).
     public var networkPolicy: NetworkPolicy {
         (try? NetworkPolicy(allow: networkAllow, deny: networkDeny, unknown: networkUnknown, inspect: networkInspect))
@@ -167,6 +170,7 @@ public struct Profile: Sendable, Equatable {
         self.networkUnknown = .allow
         self.networkInspect = []
         self.upstreamCA = []
+        self.forwardAsSigned = []
         self.allowUnconfined = false
         self.hostSockets = []
         self.denyAction = .errno

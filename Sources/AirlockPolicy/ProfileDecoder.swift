@@ -12,7 +12,7 @@ struct ProfileDecoder {
     static let rootKeys = ["extends", "description", "sandbox", "network", "seccomp", "filesystem", "environment", "signoff", "protect", "exec", "api"]
     static let sectionKeys: [String: [String]] = [
         "sandbox": ["backend", "network", "allow_unconfined", "host_sockets"],
-        "network": ["allow", "deny", "unknown", "inspect", "upstream_ca"],
+        "network": ["allow", "deny", "unknown", "inspect", "upstream_ca", "forward_as_signed"],
         "seccomp": ["deny_action"],
         "filesystem": ["read_write", "read_only", "hide"],
         "environment": ["pass", "drop", "set"],
@@ -49,6 +49,15 @@ struct ProfileDecoder {
                 // Relative to this profile file, like `extends`; `~` is expanded by the caller.
                 layer.upstreamCA = try paths(v, at: s.path + [.key("upstream_ca")]).map { p in
                     p.hasPrefix("~") ? p : expandPath(p, home: "", relativeTo: directory)
+                }
+            }
+            if let v = s["forward_as_signed"] {
+                let at = s.path + [.key("forward_as_signed")]
+                for name in try strings(v, at: at) {
+                    guard let kind = UnresignableRequest(rawValue: name) else {
+                        throw error(at, "expected kinds among \(list(UnresignableRequest.self)), got \"\(name)\"")
+                    }
+                    if !layer.forwardAsSigned.contains(kind) { layer.forwardAsSigned.append(kind) }
                 }
             }
         }

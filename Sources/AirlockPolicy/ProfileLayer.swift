@@ -11,6 +11,7 @@ struct ProfileLayer {
     var networkUnknown: UnknownHostAction?
     var networkInspect: [String] = []
     var upstreamCA: [String] = []
+    var forwardAsSigned: [UnresignableRequest] = []
     var allowUnconfined: Bool?
     var hostSockets: [HostSocket] = []
     var denyAction: DenyAction?
@@ -52,6 +53,7 @@ extension Profile {
         networkUnknown = layer.networkUnknown ?? networkUnknown
         networkInspect = networkInspect.appendingUnique(layer.networkInspect)
         upstreamCA = upstreamCA.appendingUnique(layer.upstreamCA)
+        forwardAsSigned += layer.forwardAsSigned.filter { !forwardAsSigned.contains($0) }
         allowUnconfined = layer.allowUnconfined ?? allowUnconfined
         hostSockets += layer.hostSockets.filter { !hostSockets.contains($0) }
         denyAction = layer.denyAction ?? denyAction

@@ -19,6 +19,7 @@ extension Profile {
         out += "unknown = \(quoted(networkUnknown.rawValue))\n"
         out += "inspect = \(array(networkInspect))\n"
         out += "upstream_ca = \(array(upstreamCA))\n"
+        out += "forward_as_signed = \(array(forwardAsSigned.map(\.rawValue)))\n"
 
         out += "\n[seccomp]\n"
         out += "deny_action = \(quoted(denyAction.rawValue))\n"

@@ -42,6 +42,7 @@ struct CredentialSetup {
         }
         hidden += kubeconfig?.files ?? []
         guard choice == .broker, profile.network == .proxy else { return }
+        broker.forwardAsSigned = Set(profile.forwardAsSigned)
         let placeholder = CredentialBroker.placeholderToken()
 
         if !profile.networkPolicy.inspect.isEmpty {

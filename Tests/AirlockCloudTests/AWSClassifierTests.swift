@@ -96,6 +96,25 @@ private func refusal(_ request: APIRequest) -> String? {
         #expect(refusal(signed(body: "Action=DeleteStack", service: "nosuchservice"))?.contains("unknown service") == true)
     }
 
+    @Test func presignedURLsAreRefusedByTheBrokerUnlessTheProfileForwardsThemAsSigned() throws {
+        let target = "/a.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAOTHER%2F20261203%2Feu-west-1%2Fs3%2Faws4_request"
+            + "&X-Amz-Date=20261203T120000Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=00"
+        let request = APIRequest(method: "GET", host: "logs.s3.eu-west-1.amazonaws.com", target: target,
+                                 headers: [("Host", "logs.s3.eu-west-1.amazonaws.com")])
+        let classified = ClassifiedRequest(call: try classify(request).call, aws: try classify(request))
+        var broker = CredentialBroker(aws: AWSCredentials(accessKeyID: "AKIDREAL", secretAccessKey: "real"), awsPlaceholderKeyID: "AKIAAIRLOCKXXXXXXXXX")
+        do {
+            _ = try broker.prepare(request, classified, now: Date())
+            Issue.record("a presigned URL was signed again")
+        } catch {
+            #expect(error.message.contains("a presigned URL carries its signature in the query") && error.message.contains("forward_as_signed = [\"presigned\"]"), "\(error)")
+        }
+        broker.forwardAsSigned = [.presigned]
+        #expect(try broker.prepare(request, classified, now: Date()) == request)
+        broker.forwardAsSigned = [.sigv4a, .signedChunks]
+        #expect(throws: APIClassificationError.self) { try broker.prepare(request, classified, now: Date()) }
+    }
+
     @Test func presignedURLsAreMarked() throws {
         let target = "/a.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDTEST%2F20261203%2Feu-west-1%2Fs3%2Faws4_request"
             + "&X-Amz-Date=20261203T120000Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=00"

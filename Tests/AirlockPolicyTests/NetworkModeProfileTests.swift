@@ -71,5 +71,17 @@ import Testing
         #expect(error.key == key && error.line == line, "\(error)")
         #expect(error.description.contains("p.toml:\(line)"), "\(error)")
     }
-}
 
+    @Test("forward_as_signed takes the kinds of requests the broker cannot sign again; a child adds to its parent's, profile show prints them, and a misspelt kind is an error naming the key and the kinds")
+    func forwardAsSigned() throws {
+        let dir = ProfileDirectory()
+        dir.write("base.toml", "[network]\nforward_as_signed = [\"presigned\"]\n")
+        let child = dir.write("child.toml", "extends = \"base\"\n[network]\nforward_as_signed = [\"signed-chunks\", \"presigned\"]\n")
+        let profile = try dir.loader.load(child)
+        #expect(profile.forwardAsSigned == [.presigned, .signedChunks])
+        #expect(profile.toTOML().contains("\nforward_as_signed = [\"presigned\", \"signed-chunks\"]\n"), "\(profile.toTOML())")
+        let error = try #require(loadError("[network]\nforward_as_signed = [\"presign\"]\n"))
+        #expect(error.line == 2 && error.key == "network.forward_as_signed", "\(error)")
+        #expect(error.message.contains("expected kinds among presigned, sigv4a, signed-chunks, got \"presign\""), "\(error)")
+    }
+}
