@@ -171,7 +171,7 @@ struct CloudAPIHoldTests {
         #expect(!outcome.stdout.contains(cloud.keyID), "\(outcome)")
         #expect(outcome.lines.contains("found: nothing"), "\(outcome)")
         let scanned = outcome.lines.first { $0.hasPrefix("scanned: ") } ?? ""
-        #expect(!scanned.hasPrefix("scanned: 0 environments") && !scanned.hasSuffix(" 0 files"), "\(outcome)")
+        #expect(!scanned.hasPrefix("scanned: 0 environments") && !scanned.contains(" 0 memories") && !scanned.hasSuffix(" 0 files"), "\(outcome)")
 
         // moto took the proxy's signatures, made with the operator's key.
         #expect(outcome.lines.contains("describe: doomed CREATE_COMPLETE"), "\(outcome)")
@@ -514,8 +514,8 @@ enum CloudScripts {
 
     /// `describe STACK`, `delete STACK [READ_TIMEOUT MAX_ATTEMPTS]` with boto3 as the agent would
     /// write it (the environment's region, endpoint and keys), printing the outcome and botocore's
-    /// attempts; `scan HEX…` looks for the XOR-encoded strings in every environment and command
-    /// line it can read, and for the first of them in the files of its home, its workspace and
+    /// attempts; `scan HEX…` looks for the XOR-encoded strings in every environment, command line
+    /// and other process's memory it can read, and for the first of them in the files of its home, its workspace and
     /// (written in the last hour) its temporary directories. (The key id is in moto's recording,
     /// under /var/tmp; the secret never leaves the operator's side.)
     static let agentScript = #"""
@@ -552,7 +552,7 @@ enum CloudScripts {
                     found.append(where)
             look("os.environ", "\n".join("%s=%s" % item for item in os.environ.items()).encode())
             look("env", subprocess.run(["env"], capture_output=True).stdout)
-            environments = 0
+            environments = memories = 0
             for pid in os.listdir("/proc"):
                 if not pid.isdigit():
                     continue
@@ -564,6 +564,26 @@ enum CloudScripts {
                         continue
                     environments += name == "environ"
                     look("/proc/%s/%s" % (pid, name), data)
+                # Every other process's memory it may read (the proxy's holds the operator's keys).
+                if int(pid) == os.getpid():
+                    continue
+                try:
+                    with open("/proc/%s/maps" % pid) as f:
+                        regions = f.read().splitlines()
+                    with open("/proc/%s/mem" % pid, "rb", buffering=0) as mem:
+                        memories += 1
+                        for region in regions:
+                            fields = region.split()
+                            start, end = (int(x, 16) for x in fields[0].split("-"))
+                            if not fields[1].startswith("r") or end - start > 64 << 20:
+                                continue
+                            try:
+                                mem.seek(start)
+                                look("/proc/%s/mem" % pid, mem.read(end - start))
+                            except (OSError, ValueError, OverflowError):
+                                continue
+                except OSError:
+                    continue
             files = 0
             recent = time.time() - 3600
             for root, everything in ((os.environ["HOME"], True), (os.getcwd(), True), ("/tmp", False), ("/var/tmp", False),
@@ -583,7 +603,7 @@ enum CloudScripts {
                             continue
                         files += 1
                         look(path, data, needles[:1])
-            print("scanned: %d environments, %d files" % (environments, files))
+            print("scanned: %d environments, %d memories, %d files" % (environments, memories, files))
             print("found:", ", ".join(found) or "nothing", flush=True)
 
         command, args = sys.argv[1], sys.argv[2:]
