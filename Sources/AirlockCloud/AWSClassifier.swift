@@ -644,56 +644,22 @@ indirect enum AWSBodyValue: Equatable {
     private var quoted: String { if case .string(let s) = self { "\"\(s)\"" } else { rendered } }
 }
 
-fileprivate let booleanType = type(of: NSNumber(value: true))
-
-/// The body as JSON (Foundation's parser), refused when any object in it names a key twice:
-/// parsers disagree on which value counts.
+/// The body as JSON, refused when any object in it names a key twice: parsers disagree on which
+/// value counts.
 fileprivate func readJSON(_ body: [UInt8]) throws(APIClassificationError) -> AWSBodyValue {
-    guard let any = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]) else {
-        throw APIClassificationError("aws: the body is not JSON")
-    }
-    if jsonHasDuplicateKey(body) { throw APIClassificationError("aws: the JSON body names a key twice") }
-    func value(_ any: Any) -> AWSBodyValue {
-        switch any {
-        case let s as String: .string(s)
-        case let n as NSNumber: type(of: n) == booleanType ? .bool(n.boolValue) : .number(n.stringValue)
-        case let a as [Any]: .array(a.map(value))
-        case let d as [String: Any]: .object(d.mapValues(value))
-        default: .null
+    guard let json = BodyJSON(body) else { throw APIClassificationError("aws: the body is not JSON") }
+    if json.namesAMemberTwice { throw APIClassificationError("aws: the JSON body names a key twice") }
+    func value(_ json: BodyJSON) -> AWSBodyValue {
+        switch json {
+        case .string(let s): .string(s)
+        case .number(let n): .number(n)
+        case .bool(let b): .bool(b)
+        case .null: .null
+        case .array(let a): .array(a.map(value))
+        case .object(let members): .object(Dictionary(members.map { ($0.name, value($0.value)) }) { first, _ in first })
         }
     }
-    return value(any)
-}
-
-/// Whether an object in a (valid) JSON text names one key twice, keys compared after unescaping.
-fileprivate func jsonHasDuplicateKey(_ bytes: [UInt8]) -> Bool {
-    // One entry per open object or array: the keys seen so far, nil for an array.
-    var open: [Set<String>?] = []
-    var expectingKey = false
-    var i = 0
-    while i < bytes.count {
-        switch bytes[i] {
-        case UInt8(ascii: "{"): open.append([]); expectingKey = true
-        case UInt8(ascii: "["): open.append(nil); expectingKey = false
-        case UInt8(ascii: "}"), UInt8(ascii: "]"): _ = open.popLast(); expectingKey = false
-        case UInt8(ascii: ","): expectingKey = open.last.map { $0 != nil } ?? false
-        case UInt8(ascii: "\""):
-            let start = i
-            i += 1
-            while i < bytes.count, bytes[i] != UInt8(ascii: "\"") { i += bytes[i] == UInt8(ascii: "\\") ? 2 : 1 }
-            if expectingKey, open.last! != nil {
-                let token = Array(bytes[start...min(i, bytes.count - 1)])
-                let key = token.contains(UInt8(ascii: "\\"))
-                    ? (try? JSONSerialization.jsonObject(with: Data(token), options: [.fragmentsAllowed])) as? String ?? ""
-                    : String(decoding: token.dropFirst().dropLast(), as: UTF8.self)
-                if !open[open.count - 1]!.insert(key).inserted { return true }
-                expectingKey = false
-            }
-        default: break
-        }
-        i += 1
-    }
-    return false
+    return value(json)
 }
 
 /// The elements of an S3 XML body (local names, prefixes dropped) with the text each begins with,
