@@ -205,6 +205,17 @@ private func refusal(_ request: APIRequest) -> String? {
         #expect(refusal(twice)?.contains("X-Amz-Target is given 2 times") == true)
     }
 
+    @Test func aJSONBodyNamingAKeyTwiceIsRefusedHoweverTheNameIsEscapedAndWhereverItIs() throws {
+        let one = dynamodb("ExecuteStatement", #"{"Statement":"SELECT * FROM orders"}"#)
+        #expect(try classify(one).call.effects.isEmpty)
+        for body in [#"{"Statement":"SELECT * FROM orders","Statement":"DELETE FROM orders"}"#,
+                     #"{"Statement":"SELECT * FROM orders","Statem\u0065nt":"DELETE FROM orders"}"#,
+                     #"{"Statement":"SELECT 1","Parameters":[{"S":"a","S":"b"}]}"#] {
+            #expect(refusal(dynamodb("ExecuteStatement", body))?.contains("not a JSON object with each key once") == true, "\(body)")
+        }
+        #expect(refusal(dynamodb("ExecuteStatement", #"{"Statement":"SELECT 1""#))?.contains("not a JSON object") == true)
+    }
+
     @Test func anXAmzTargetOfAnotherServiceIsRefused() {
         let other = signed(host: "dynamodb.us-east-1.amazonaws.com", headers: [("X-Amz-Target", "AmazonSQS.DeleteQueue")],
                            body: "{}", service: "dynamodb", contentType: "application/x-amz-json-1.0")
