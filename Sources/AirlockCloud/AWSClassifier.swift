@@ -76,7 +76,7 @@ public enum AWSClassifier {
     /// The header's one value, trimmed; nil when absent; refused when repeated.
     static func single(_ values: [String], _ name: String) throws(APIClassificationError) -> String? {
         guard values.count <= 1 else { throw APIClassificationError("aws: \(name) is given \(values.count) times") }
-        return values.first?.trimmingCharacters(in: .whitespaces)
+        return values.first.map { String($0.trimmingSpacesAndTabs) }
     }
 }
 
@@ -98,9 +98,9 @@ struct AWSRequestParts {
         query = request.rawQuery.map { formDecode($0) } ?? []
         let contentType = request.values("content-type").first ?? ""
         mediaType = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
-            .trimmingCharacters(in: .whitespaces).lowercased()
+            .trimmingSpacesAndTabs.lowercased()
         contentEncoded = request.values("content-encoding").contains { value in
-            value.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() != "identity" }
+            value.split(separator: ",").contains { $0.trimmingSpacesAndTabs.lowercased() != "identity" }
         }
     }
 
@@ -202,7 +202,7 @@ struct AWSSignature {
     private static func credential(inAuthorization text: Substring) throws(APIClassificationError) -> String {
         var credentials: [String] = []
         for parameter in text.split(separator: ",") {
-            let kv = parameter.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+            let kv = parameter.trimmingSpacesAndTabs.split(separator: "=", maxSplits: 1)
             if kv.count == 2, kv[0].lowercased() == "credential" { credentials.append(String(kv[1])) }
         }
         guard let credential = try one(credentials, "Credential") else {

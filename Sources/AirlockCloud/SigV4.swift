@@ -1,6 +1,7 @@
 import AirlockPolicy
 import Crypto
 import Foundation
+import Synchronization
 
 /// AWS credentials: the operator's real ones (outside the sandbox only) or the placeholders the
 /// agent holds. Printing them never shows the secret or the session token.
@@ -199,15 +200,31 @@ public enum SigV4 {
         let scope = SigV4Scope(accessKeyID: credentials.accessKeyID, date: String(timestamp.prefix(8)), region: region, service: service)
         let stringToSign = [algorithm, timestamp, "\(scope.date)/\(region)/\(service)/aws4_request",
                             hex(SHA256.hash(data: Array(canonical.utf8)))].joined(separator: "\n")
-        var key = SymmetricKey(data: Array("AWS4\(credentials.secretAccessKey)".utf8))
-        for part in [scope.date, region, service, "aws4_request"] {
-            key = SymmetricKey(data: HMAC<SHA256>.authenticationCode(for: Array(part.utf8), using: key))
-        }
+        let key = signingKey(credentials.secretAccessKey, scope)
         let signature = hex(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key))
         signed.headers.append((name: "Authorization",
                                value: "\(algorithm) Credential=\(scope), SignedHeaders=\(names.joined(separator: ";")), Signature=\(signature)"))
         return signed
     }
+
+    /// The key of a scope (four HMACs from the secret), derived once per secret, day, region and
+    /// service, as AWS's SDKs keep it.
+    static func signingKey(_ secret: String, _ scope: SigV4Scope) -> SymmetricKey {
+        let name = "\(scope.date) \(scope.region) \(scope.service) \(secret)"
+        if let bytes = signingKeys.withLock({ $0[name] }) { return SymmetricKey(data: bytes) }
+        var key = SymmetricKey(data: Array("AWS4\(secret)".utf8))
+        for part in [scope.date, scope.region, scope.service, "aws4_request"] {
+            key = SymmetricKey(data: HMAC<SHA256>.authenticationCode(for: Array(part.utf8), using: key))
+        }
+        let bytes = key.withUnsafeBytes { Array($0) }
+        signingKeys.withLock { keys in
+            if keys.count >= 64 { keys.removeAll() }
+            keys[name] = bytes
+        }
+        return key
+    }
+
+    private static let signingKeys = Mutex<[String: [UInt8]]>([:])
 
     /// The canonical request over `signedHeaders` (lowercase, sorted).
     static func canonicalRequest(_ request: APIRequest, signedHeaders: [String], service: String, payloadHash: String?) -> String {
@@ -300,7 +317,11 @@ public enum SigV4 {
 
     static func hex(_ bytes: some Sequence<UInt8>) -> String {
         var out: [UInt8] = []
-        for byte in bytes { out += [hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xF)]] }
+        out.reserveCapacity(64)
+        for byte in bytes {
+            out.append(hexDigits[Int(byte >> 4)])
+            out.append(hexDigits[Int(byte & 0xF)])
+        }
         return String(decoding: out, as: UTF8.self)
     }
 

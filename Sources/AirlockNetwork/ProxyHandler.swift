@@ -402,12 +402,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if !lengths.isEmpty && !encodings.isEmpty {
             return "both Content-Length and Transfer-Encoding in one request (request smuggling)"
         }
-        if Set(lengths.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }).count > 1 {
+        if Set(lengths.flatMap { $0.split(separator: ",").map { String($0.trimmingSpacesAndTabs) } }).count > 1 {
             return "conflicting Content-Length headers"
         }
         if !encodings.isEmpty {
             let codings = encodings.flatMap { $0.split(separator: ",") }
-                .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+                .map { $0.trimmingSpacesAndTabs.lowercased() }
             if codings != ["chunked"] {
                 return "Transfer-Encoding other than a single \"chunked\" (\(encodings.joined(separator: ", ")))"
             }

@@ -114,7 +114,7 @@ enum HopByHop {
         // Most messages carry none: keep the list as it is rather than build a new one.
         if !headers.contains(where: { names.contains($0.name.lowercased()) }) { return headers }
         let listed = Set(headers["connection"].flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
+            .map { $0.trimmingSpacesAndTabs.lowercased() })
         var result = HTTPHeaders()
         for (name, value) in headers {
             let lower = name.lowercased()
