@@ -90,12 +90,7 @@ public struct Kubeconfig: Sendable {
 
     /// Nil when there is no kubeconfig at all; throws on one that cannot be read or is malformed.
     public static func load(environment: [String: String], home: String) throws(KubeconfigError) -> Kubeconfig? {
-        let paths: [String]
-        if let list = environment["KUBECONFIG"], !list.isEmpty {
-            paths = list.split(separator: ":").map(String.init).filter { !$0.isEmpty }
-        } else {
-            paths = [home + "/.kube/config"]
-        }
+        let paths = Self.paths(environment: environment, home: home)
         var documents: [(path: String, node: Node)] = []
         for path in paths {
             guard FileManager.default.fileExists(atPath: path) else { continue }
@@ -112,6 +107,14 @@ public struct Kubeconfig: Sendable {
         }
         guard !documents.isEmpty else { return nil }
         return try merge(documents, environment: environment)
+    }
+
+    /// The files kubectl would read, whether they exist or not.
+    public static func paths(environment: [String: String], home: String) -> [String] {
+        if let list = environment["KUBECONFIG"], !list.isEmpty {
+            return list.split(separator: ":").map(String.init).filter { !$0.isEmpty }
+        }
+        return [home + "/.kube/config"]
     }
 
     /// The merged view of `documents`: kubectl's first-wins rule, per name.

@@ -17,6 +17,9 @@ struct CredentialSetup {
     var hidden: [String] = []
     /// The agent's kubeconfig, once the proxy's address is known; nil without Kubernetes contexts.
     var kubernetes: KubernetesBrokerSetup?
+    /// What the operator is told (`report`), once the rest of the command line is known to be good:
+    /// a run refused for bad input says one line.
+    var messages: [(level: Logger.Level, text: String)] = []
 
     /// Operator's variables that name bearer tokens, by provider, in the order they are looked for.
     static let bearerVariables: [(provider: String, names: [String])] = [
@@ -24,7 +27,7 @@ struct CredentialSetup {
         ("azure", ["AZURE_ACCESS_TOKEN"]),
     ]
 
-    init(_ choice: CloudCredentials, profile: Profile, environment env: [String: String], home: String, logger: Logger) {
+    init(_ choice: CloudCredentials, profile: Profile, environment env: [String: String], home: String) {
         func value(_ name: String) -> String? { env[name].flatMap { $0.isEmpty ? nil : $0 } }
         if choice == .pass {
             for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "KUBECONFIG"]
@@ -36,12 +39,14 @@ struct CredentialSetup {
         // Files the operator's clients would read the credentials from, wherever they are.
         hidden = ["AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "GOOGLE_APPLICATION_CREDENTIALS"].compactMap(value)
         let kubeconfig: Kubeconfig?
+        let brokering = choice == .broker && profile.network == .proxy
         do { kubeconfig = try Kubeconfig.load(environment: env, home: home) } catch {
-            logger.warning("\(error); the agent gets no Kubernetes credentials, real or placeholder")
+            if brokering { messages.append((.warning, "\(error); the agent gets no Kubernetes credentials, real or placeholder")) }
             kubeconfig = nil
         }
-        hidden += kubeconfig?.files ?? []
-        guard choice == .broker, profile.network == .proxy else { return }
+        // The files kubectl would read, even one that cannot be parsed, and what they name.
+        hidden += Kubeconfig.paths(environment: env, home: home) + (kubeconfig?.files ?? [])
+        guard brokering else { return }
         broker.forwardAsSigned = Set(profile.forwardAsSigned)
         let placeholder = CredentialBroker.placeholderToken()
 
@@ -49,7 +54,7 @@ struct CredentialSetup {
             let found: (credentials: AWSCredentials, region: String?, source: String)?
             do { found = try AWSCredentialSource.load(environment: env, home: home) } catch {
                 // Without usable credentials the agent gets none at all: less access, never more.
-                logger.warning("AWS credentials: \(error); the agent gets no AWS credentials, real or placeholder")
+                messages.append((.warning, "AWS credentials: \(error); the agent gets no AWS credentials, real or placeholder"))
                 found = nil
             }
             if let found {
@@ -62,13 +67,13 @@ struct CredentialSetup {
                     variables["AWS_REGION"] = env["AWS_REGION"] ?? region
                     variables["AWS_DEFAULT_REGION"] = env["AWS_DEFAULT_REGION"] ?? region
                 }
-                logger.info("AWS credentials from \(found.source) stay outside the sandbox; the agent holds placeholder keys (\(keys.accessKeyID)) and the proxy signs what it lets through")
+                messages.append((.info, "AWS credentials from \(found.source) stay outside the sandbox; the agent holds placeholder keys (\(keys.accessKeyID)) and the proxy signs what it lets through"))
             }
             for (provider, names) in Self.bearerVariables {
                 guard let name = names.first(where: { value($0) != nil }), let token = value(name) else { continue }
                 broker.bearer[provider] = BearerToken(token: token, placeholder: placeholder, source: name)
                 for name in names { variables[name] = placeholder }
-                logger.info("the \(provider) token in \(name) stays outside the sandbox; the agent holds a placeholder, which the proxy replaces")
+                messages.append((.info, "the \(provider) token in \(name) stays outside the sandbox; the agent holds a placeholder, which the proxy replaces"))
             }
         }
 
@@ -85,16 +90,20 @@ struct CredentialSetup {
                     return false
                 }
             }
-            for skipped in kubeconfig.skipped { logger.warning("kubeconfig: \(skipped): the agent does not get it") }
+            for skipped in kubeconfig.skipped { messages.append((.warning, "kubeconfig: \(skipped): the agent does not get it")) }
             if !kubeconfig.contexts.isEmpty {
                 let setup = KubernetesBrokerSetup(kubeconfig: kubeconfig, placeholder: placeholder)
                 for (host, context) in zip(setup.hosts, kubeconfig.contexts) {
                     broker.kubernetes[host] = KubernetesUpstream(context: context, placeholder: placeholder)
                 }
                 kubernetes = setup
-                logger.info("Kubernetes contexts \(kubeconfig.contexts.map(\.name).joined(separator: ", ")) from \(kubeconfig.sources.joined(separator: ":")) stay outside the sandbox; the agent's kubeconfig reaches them through the proxy with a placeholder token")
+                messages.append((.info, "Kubernetes contexts \(kubeconfig.contexts.map(\.name).joined(separator: ", ")) from \(kubeconfig.sources.joined(separator: ":")) stay outside the sandbox; the agent's kubeconfig reaches them through the proxy with a placeholder token"))
             }
         }
+    }
+
+    func report(to logger: Logger) {
+        for (level, text) in messages { logger.log(level: level, "\(text)") }
     }
 
     /// The network policy with the broker's Kubernetes names allowed and inspected.

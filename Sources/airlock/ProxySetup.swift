@@ -29,6 +29,7 @@ final class ProxySetup: @unchecked Sendable {
     /// Variables the agent gets for the cloud's credentials: placeholders, or the operator's own
     /// with `--cloud-credentials pass`.
     let credentialVariables: [String: String]
+    private let credentials: CredentialSetup
     /// Files holding the operator's credentials outside the profile's hidden paths.
     let credentialFiles: [String]
     /// The Kubernetes contexts the proxy stands in for, and where the agent's kubeconfig is written.
@@ -45,7 +46,8 @@ final class ProxySetup: @unchecked Sendable {
         self.logger = logger
         self.rules = APIRuleMatcher(profile: profile)
         let home = env["HOME"] ?? "/"
-        let credentials = CredentialSetup(cloudCredentials, profile: profile, environment: env, home: home, logger: logger)
+        let credentials = CredentialSetup(cloudCredentials, profile: profile, environment: env, home: home)
+        self.credentials = credentials
         self.broker = credentials.broker
         self.credentialVariables = credentials.variables
         self.credentialFiles = credentials.hidden
@@ -70,6 +72,12 @@ final class ProxySetup: @unchecked Sendable {
             throw SandboxError("TLS inspection: \(error)")
         }
         routes = try kubernetes?.routes() ?? [:]
+    }
+
+    /// Tells the operator where the cloud credentials came from and what the agent does not get:
+    /// called once the sandbox's plan is made (bad input says one line, nothing more).
+    func reportCredentials() {
+        credentials.report(to: logger)
     }
 
     /// Files the agent must not see: Airlock's CA and its key, and the operator's credentials

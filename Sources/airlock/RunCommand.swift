@@ -114,6 +114,7 @@ struct Run: ParsableCommand {
                 request.envPass.append(name)
             }
             var plan = try SandboxPlan(request)
+            proxy.reportCredentials()
             plan.proxyEnvironment = proxy.variables
             // With no protect and no command rule there is nothing to hold: no listener at all.
             let supervise: Sandbox.Supervise? = signOff.hasRules
