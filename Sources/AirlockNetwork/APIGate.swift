@@ -151,6 +151,31 @@ final class HeldResponses: Sendable {
         var entries: [String: Entry] = [:]
         /// Attempt keys (`key(_:invocation:)`) to the request id their call was forwarded under.
         var attempts: [String: String] = [:]
+
+        /// Adds `deliver` to the waiters of request `id`'s forward under way, or returns the
+        /// response of one done and still kept; nil when there is neither.
+        mutating func attach(_ deliver: @escaping Deliver, to id: String) -> Joined? {
+            switch entries[id] {
+            case .inFlight(var waiting):
+                waiting.append(deliver)
+                entries[id] = .inFlight(waiting)
+                return .waiting
+            case .done(let result, let until) where ContinuousClock.now < until:
+                return .done(result)
+            default:
+                return nil
+            }
+        }
+    }
+
+    private enum Joined {
+        case waiting
+        case done(Result<CapturedResponse, ProxyRefusal>)
+
+        /// Hands a response that is already there to `deliver` (a waiter is answered later).
+        func settle(_ deliver: Deliver) {
+            if case .done(let result) = self { deliver(result) }
+        }
     }
 
     private let table = Mutex(Table())
@@ -169,54 +194,27 @@ final class HeldResponses: Sendable {
     /// already or under way; false when there is none.
     func join(attempt: String?, _ deliver: @escaping Deliver) -> Bool {
         guard let attempt else { return false }
-        enum Found { case none, waiting, done(Result<CapturedResponse, ProxyRefusal>) }
-        let found: Found = table.withLock { table in
-            guard let id = table.attempts[attempt] else { return .none }
-            switch table.entries[id] {
-            case .inFlight(var waiting):
-                waiting.append(deliver)
-                table.entries[id] = .inFlight(waiting)
-                return .waiting
-            case .done(let result, let until) where ContinuousClock.now < until:
-                return .done(result)
-            default:
-                table.attempts[attempt] = nil
-                return .none
-            }
+        let joined: Joined? = table.withLock { table in
+            guard let id = table.attempts[attempt] else { return nil }
+            let joined = table.attach(deliver, to: id)
+            if joined == nil { table.attempts[attempt] = nil }
+            return joined
         }
-        switch found {
-        case .none: return false
-        case .waiting: return true
-        case .done(let result):
-            deliver(result)
-            return true
-        }
+        joined?.settle(deliver)
+        return joined != nil
     }
 
     /// Starts the one forward of sign-off request `id` (unless it is under way or done) and
     /// delivers its response to `deliver` and to every waiter that joins meanwhile; `attempt`
     /// (the call's attempt key) finds it later.
     func forwardOnce(_ id: String, attempt: String?, start: () -> EventLoopFuture<CapturedResponse>, deliver: @escaping Deliver) {
-        enum Found { case start, waiting, done(Result<CapturedResponse, ProxyRefusal>) }
-        let found: Found = table.withLock { table in
+        let joined: Joined? = table.withLock { table in
             if let attempt { table.attempts[attempt] = id }
-            switch table.entries[id] {
-            case .inFlight(var waiting):
-                waiting.append(deliver)
-                table.entries[id] = .inFlight(waiting)
-                return .waiting
-            case .done(let result, let until) where ContinuousClock.now < until:
-                return .done(result)
-            default:
-                table.entries[id] = .inFlight([deliver])
-                return .start
-            }
+            let joined = table.attach(deliver, to: id)
+            if joined == nil { table.entries[id] = .inFlight([deliver]) }
+            return joined
         }
-        switch found {
-        case .waiting: return
-        case .done(let result): return deliver(result)
-        case .start: break
-        }
+        if let joined { return joined.settle(deliver) }
         start().whenComplete { outcome in
             let result: Result<CapturedResponse, ProxyRefusal> = outcome.mapError { error in
                 error as? ProxyRefusal ?? ProxyRefusal(status: .badGateway, decision: "error", rule: "forward",
