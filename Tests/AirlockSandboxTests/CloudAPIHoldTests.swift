@@ -322,7 +322,8 @@ struct CloudAPIHoldTests {
         #expect(message.hasPrefix("delete: message: airlock: NOT APPROVED YET: request \(id) has 0/2 approvals: \(Self.deletion(of: "later"))"), "\(outcome)")
         #expect(message.contains("once it is approved, the same request made again goes through"), "\(outcome)")
         // The second: the same request, approved meanwhile, forwarded once.
-        #expect(outcome.lines.contains("delete: ok attempts=1"), "\(outcome)")
+        #expect(outcome.lines.contains("delete: ok attempts=1"),
+                "\(outcome)\nnetwork log: \((try? logged(cloud, "DeleteStack")) ?? [])\nqueue: \((try? rows(cloud)) ?? [])\nmoto: \(cloud.moto.tail())")
         #expect(try cloud.stackStatus("later") == "gone")
         let recorded = try cloud.recorded()
         #expect(recorded.filter { $0.hasPrefix("DeleteStack ") } == ["DeleteStack \(cloud.keyID)"], "\(recorded)")
