@@ -83,17 +83,10 @@ public struct QueueFile: Sendable {
             if tail.endsTorn { prefix = [Self.tornMarker, Self.newline] }
             skipped += prefix
             let torn = skipped.isEmpty ? nil : Hex.encode(SHA256.hash(data: skipped))
-            let stamp = time ?? Date()
-            let line = try QueueLine.serialize(QueueLine(seq: seq, ts: stamp, prev: tail.lastHash, torn: torn, event: event))
-                + [Self.newline]
-            guard line.count <= Self.maximumLineLength else {
-                throw SignOffError(.invalidOperation, "queue line would be \(line.count) bytes; the limit is \(Self.maximumLineLength)")
-            }
+            let (line, record) = try QueueChain.line(seq: seq, prev: tail.lastHash, torn: torn, at: time ?? Date(), event)
             try FileIO.write(fd, prefix + line, path: path)
             try FileIO.fsync(fd, path: path)
-            return QueueRecord(seq: seq, ts: Date(timeIntervalSince1970: Double(RFC3339.milliseconds(stamp)) / 1000),
-                               prev: tail.lastHash, torn: torn, event: event,
-                               hash: Hex.encode(SHA256.hash(data: line)), line: nil)
+            return record
         }
     }
 

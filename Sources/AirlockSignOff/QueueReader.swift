@@ -86,7 +86,10 @@ public enum QueueReader {
     /// line's bytes (64 zeros for the first), and `torn` the SHA-256 of the marked torn lines between
     /// them (absent when there are none). A last line without a newline is torn: ignored with a
     /// warning.
-    public static func parse(_ bytes: [UInt8], from tail: QueueTail = .start) -> QueueLog {
+    ///
+    /// `chained: false` reads lines that are not consecutive (one request's lines, picked out of a
+    /// chain that was checked as it was written): their events only, no chain check.
+    public static func parse(_ bytes: [UInt8], from tail: QueueTail = .start, chained: Bool = true) -> QueueLog {
         var lines: [Range<Int>] = []  // each with its newline
         var start = 0
         while let newline = bytes[start...].firstIndex(of: QueueFile.newline) {
@@ -124,16 +127,16 @@ public enum QueueReader {
                 if case .failure(let why) = line.envelope { broken(number, "not a queue line (\(why))") }
                 continue
             }
-            if envelope.seq != lastSeq &+ 1 {
+            if chained && envelope.seq != lastSeq &+ 1 {
                 broken(number, "seq is \(envelope.seq), expected \(lastSeq &+ 1)")
             }
-            if envelope.prev != lastHash {
+            if chained && envelope.prev != lastHash {
                 broken(number, lastLine == 0
                     ? "prev is not 64 zeros, yet no line comes before it: lines before it were removed"
                     : "prev does not match the SHA-256 of line \(lastLine): line \(lastLine) or this line was changed, or lines between them were removed")
             }
             let expectedTorn = skipped.isEmpty ? nil : Hex.encode(SHA256.hash(data: skipped))
-            if envelope.torn != expectedTorn {
+            if chained && envelope.torn != expectedTorn {
                 broken(number, expectedTorn == nil ? "names torn lines that are not there" : "torn lines before it do not match its torn field")
             }
             lastSeq = envelope.seq

@@ -13,7 +13,7 @@ struct Airlock: ParsableCommand {
             The agent sees its workspace writable, the rest of the host read-only and secrets absent, \
             under a seccomp filter. See README.md for profiles and the threat model.
             """,
-        subcommands: [Run.self, Approve.self, Deny.self, QueueCommand.self, PolicyCommand.self, Doctor.self, ProfileCommand.self]
+        subcommands: [Run.self, Approve.self, Deny.self, QueueCommand.self, PolicyCommand.self, Doctor.self, ProfileCommand.self, Serve.self]
     )
 
     /// argument-parser exits 64 on a usage error; `airlock run` promises 125 for every failure of

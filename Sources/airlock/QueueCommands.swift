@@ -1,4 +1,5 @@
 import AirlockSandbox
+import AirlockService
 import AirlockSignOff
 import AirlockSupervisor
 import ArgumentParser
@@ -6,24 +7,51 @@ import Foundation
 
 /// Where the queue and approvers are, for the commands approvers run (outside any sandbox).
 struct QueueOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The sign-off queue file (default: $AIRLOCK_QUEUE or airlock's state directory).", valueName: "file"))
+    @Option(help: ArgumentHelp("The sign-off queue: a file (default: $AIRLOCK_QUEUE or airlock's state directory), or an airlock serve URL (http://HOST:PORT/).", valueName: "file|url"))
     var queue: String?
     @Option(help: ArgumentHelp("The approvers' allowed_signers file (to count approvals).", valueName: "file"))
     var approvers: String?
+    @Option(help: ArgumentHelp("With a service URL: the file holding your token from `airlock serve add-approver` (default: $AIRLOCK_TOKEN_FILE or ~/.config/airlock/token).", valueName: "file"))
+    var tokenFile: String?
 
     var queuePath: String { queue ?? QueuePaths.defaultQueue() }
     var approversPath: String { approvers ?? QueuePaths.defaultApprovers() }
 
-    /// The queue and its state. With `sweeping` (every command but `verify`, which only reads),
-    /// pending requests of sandboxes that ended without closing them are cancelled first
-    /// (`GhostSweep`), so nothing is shown as approvable that nobody is left to carry out.
-    func state(sweeping: Bool = true) throws -> (QueueLog, QueueState) {
-        let log: QueueLog
-        do { log = try QueueReader.read(queuePath) } catch {
+    /// The service, when `--queue` names one.
+    func service() throws -> ServiceClient? {
+        guard ServiceClient.isURL(queuePath) else { return nil }
+        let file = tokenFile ?? ProcessInfo.processInfo.environment["AIRLOCK_TOKEN_FILE"] ?? NSHomeDirectory() + "/.config/airlock/token"
+        guard let token = FileManager.default.contents(atPath: file).map({ String(decoding: $0, as: UTF8.self) }) else {
+            throw CLIError("--token-file \(file): cannot be read (the token `airlock serve add-approver` printed for you)")
+        }
+        do { return try ServiceClient(url: queuePath, token: token) } catch { throw CLIError("--queue \(error)") }
+    }
+
+    /// The chain's bytes: the file, or the service's export.
+    func chainBytes() throws -> [UInt8] {
+        if let service = try service() {
+            do { return try service.expect(.GET, "/v1/export") } catch { throw CLIError("cannot read the queue: \(error)") }
+        }
+        guard let data = FileManager.default.contents(atPath: queuePath) else { throw CLIError("cannot read the queue \(queuePath)") }
+        return Array(data)
+    }
+
+    /// The chain, read and checked.
+    func log() throws -> QueueLog {
+        if ServiceClient.isURL(queuePath) { return QueueReader.parse(try chainBytes()) }
+        do { return try QueueReader.read(queuePath) } catch {
             throw CLIError("cannot read the queue \(queuePath): \(error)")
         }
+    }
+
+    /// The queue and its state. With `sweeping` (every command but `verify`, which only reads),
+    /// pending requests of sandboxes that ended without closing them are cancelled first
+    /// (`GhostSweep`), so nothing is shown as approvable that nobody is left to carry out. A
+    /// service's sandboxes settle their own requests: nothing is swept there.
+    func state(sweeping: Bool = true) throws -> (QueueLog, QueueState) {
+        let log = try log()
         let state = QueueState.fold(log, approvers: approverKeys(), now: Date())
-        guard sweeping else { return (log, state) }
+        guard sweeping, !ServiceClient.isURL(queuePath) else { return (log, state) }
         let swept = GhostSweep.sweep(queuePath: queuePath, state: state)
         if let error = swept.writeError {
             printError("warning: \(swept.cancelled.count) request(s) of ended sandboxes shown cancelled, but the cancel could not be written to \(queuePath): \(error)")
@@ -51,6 +79,7 @@ struct QueueOptions: ParsableArguments {
 
     /// `log` brought up to date with what was appended since it was read (read once, not again).
     func caughtUp(_ log: QueueLog) throws -> QueueLog {
+        if ServiceClient.isURL(queuePath) { return try state(sweeping: false).0 }
         let more: QueueLog
         do { more = try QueueReader.readAppended(queuePath, from: log.tail).log } catch {
             throw CLIError("cannot read the queue \(queuePath): \(error)")
@@ -109,7 +138,16 @@ func decide(_ decision: Decision, _ id: String, _ key: String?, _ reason: String
     let keyFile = key ?? (NSHomeDirectory() + "/.ssh/id_ed25519")
     let signed = try SignedDecision.sign(decision, on: current.request, sigExpires: current.request.operation.expires,
                                          reason: reason, keyFile: keyFile)
-    try QueueFile(path: options.queuePath).append(decision == .approve ? .approve(signed) : .deny(signed))
+    if let service = try options.service() {
+        // The service appends it only if it counts, and says why not.
+        var body: [String: String] = ["signature": signed.signature ?? "", "sig_expires": RFC3339.format(signed.sigExpires)]
+        if let reason { body["reason"] = reason }
+        do {
+            _ = try service.expect(.POST, "/v1/requests/\(id)/\(decision.rawValue)", body: Array(try JSONSerialization.data(withJSONObject: body)))
+        } catch { throw CLIError("your \(decision.rawValue) of \(id) was not recorded: \(error)") }
+    } else {
+        try QueueFile(path: options.queuePath).append(decision == .approve ? .approve(signed) : .deny(signed))
+    }
     let after = try options.request(id, in: QueueState.fold(try options.caughtUp(log), approvers: options.approverKeys(), now: Date()))
     // Another decision, the resolve or the expiry may have landed between the check above and this
     // line: then it is on record but counts for nothing, and the approver must know.
@@ -124,7 +162,7 @@ func decide(_ decision: Decision, _ id: String, _ key: String?, _ reason: String
 struct QueueCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "queue", abstract: "Read the sign-off queue.",
-        subcommands: [List.self, Show.self, Watch.self, Verify.self])
+        subcommands: [List.self, Show.self, Watch.self, Verify.self, Export.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List requests and their state.")
@@ -209,6 +247,16 @@ struct QueueCommand: ParsableCommand {
         }
     }
 
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "export", abstract: "Write the queue's chain as JSON Lines, byte for byte (for `airlock queue verify --queue FILE` offline).")
+        @OptionGroup var options: QueueOptions
+
+        func run() throws {
+            try reportingErrors { FileHandle.standardOutput.write(Data(try options.chainBytes())) }
+        }
+    }
+
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "verify", abstract: "Verify the queue's hash chain; fails naming the first broken line.")
         @OptionGroup var options: QueueOptions
@@ -226,21 +274,6 @@ struct QueueCommand: ParsableCommand {
 
 extension RequestState {
     var what: String { request.operation.subject.terminalSafe }
-
-    var summaryObject: [String: Any] {
-        let op = request.operation
-        var o: [String: Any] = ["id": id, "state": state.rawValue, "kind": op.kind.rawValue, "approvals": approvals.count,
-                                "quorum": quorum, "rule": op.rule, "pid": Int(request.pid), "expires": "\(op.expires)"]
-        if state == .cancelled, let cancelReason { o["cancel_reason"] = cancelReason }
-        if let argv = op.argv { o["argv"] = argv.map { String(decoding: $0, as: UTF8.self) } }
-        else if let host = op.host, let port = op.port {
-            o["host"] = host
-            o["port"] = port
-            if let api = op.api { o["api"] = api.summary }
-        }
-        else { o["path"] = op.paths.first.map { String(decoding: $0, as: UTF8.self) } ?? ""; if op.paths.count > 1 { o["path2"] = String(decoding: op.paths[1], as: UTF8.self) } }
-        return o
-    }
 }
 
 extension QueueEvent {

@@ -11,11 +11,12 @@ struct SignOffTests {
         var allowedSigners: String { dir + "/allowed_signers" }
         func key(_ name: String) -> String { dir + "/" + name }
 
-        init(in root: String) throws {
+        /// `extra`: more listed approvers' names.
+        init(in root: String, extra: [String] = []) throws {
             dir = root + "/approvers"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             var lines: [String] = []
-            for name in ["alice", "bob", "mallory"] {
+            for name in ["alice", "bob", "mallory"] + extra {
                 let made = try Subprocess(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", key(name)],
                                           environment: ["PATH": "/usr/bin:/bin"], directory: dir).wait(timeout: 30)
                 #expect(made.status == 0, "ssh-keygen: \(made)")

@@ -10,6 +10,11 @@ ensure_build_deps() {
     [ -x /usr/bin/node ] || missing+=(nodejs)
     # Go's Kubernetes client, beside the Python one, in the Kubernetes broker's tests.
     command -v kubectl >/dev/null || missing+=(kubernetes-client)
+    # The sign-off service's tests: a PostgreSQL server of their own (Debian's, started by the
+    # tests' harness as the postgres user), psql, and curl as the API's client.
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+    command -v psql >/dev/null || missing+=(postgresql-client)
+    command -v curl >/dev/null || missing+=(curl)
     [ ${#missing[@]} -eq 0 ] && return 0
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

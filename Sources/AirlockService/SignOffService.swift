@@ -1,0 +1,324 @@
+import AirlockSignOff
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// The HTTP API of `airlock serve` (docs/serve.md): sandbox hosts append their requests and read
+/// the chain; approvers read it and add signed decisions. Every endpoint first checks who calls
+/// (a bearer token, `PostgresQueueStore.principal`) and refuses the wrong kind of principal before
+/// it reads anything else.
+public struct SignOffService: Sendable {
+    public let store: PostgresQueueStore
+    /// The approvers' allowed_signers file, read at every decision (an edit takes effect at once).
+    public let approversPath: String
+    let logger: Logger
+
+    /// The longest body an endpoint reads: one queue line's worth.
+    static let bodyLimit = QueueFile.maximumLineLength
+    /// The most lines one `GET /v1/events` returns; the client asks again from the last.
+    static let pageLines = 2000
+    /// The longest a `GET /v1/events` waits for a new line.
+    static let longestWait = 60.0
+
+    public init(store: PostgresQueueStore, approversPath: String, logger: Logger) {
+        self.store = store
+        self.approversPath = approversPath
+        self.logger = logger
+    }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: DatabaseErrors())
+        router.post("/v1/events") { request, context in try await appendEvent(request, context) }
+        router.get("/v1/events") { request, context in try await events(request, context) }
+        router.get("/v1/export") { request, context in try await export(request, context) }
+        router.get("/v1/requests") { request, context in try await requests(request, context) }
+        router.post("/v1/requests/:id/:decision") { request, context in try await decide(request, context) }
+        return router
+    }
+
+    // MARK: - Who calls
+
+    func caller(_ request: Request, allowed: Set<PostgresQueueStore.PrincipalKind>, for what: String) async throws -> PostgresQueueStore.Principal {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), header.count > 7 else {
+            throw HTTPError(.unauthorized, message: "\(what): no Authorization: Bearer token (a host's or an approver's, from `airlock serve add-host` or `add-approver`)")
+        }
+        guard let principal = try await store.principal(token: String(header.dropFirst(7))) else {
+            throw HTTPError(.unauthorized, message: "\(what): the bearer token is not one this service issued")
+        }
+        guard allowed.contains(principal.kind) else {
+            let may = allowed.map(\.rawValue).sorted().joined(separator: " or ")
+            throw HTTPError(.forbidden, message: "\(what): \(principal.name) is \(Self.article(principal.kind.rawValue)); only \(Self.article(may)) may do this")
+        }
+        return principal
+    }
+
+    static func article(_ noun: String) -> String {
+        ("aeiou".contains(noun.first ?? "x") ? "an " : "a ") + noun
+    }
+
+    func body(_ request: Request, _ what: String) async throws -> [UInt8] {
+        var request = request
+        do {
+            return Array(try await request.collectBody(upTo: Self.bodyLimit).readableBytesView)
+        } catch {
+            throw HTTPError(.contentTooLarge, message: "\(what): the body is longer than \(Self.bodyLimit) bytes")
+        }
+    }
+
+    func approvers() -> AllowedSigners? {
+        try? AllowedSigners(contentsOf: approversPath)
+    }
+
+    // MARK: - Hosts
+
+    /// `POST /v1/events`: a host appends a request (numbered and stamped here, in the name of the
+    /// host's owner), or a cancel, resolve or expiry of a request it made.
+    func appendEvent(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let what = "POST /v1/events"
+        let host = try await caller(request, allowed: [.host], for: what)
+        let bytes = try await body(request, what)
+        if let name = QueueWire.eventName(bytes), name == "approve" || name == "deny" {
+            throw HTTPError(.forbidden, message: "\(what): \(host.name) is a host; approvals and denials go to POST /v1/requests/ID/approve or /deny, signed by an approver")
+        }
+        let sent: QueueEvent
+        do { sent = try QueueWire.decode(bytes, seq: 0) } catch {
+            throw HTTPError(.badRequest, message: "\(what): the body is not an event (a queue line's fields without seq, ts and prev): \(error)")
+        }
+        let isRequest: Bool
+        switch sent {
+        case .request, .audit: isRequest = true
+        default: isRequest = false
+        }
+        let approvers = approvers()
+        let record = try await refusingConflicts(what) {
+            try await store.append(writer: host.name, about: isRequest ? nil : sent.requestID) { seq, history in
+                switch try QueueWire.decode(bytes, seq: seq) {
+                case .request(var r): r.requester = host.owner ?? host.name; return .request(r)
+                case .audit(var r): r.requester = host.owner ?? host.name; return .audit(r)
+                case let event:
+                    try Self.hostMay(event, history: history, host: host.name, approvers: approvers)
+                    return event
+                }
+            }
+        }
+        return try Self.json(["seq": Int(record.seq), "id": record.event.requestID, "hash": record.hash])
+    }
+
+    /// Whether `host` may append `event` (a cancel, resolve or expire) to its request's `history`:
+    /// each settles a request once, and only as its state allows.
+    static func hostMay(_ event: QueueEvent, history: PostgresQueueStore.History, host: String, approvers: AllowedSigners?) throws {
+        let id = event.requestID
+        guard let state = QueueState.fold(history.log, approvers: approvers, now: Date()).requests[id] else {
+            throw PostgresQueueStore.Refusal("there is no request \(id)")
+        }
+        guard history.writer == host else {
+            throw PostgresQueueStore.Refusal("request \(id) is not \(host)'s: a host settles only its own requests")
+        }
+        let now = state.state.rawValue
+        switch event {
+        case .resolve(let resolution):
+            let allowedIn: RequestState.State = switch resolution.outcome {
+            case .allowed: .approved
+            case .denied: .denied
+            case .expired: .expired
+            case .error: .resolved
+            }
+            guard state.state == allowedIn, resolution.outcome != .error || state.resolution?.outcome == .allowed else {
+                throw PostgresQueueStore.Refusal("request \(id) is \(now)\(state.resolution.map { " (\($0.outcome.rawValue))" } ?? ""): it cannot be resolved as \(resolution.outcome.rawValue)")
+            }
+        case .cancel:
+            guard state.state != .resolved, state.state != .cancelled else {
+                throw PostgresQueueStore.Refusal("request \(id) is \(now) already")
+            }
+        case .expire:
+            let expired = history.log.records.contains { if case .expire = $0.event { true } else { false } }
+            guard state.state == .expired, !expired else {
+                throw PostgresQueueStore.Refusal("request \(id) is \(now)\(expired ? " (its expiry is on record)" : ""), not due to expire (at \(RFC3339.format(state.request.operation.expires)))")
+            }
+        default:
+            throw PostgresQueueStore.Refusal("a host appends requests, cancels, resolves and expiries only")
+        }
+    }
+
+    /// Runs `body`, a store's refusal becoming 409 and a malformed event 400, each naming `what`.
+    func refusingConflicts<T>(_ what: String, _ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch let refusal as PostgresQueueStore.Refusal {
+            throw HTTPError(.conflict, message: "\(what): \(refusal)")
+        } catch let error as SignOffError {
+            throw HTTPError(.badRequest, message: "\(what): \(error)")
+        }
+    }
+
+    /// `GET /v1/events?after=SEQ&wait=SECONDS`: the lines after `SEQ` as the file would hold them;
+    /// with none yet, waits up to `wait` seconds for one.
+    func events(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        _ = try await caller(request, allowed: [.host, .approver], for: "GET /v1/events")
+        let query = request.uri.queryParameters
+        guard let after = query["after"].map({ UInt64(String($0)) }) ?? 0 else {
+            throw HTTPError(.badRequest, message: "GET /v1/events: after must be a line number (0 for the start)")
+        }
+        let wait = query["wait"].map { Double(String($0)) } ?? 0
+        guard let wait, wait >= 0, wait <= Self.longestWait else {
+            throw HTTPError(.badRequest, message: "GET /v1/events: wait must be a number of seconds from 0 to \(Int(Self.longestWait))")
+        }
+        let deadline = ContinuousClock.now + .milliseconds(Int(wait * 1000))
+        while true {
+            let generation = store.appended.generation
+            let lines = try await store.lines(after: after, limit: Self.pageLines)
+            if !lines.isEmpty || ContinuousClock.now >= deadline {
+                return Self.lines(lines)
+            }
+            await store.appended.wait(since: generation, timeout: min(deadline - ContinuousClock.now, .seconds(1)))
+        }
+    }
+
+    /// `GET /v1/export`: the whole chain, for `airlock queue verify` offline.
+    func export(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        _ = try await caller(request, allowed: [.host, .approver], for: "GET /v1/export")
+        return Self.lines(try await store.lines(after: 0, limit: Int.max))
+    }
+
+    // MARK: - Approvers
+
+    /// `GET /v1/requests?state=pending`: the requests, each as `airlock queue list --json` shows it.
+    func requests(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        _ = try await caller(request, allowed: [.approver], for: "GET /v1/requests")
+        let wanted = request.uri.queryParameters["state"].map(String.init)
+        if let wanted, RequestState.State(rawValue: wanted) == nil {
+            throw HTTPError(.badRequest, message: "GET /v1/requests: unknown state \(wanted.debugDescription) (pending, approved, denied, expired, resolved, cancelled)")
+        }
+        let log = QueueReader.parse(try await store.lines(after: 0, limit: Int.max))
+        let state = QueueState.fold(log, approvers: approvers(), now: Date())
+        let listed = state.order.compactMap { state.requests[$0] }.filter { wanted == nil || $0.state.rawValue == wanted }
+        return try Self.json(listed.map(\.summaryObject))
+    }
+
+    struct SignedBody: Decodable {
+        var signature: String
+        var sig_expires: String
+        var reason: String?
+    }
+
+    /// `POST /v1/requests/ID/approve` or `/deny`: an approver's SSHSIG over the decision statement
+    /// (`airlock approve` makes it). Refused unless it counts: a signature that does not verify, a
+    /// key not listed, the requester approving their own request, a request no longer pending.
+    func decide(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        let what = "POST /v1/requests/\(id)/\(context.parameters.get("decision") ?? "")"
+        let approver = try await caller(request, allowed: [.approver], for: what)
+        guard let decision = context.parameters.get("decision").flatMap(Decision.init(rawValue:)) else {
+            throw HTTPError(.notFound, message: "\(what): the decision is approve or deny")
+        }
+        guard RequestID.isWellFormed(id) else { throw HTTPError(.notFound, message: "\(what): \(id.debugDescription) is not a request id") }
+        let bytes = try await body(request, what)
+        let signed: SignedBody
+        do { signed = try JSONDecoder().decode(SignedBody.self, from: Data(bytes)) } catch {
+            throw HTTPError(.badRequest, message: "\(what): the body is not {\"signature\": ARMORED SSHSIG, \"sig_expires\": RFC 3339, \"reason\": TEXT?}: \(error)")
+        }
+        guard let sigExpires = RFC3339.parse(signed.sig_expires) else {
+            throw HTTPError(.badRequest, message: "\(what): sig_expires \(signed.sig_expires.debugDescription) is not an RFC 3339 time")
+        }
+        let fingerprint: String
+        do { fingerprint = try SSHSignature.parse(armored: signed.signature).publicKey.fingerprint } catch {
+            throw HTTPError(.badRequest, message: "\(what): the signature cannot be read: \(error)")
+        }
+        guard let approvers = approvers() else {
+            throw HTTPError(.serviceUnavailable, message: "\(what): the service's approvers file \(approversPath) cannot be read, so no decision can count")
+        }
+        let record = try await refusingConflicts(what) {
+            try await store.append(writer: approver.name, about: id) { seq, history in
+                try Self.counts(decision, signed, fingerprint: fingerprint, sigExpires: sigExpires, id: id, seq: seq,
+                                history: history, approvers: approvers)
+            }
+        }
+        return try Self.json(["seq": Int(record.seq), "id": id, "hash": record.hash])
+    }
+
+    /// The decision line to append, if it counts: folded with the request's lines, the new line
+    /// must be counted, and its signer must not be the requester.
+    static func counts(_ decision: Decision, _ signed: SignedBody, fingerprint: String, sigExpires: Date, id: String, seq: UInt64,
+                       history: PostgresQueueStore.History, approvers: AllowedSigners) throws -> QueueEvent {
+        let before = QueueState.fold(history.log, approvers: approvers, now: Date())
+        guard let state = before.requests[id] else { throw PostgresQueueStore.Refusal("there is no request \(id)") }
+        let principals = approvers.principals(forFingerprint: fingerprint, namespace: SSHSignature.airlockNamespace, at: Date())
+        if principals.contains(state.request.requester) {
+            throw PostgresQueueStore.Refusal("\(fingerprint) is \(state.request.requester)'s key, and \(state.request.requester) asked for request \(id): a requester's own \(decision.rawValue) does not count")
+        }
+        let line = SignedDecision(id: id, digest: state.request.digest, decision: decision, signer: fingerprint,
+                                  principal: principals.first, reason: signed.reason, sigExpires: sigExpires, signature: signed.signature)
+        let event: QueueEvent = decision == .approve ? .approve(line) : .deny(line)
+        // Folded as it will be read: the line, numbered, after the request's own.
+        let (_, record) = try QueueChain.line(seq: seq, prev: QueueChain.start, at: Date(), event)
+        let log = QueueLog(records: history.log.records + [record], warnings: [], chainBreak: nil)
+        guard let after = QueueState.fold(log, approvers: approvers, now: Date()).requests[id] else {
+            throw PostgresQueueStore.Refusal("there is no request \(id)")
+        }
+        if let rejected = after.rejected.last, after.rejected.count > state.rejected.count {
+            throw PostgresQueueStore.Refusal("the \(decision.rawValue) would count for nothing: \(rejected.reason.rawValue)\(rejected.detail.isEmpty ? "" : " (\(rejected.detail))")")
+        }
+        return event
+    }
+
+    // MARK: - Responses
+
+    /// The database's failures (PostgreSQL down, restarting, refusing) as 503 with what failed:
+    /// the caller tries again; nothing was appended.
+    struct DatabaseErrors: RouterMiddleware {
+        typealias Context = BasicRequestContext
+
+        func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+            do { return try await next(request, context) } catch let error as PSQLError {
+                throw HTTPError(.serviceUnavailable, message: "\(request.method) \(request.uri.path): the queue's database failed: \(error.serverInfo?[.message] ?? "\(error.code)"); nothing was written, try again")
+            } catch let error as PostgresTransactionError {
+                throw HTTPError(.serviceUnavailable, message: "\(request.method) \(request.uri.path): the queue's database failed: \(String(reflecting: error).prefix(300)); nothing was written, try again")
+            }
+        }
+    }
+
+    static func lines(_ bytes: [UInt8]) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/jsonl"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    static func json(_ object: Any) throws -> Response {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// `airlock serve`: the service on `host:port`, its queue in the database at `database`.
+public enum SignOffServer {
+    public static func run(database: DatabaseURL, host: String, port: Int, approversPath: String, logger: Logger,
+                           onRunning: @escaping @Sendable (Int) async -> Void) async throws {
+        let client = PostgresClient(configuration: database.configuration, backgroundLogger: logger)
+        let store = PostgresQueueStore(client: client, logger: logger)
+        let service = SignOffService(store: store, approversPath: approversPath, logger: logger)
+        var app = Application(
+            router: service.router(),
+            configuration: .init(address: .hostname(host, port: port), serverName: "airlock"),
+            services: [client],
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            logger: logger)
+        app.beforeServerStarts {
+            do { try await store.migrate() } catch {
+                throw DatabaseURLError(message: "cannot prepare the database \(database): \(String(reflecting: error))")
+            }
+        }
+        try await app.runService()
+    }
+
+    /// Registers a host or an approver in the database and returns its token.
+    public static func addPrincipal(database: DatabaseURL, name: String, kind: PostgresQueueStore.PrincipalKind, owner: String?,
+                                    logger: Logger) async throws -> String {
+        let client = PostgresClient(configuration: database.configuration, backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: String?.self) { group in
+            group.addTask { await client.run(); return nil }
+            let store = PostgresQueueStore(client: client, logger: logger)
+            defer { group.cancelAll() }
+            try await store.migrate()
+            return try await store.addPrincipal(name, kind: kind, owner: owner)
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import AirlockService
+import ArgumentParser
+import Foundation
+import Logging
+import Synchronization
+
+/// `airlock serve`: the sign-off service for a team (docs/serve.md).
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the sign-off service: the queue in PostgreSQL, for sandboxes and approvers on any machine.",
+        subcommands: [Start.self, AddHost.self, AddApprover.self],
+        defaultSubcommand: Start.self)
+
+    struct DatabaseOption: ParsableArguments {
+        @Option(help: ArgumentHelp("PostgreSQL: postgres://USER@HOST:PORT/DATABASE (or ?host=/socket/dir); the password may be in PGPASSWORD.", valueName: "url"))
+        var database: String
+
+        func url() throws -> DatabaseURL {
+            do { return try DatabaseURL(database) } catch { throw ValidationError("\(error)") }
+        }
+    }
+
+    struct Start: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "start", abstract: "Serve the API (the default).")
+        @OptionGroup var database: DatabaseOption
+        @Option(help: ArgumentHelp("Where to listen, HOST:PORT (port 0: any free port, printed).", valueName: "host:port"))
+        var listen = "127.0.0.1:8443"
+        @Option(help: ArgumentHelp("The approvers' allowed_signers file.", valueName: "file"))
+        var approvers: String
+        @Flag(name: .shortAndLong, help: "Log every request.") var verbose = false
+
+        func run() throws {
+            let url = try database.url()
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+                throw ValidationError("--listen \(listen): not HOST:PORT")
+            }
+            let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            // Tokens travel in the clear without TLS: only on this machine's loopback.
+            guard ["127.0.0.1", "::1", "localhost"].contains(host) else {
+                throw ValidationError("--listen \(listen): the service speaks plain HTTP, so it listens on loopback only (127.0.0.1, ::1); put a TLS-terminating proxy in front to serve others")
+            }
+            guard FileManager.default.isReadableFile(atPath: approvers) else {
+                throw ValidationError("--approvers \(approvers): cannot be read")
+            }
+            let level: Logger.Level = verbose ? .debug : .info
+            let logger = Logger(label: "airlock-serve") { _ in OperatorLogHandler(logLevel: level) }
+            let approversPath = approvers
+            try runAsync {
+                try await SignOffServer.run(database: url, host: host, port: port, approversPath: approversPath, logger: logger) { port in
+                    FileHandle.standardOutput.write(Data("airlock serve: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port), queue in \(url)\n".utf8))
+                }
+            }
+        }
+    }
+
+    struct AddHost: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-host",
+            abstract: "Register a sandbox host; prints its token once (give it to that host's operator, never to an agent).")
+        @OptionGroup var database: DatabaseOption
+        @Argument(help: "The host's name, as approvers will see it.") var name: String
+        @Option(help: ArgumentHelp("The approvers' principal who runs agents there: requests are made in their name, and their own approval does not count.", valueName: "principal"))
+        var owner: String
+
+        func run() throws {
+            let url = try database.url()
+            let (name, owner) = (name, owner)
+            try runAsync {
+                let token = try await SignOffServer.addPrincipal(database: url, name: name, kind: .host, owner: owner, logger: Logger(label: "airlock-serve"))
+                print(token)
+            }
+        }
+    }
+
+    struct AddApprover: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-approver",
+            abstract: "Register an approver's access to the API; prints the token once. Their decisions count only if signed by a key in the approvers file.")
+        @OptionGroup var database: DatabaseOption
+        @Argument(help: "The approver's name.") var name: String
+
+        func run() throws {
+            let url = try database.url()
+            let name = name
+            try runAsync {
+                let token = try await SignOffServer.addPrincipal(database: url, name: name, kind: .approver, owner: nil, logger: Logger(label: "airlock-serve"))
+                print(token)
+            }
+        }
+    }
+}
+
+/// Runs `body` to its end from synchronous code (the CLI's commands are synchronous).
+func runAsync(_ body: @escaping @Sendable () async throws -> Void) throws {
+    let outcome = Mutex<Result<Void, any Error>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        let result: Result<Void, any Error>
+        do { try await body(); result = .success(()) } catch { result = .failure(error) }
+        outcome.withLock { $0 = result }
+        done.signal()
+    }
+    done.wait()
+    try outcome.withLock { $0 }?.get()
+}

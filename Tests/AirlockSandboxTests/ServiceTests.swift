@@ -1,0 +1,237 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// `airlock serve` end to end: the real binary serving on loopback, its queue in a real PostgreSQL
+/// (`PostgresServer`), curl as the sandbox hosts' and approvers' HTTP client, `airlock approve`
+/// signing with ssh-keygen, and `airlock queue verify` checking the exported chain offline.
+@Suite(.serialized)
+struct ServiceTests {
+    /// A running service with its own database: one host (owned by carol), two approvers' tokens
+    /// (alice, bob) and their keys, mallory's unlisted key, carol's listed key.
+    final class Service: @unchecked Sendable {
+        let root: String
+        let database: String
+        let approvers: SignOffTests.Approvers
+        let process: Subprocess
+        let url: String
+        var tokens: [String: String] = [:]
+
+        init() throws {
+            let server = try PostgresServer.shared.get()
+            root = try makeTemporaryDirectory(prefix: "airlock-serve-")
+            database = try server.database()
+            approvers = try SignOffTests.Approvers(in: root, extra: ["carol"])
+            for (name, kind) in [("laptop", "host"), ("alice", "approver"), ("bob", "approver")] {
+                let added = try Self.cli(["serve", kind == "host" ? "add-host" : "add-approver", name, "--database", database]
+                                         + (kind == "host" ? ["--owner", "carol"] : []), in: root)
+                guard added.status == 0, let token = added.lines.last, token.hasPrefix("airlock_") else { throw HarnessError("add \(name): \(added)") }
+                tokens[name] = token
+                try token.write(toFile: root + "/\(name).token", atomically: true, encoding: .utf8)
+            }
+            process = try Subprocess([try Binaries.airlock(), "serve", "--database", database, "--listen", "127.0.0.1:0",
+                                      "--approvers", approvers.allowedSigners],
+                                     environment: ["PATH": "/usr/bin:/bin", "HOME": root], directory: root)
+            var listening: String?
+            for _ in 0..<100 where listening == nil {
+                listening = process.currentStdout().split(separator: "\n").first { $0.hasPrefix("airlock serve: listening on ") }
+                    .flatMap { $0.split(separator: " ").dropFirst(4).first.map(String.init)?.trimmingCharacters(in: CharacterSet(charactersIn: ",")) }
+                if listening == nil { usleep(100_000) }
+                if let ended = process.poll() { throw HarnessError("airlock serve ended: \(ended)") }
+            }
+            guard let listening else { throw HarnessError("airlock serve did not start: \(process.currentStderr())") }
+            url = listening
+        }
+
+        deinit {
+            process.send(SIGTERM)
+            _ = process.wait(timeout: 10)
+            removeTree(root)
+        }
+
+        static func cli(_ args: [String], in root: String) throws -> Outcome {
+            try airlock(args, env: ["PATH": "/usr/bin:/bin", "HOME": root], cwd: root, timeout: 60)
+        }
+
+        /// `airlock ARGS --queue URL --token-file (name's) --approvers FILE`.
+        func queueCLI(_ args: [String], as name: String = "alice") throws -> Outcome {
+            try Self.cli(args + ["--queue", url, "--token-file", root + "/\(name).token", "--approvers", approvers.allowedSigners], in: root)
+        }
+
+        /// curl: the status and the body.
+        func curl(_ method: String, _ path: String, token: String?, body: String? = nil, bodyFile: String? = nil) throws -> (status: Int, body: String) {
+            var argv = ["/usr/bin/curl", "-sS", "-X", method, "-o", "-", "-w", "\n%{http_code}", url + path]
+            if let token { argv += ["-H", "Authorization: Bearer \(token)"] }
+            if let body { argv += ["--data-binary", body] }
+            if let bodyFile { argv += ["--data-binary", "@" + bodyFile] }
+            let out = try Subprocess(argv, environment: ["PATH": "/usr/bin:/bin"], directory: root).wait(timeout: 60)
+            let text = out.stdout
+            guard let cut = text.lastIndex(of: "\n"), let status = Int(text[text.index(after: cut)...]) else {
+                throw HarnessError("curl: \(out)")
+            }
+            return (status, String(text[..<cut]))
+        }
+
+        /// The host appends a request to remove `path`; its id.
+        func request(_ path: String, expires: Date = Date().addingTimeInterval(600), as host: String = "laptop") throws -> String {
+            let made = try curl("POST", "/v1/events", token: tokens[host], body: Self.requestEvent(path, expires: expires))
+            guard made.status == 200, let id = (try? JSONSerialization.jsonObject(with: Data(made.body.utf8)) as? [String: Any])?["id"] as? String else {
+                throw HarnessError("request: \(made)")
+            }
+            return id
+        }
+
+        static func requestEvent(_ path: String, expires: Date) -> String {
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            let event: [String: Any] = [
+                "event": "request", "kind": "delete", "path": path, "cwd": "/srv", "exe": "/usr/bin/rm (dev 1 ino 2)",
+                "expires": formatter.string(from: expires), "pid": 4242, "quorum": 2, "requester": "whoever",
+                "rule": "protected", "sandbox": "0badcafe",
+            ]
+            return String(decoding: try! JSONSerialization.data(withJSONObject: event, options: [.sortedKeys]), as: UTF8.self)
+        }
+
+        func list() throws -> [[String: Any]] {
+            let listed = try queueCLI(["queue", "list", "--json"])
+            return (try? JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]]) ?? []
+        }
+
+        func state(_ id: String) throws -> String? {
+            try list().first { $0["id"] as? String == id }?["state"] as? String
+        }
+    }
+
+    @Test("a host's request is listed for approvers; approvals by alice and bob through `airlock approve --queue URL` make it approved; the host resolves it once; the exported chain verifies offline, byte for byte what the service holds")
+    func requestApproveResolveExport() throws {
+        let s = try Service()
+        let id = try s.request("/srv/prod.db")
+        let pending = try s.curl("GET", "/v1/requests?state=pending", token: s.tokens["alice"])
+        #expect(pending.status == 200 && pending.body.contains("\"id\":\"\(id)\"") && pending.body.contains("/srv/prod.db"), "\(pending)")
+
+        let first = try s.queueCLI(["approve", id, "--key", s.approvers.key("alice")])
+        #expect(first.status == 0 && first.stdout.contains("pending, 1/2 approvals"), "\(first)")
+        #expect(try s.state(id) == "pending")
+        let second = try s.queueCLI(["approve", id, "--key", s.approvers.key("bob")], as: "bob")
+        #expect(second.status == 0 && second.stdout.contains("approved, 2/2 approvals"), "\(second)")
+        #expect(try s.state(id) == "approved")
+
+        let resolve = #"{"event":"resolve","id":"\#(id)","outcome":"allowed","detail":"rm /srv/prod.db"}"#
+        let resolved = try s.curl("POST", "/v1/events", token: s.tokens["laptop"], body: resolve)
+        #expect(resolved.status == 200, "\(resolved)")
+        let again = try s.curl("POST", "/v1/events", token: s.tokens["laptop"], body: resolve)
+        #expect(again.status == 409 && again.body.contains("resolved") && again.body.contains(id), "\(again)")
+        #expect(try s.state(id) == "resolved")
+
+        // The export is the chain as a file holds it: verify reads it offline, and it is exactly
+        // the lines the database holds, in order.
+        let exported = try s.queueCLI(["queue", "export"])
+        #expect(exported.status == 0, "\(exported)")
+        let file = s.root + "/exported.jsonl"
+        try exported.stdout.write(toFile: file, atomically: true, encoding: .utf8)
+        let verified = try Service.cli(["queue", "verify", "--queue", file, "--approvers", s.approvers.allowedSigners], in: s.root)
+        #expect(verified.status == 0 && verified.stdout.contains("4 events, chain intact"), "\(verified)")
+        let rows = try PostgresServer.shared.get().psql(String(s.database.split(separator: "/").last!),
+                                                        "SELECT encode(sha256(string_agg(line, ''::bytea ORDER BY seq)), 'hex') FROM airlock_events")
+        let summed = try Subprocess(["/usr/bin/sha256sum", file], environment: [:], directory: s.root).wait()
+        let digest = String(summed.stdout.prefix(64))
+        #expect(rows.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == digest, "\(rows)\n\(exported)")
+        let lines = exported.lines
+        #expect(lines.count == 4 && lines[0].contains("\"requester\":\"carol\"") && lines[1].contains("\"event\":\"approve\""), "\(lines)")
+    }
+
+    @Test("the requester's own approval does not count: carol asked (through her host), so her signature is refused and nothing is written")
+    func noSelfApproval() throws {
+        let s = try Service()
+        let id = try s.request("/srv/own.db")
+        let own = try s.queueCLI(["approve", id, "--key", s.approvers.key("carol")])
+        #expect(own.status == 1 && own.stderr.contains("carol asked for request \(id)") && own.stderr.contains("does not count"), "\(own)")
+        let unlisted = try s.queueCLI(["approve", id, "--key", s.approvers.key("mallory")])
+        #expect(unlisted.status == 1 && unlisted.stderr.contains("not listed"), "\(unlisted)")
+        let exported = try s.queueCLI(["queue", "export"])
+        #expect(exported.lines.count == 1, "a refused decision was written: \(exported)")
+    }
+
+    @Test("every endpoint refuses the wrong caller and bad input with a clear error: no token, an unknown token, a host approving, an approver appending, malformed JSON, an oversized body, an unknown request, another host's request")
+    func badInputAndWrongPrincipals() throws {
+        let s = try Service()
+        let id = try s.request("/srv/a")
+        let cases: [(String, String, String?, String?, Int, String)] = [
+            ("POST", "/v1/events", nil, Service.requestEvent("/x", expires: Date().addingTimeInterval(60)), 401, "no Authorization"),
+            ("GET", "/v1/export", "airlock_00", nil, 401, "not one this service issued"),
+            ("POST", "/v1/requests/\(id)/approve", s.tokens["laptop"], "{}", 403, "laptop is a host; only an approver may do this"),
+            ("POST", "/v1/events", s.tokens["alice"], Service.requestEvent("/x", expires: Date().addingTimeInterval(60)), 403, "alice is an approver; only a host may do this"),
+            ("GET", "/v1/requests", s.tokens["laptop"], nil, 403, "only an approver"),
+            ("POST", "/v1/events", s.tokens["laptop"], "{\"event\":", 400, "the body is not an event"),
+            ("POST", "/v1/events", s.tokens["laptop"], #"{"event":"request","kind":"delete"}"#, 400, "has no"),
+            ("POST", "/v1/events", s.tokens["laptop"], #"{"event":"resolve","id":"zzzzzz","outcome":"allowed"}"#, 409, "there is no request zzzzzz"),
+            ("POST", "/v1/events", s.tokens["laptop"], #"{"event":"approve","id":"\#(id)"}"#, 403, "laptop is a host; approvals and denials go to"),
+            ("POST", "/v1/requests/\(id)/approve", s.tokens["alice"], "{bad", 400, "the body is not"),
+            ("POST", "/v1/requests/\(id)/approve", s.tokens["alice"], #"{"signature":"x","sig_expires":"2030-01-01T00:00:00Z"}"#, 400, "cannot be read"),
+            ("POST", "/v1/requests/zzzzzz/approve", s.tokens["alice"], #"{"signature":"x","sig_expires":"soon"}"#, 400, "not an RFC 3339 time"),
+            ("POST", "/v1/requests/\(id)/maybe", s.tokens["alice"], "{}", 404, "approve or deny"),
+            ("GET", "/v1/events?after=-1", s.tokens["alice"], nil, 400, "after must be a line number"),
+            ("GET", "/v1/events?wait=9999", s.tokens["alice"], nil, 400, "wait must be"),
+            ("GET", "/v1/requests?state=sleeping", s.tokens["alice"], nil, 400, "unknown state"),
+        ]
+        for (method, path, token, body, status, message) in cases {
+            let answer = try s.curl(method, path, token: token, body: body)
+            #expect(answer.status == status && answer.body.contains(message), "\(method) \(path) \(body ?? ""): \(answer)")
+            #expect(answer.body.hasPrefix("{\"error\":{\"message\":"), "not the JSON error shape: \(answer)")
+        }
+        // Larger than a queue line may be.
+        let big = s.root + "/big.json"
+        try Data(repeating: UInt8(ascii: " "), count: (1 << 20) + 10).write(to: URL(fileURLWithPath: big))
+        let oversized = try s.curl("POST", "/v1/events", token: s.tokens["laptop"], bodyFile: big)
+        #expect(oversized.status == 413 && oversized.body.contains("longer than"), "\(oversized)")
+
+        // Another host cannot settle laptop's request.
+        let other = try Service.cli(["serve", "add-host", "ci-runner", "--owner", "bob", "--database", s.database], in: s.root)
+        let cancel = #"{"event":"cancel","id":"\#(id)","reason":"not mine"}"#
+        let foreign = try s.curl("POST", "/v1/events", token: other.lines.last, body: cancel)
+        #expect(foreign.status == 409 && foreign.body.contains("not ci-runner's"), "\(foreign)")
+        let exported = try s.queueCLI(["queue", "export"])
+        #expect(exported.lines.count == 1, "something refused was written: \(exported)")
+    }
+
+    @Test("a row edited in the database breaks the exported chain at that line, and the approvals after it count for nothing")
+    func editedRowIsCaught() throws {
+        let s = try Service()
+        let id = try s.request("/srv/edited")
+        for name in ["alice", "bob"] { #expect(try s.queueCLI(["approve", id, "--key", s.approvers.key(name)], as: name).status == 0) }
+        #expect(try s.state(id) == "approved")
+        let db = String(s.database.split(separator: "/").last!)
+        let edit = try PostgresServer.shared.get().psql(db, "UPDATE airlock_events SET line = convert_to(replace(convert_from(line, 'UTF8'), '/srv/edited', '/srv/other!'), 'UTF8') WHERE seq = 1")
+        #expect(edit.status == 0, "\(edit)")
+        let exported = try s.queueCLI(["queue", "export"])
+        let file = s.root + "/exported.jsonl"
+        try exported.stdout.write(toFile: file, atomically: true, encoding: .utf8)
+        let verified = try Service.cli(["queue", "verify", "--queue", file, "--approvers", s.approvers.allowedSigners], in: s.root)
+        #expect(verified.status == 1 && verified.stderr.contains("chain broken at line 2"), "\(verified)")
+        #expect(try s.state(id) == "pending", "an approval counted in a broken chain")
+    }
+
+    @Test("hosts appending at once and two hosts racing to resolve one approved request: every line numbered once in one chain, and exactly one resolve written")
+    func concurrentAppendsAndOneResolve() throws {
+        let s = try Service()
+        let ids = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 16) { i in
+            if let id = try? s.request("/srv/c\(i)") { ids.withLock { $0.append(id) } }
+        }
+        #expect(ids.withLock { Set($0).count } == 16)
+        let id = ids.withLock { $0[0] }
+        for name in ["alice", "bob"] { #expect(try s.queueCLI(["approve", id, "--key", s.approvers.key(name)], as: name).status == 0) }
+        let resolve = #"{"event":"resolve","id":"\#(id)","outcome":"allowed"}"#
+        let statuses = Mutex<[Int]>([])
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            if let answer = try? s.curl("POST", "/v1/events", token: s.tokens["laptop"], body: resolve) { statuses.withLock { $0.append(answer.status) } }
+        }
+        #expect(statuses.withLock { $0.sorted() } == [200] + Array(repeating: 409, count: 7), "\(statuses.withLock { $0 })")
+        let exported = try s.queueCLI(["queue", "export"])
+        let file = s.root + "/exported.jsonl"
+        try exported.stdout.write(toFile: file, atomically: true, encoding: .utf8)
+        let verified = try Service.cli(["queue", "verify", "--queue", file, "--approvers", s.approvers.allowedSigners], in: s.root)
+        #expect(verified.status == 0 && verified.stdout.contains("19 events, chain intact"), "\(verified)")
+        #expect(exported.lines.filter { $0.contains("\"event\":\"resolve\"") }.count == 1)
+    }
+}
