@@ -139,11 +139,11 @@ public final class PostgresQueueStore: Sendable {
         return bytes
     }
 
-    /// The number of the last line.
-    public func lastSeq() async throws -> UInt64 {
-        let rows = try await client.query("SELECT seq FROM airlock_chain_head", logger: logger)
-        for try await (seq) in rows.decode(Int64.self) { return UInt64(seq) }
-        return 0
+    /// The number of the last line and its SHA-256.
+    public func head() async throws -> (seq: UInt64, hash: String) {
+        let rows = try await client.query("SELECT seq, hash FROM airlock_chain_head", logger: logger)
+        for try await (seq, hash) in rows.decode((Int64, String).self) { return (UInt64(seq), hash) }
+        throw Refusal("the database has no chain head")
     }
 
     // MARK: - Principals

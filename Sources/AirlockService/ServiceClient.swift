@@ -69,6 +69,7 @@ public struct ServiceClient: Sendable {
             }
         let channel: Channel
         do { channel = try bootstrap.connect(host: host, port: port).wait() } catch {
+            promise.fail(error) // nothing will answer it
             throw Failure(description: "cannot reach \(base.absoluteString): \(error)")
         }
         defer { channel.close(promise: nil) }

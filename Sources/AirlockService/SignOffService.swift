@@ -34,6 +34,7 @@ public struct SignOffService: Sendable {
         router.post("/v1/events") { request, context in try await appendEvent(request, context) }
         router.get("/v1/events") { request, context in try await events(request, context) }
         router.get("/v1/export") { request, context in try await export(request, context) }
+        router.get("/v1/head") { request, context in try await head(request, context) }
         router.get("/v1/requests") { request, context in try await requests(request, context) }
         router.post("/v1/requests/:id/:decision") { request, context in try await decide(request, context) }
         return router
@@ -173,6 +174,13 @@ public struct SignOffService: Sendable {
             }
             await store.appended.wait(since: generation, timeout: min(deadline - ContinuousClock.now, .seconds(1)))
         }
+    }
+
+    /// `GET /v1/head`: where the chain stands (a sandbox follows it from there), and who asks.
+    func head(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let caller = try await caller(request, allowed: [.host, .approver], for: "GET /v1/head")
+        let (seq, hash) = try await store.head()
+        return try Self.json(["seq": Int(seq), "hash": hash, "principal": caller.name, "kind": caller.kind.rawValue])
     }
 
     /// `GET /v1/export`: the whole chain, for `airlock queue verify` offline.

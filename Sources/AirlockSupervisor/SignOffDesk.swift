@@ -75,13 +75,13 @@ final class SignOffDesk {
 
     let config: Configuration
     let logger: Logger
-    let queue: QueueFile
+    let queue: any SignOffQueue
 
     /// Open requests by id; several identical operations may wait on one.
     private(set) var pending: [String: Held] = [:]
     /// The queue as read so far: where to continue, the records of requests held here, and any
     /// break in the chain seen (which stays: no approval counts after it).
-    private var queueTail = QueueTail.start
+    private var queueTail: QueueTail?
     private var heldRecords: [QueueRecord] = []
     private var heldIDs = Set<String>()
     private(set) var chainBreak: ChainBreak?
@@ -111,10 +111,10 @@ final class SignOffDesk {
         var deadline: Date
     }
 
-    init(config: Configuration, logger: Logger) {
+    init(config: Configuration, queue: any SignOffQueue, logger: Logger) {
         self.config = config
         self.logger = logger
-        self.queue = QueueFile(path: config.queuePath)
+        self.queue = queue
     }
 
     var isHolding: Bool { !pending.isEmpty }
@@ -132,8 +132,7 @@ final class SignOffDesk {
 
     /// The queue watch saw a write.
     func queueWritten() {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        _ = read(queueWatch, &buffer, buffer.count)
+        queue.drainWatch(queueWatch)
         queueChanged = true
     }
 
@@ -141,8 +140,7 @@ final class SignOffDesk {
     /// what can be settled.
     func look() {
         if queueWatch < 0 && !pending.isEmpty {
-            queueWatch = inotify_init1(Int32(IN_CLOEXEC))
-            if queueWatch >= 0 { _ = inotify_add_watch(queueWatch, config.queuePath, UInt32(IN_MODIFY)) }
+            queueWatch = queue.watch()
             queueChanged = true
         }
         if !pending.isEmpty { // after the watch exists: no write falls between
@@ -158,7 +156,7 @@ final class SignOffDesk {
             record(.cancel(id: id, reason: reason))
         }
         pending = [:]
-        if queueWatch >= 0 { close(queueWatch) }
+        if queueWatch >= 0 && queue is QueueFile { close(queueWatch) } // a service's watch is its own
         queueWatch = -1
     }
 
@@ -186,7 +184,7 @@ final class SignOffDesk {
         let request: Request
         do {
             request = try queue.appendRequest(operation, pid: waiter.process, requester: config.requester,
-                                              quorum: config.quorum, scope: .object(waiter.scope))
+                                              quorum: config.quorum, scope: .object(waiter.scope), audit: false)
         } catch {
             // Nothing is lost silently: if the request cannot be written, the operation is refused.
             logger.error("cannot write to the queue \(config.queuePath): \(error); denying \(summary)")
@@ -212,7 +210,7 @@ final class SignOffDesk {
     /// Shadow mode: `operation` is written as an audit event, and nothing waits.
     func audit(_ operation: HeldOperation, pid: Int32) {
         do {
-            _ = try queue.appendRequest(operation, pid: pid, requester: config.requester, quorum: config.quorum, audit: true)
+            _ = try queue.appendRequest(operation, pid: pid, requester: config.requester, quorum: config.quorum, scope: nil, audit: true)
         } catch {
             logger.error("cannot write an audit event to \(config.queuePath): \(error)")
         }
@@ -238,7 +236,7 @@ final class SignOffDesk {
                 }
                 approvers = nil
             }
-            let log = QueueLog(records: heldRecords, warnings: [], chainBreak: chainBreak, tail: queueTail)
+            let log = QueueLog(records: heldRecords, warnings: [], chainBreak: chainBreak, tail: queueTail ?? .start)
             state = QueueState.fold(log, approvers: approvers, now: now)
         } catch {
             return failAll("the sign-off queue \(config.queuePath) cannot be read (\(error))")
@@ -356,9 +354,11 @@ final class SignOffDesk {
     /// Reads what was appended to the queue since the last read (the whole file the first time):
     /// a long queue is replayed once, not on every approval.
     private func readAppended() throws {
-        let (log, bytes) = try QueueReader.readAppended(config.queuePath, from: queueTail)
+        let tail = try queueTail ?? queue.startTail()
+        queueTail = tail
+        let (log, bytes) = try queue.readAppended(from: tail)
         guard !bytes.isEmpty else { return }
-        queuePrefix.append(bytes.prefix(log.tail.offset - queueTail.offset))
+        queuePrefix.append(bytes.prefix(log.tail.offset - tail.offset))
         for warning in log.warnings { reportOnce("the queue \(config.queuePath): \(warning)") }
         if chainBreak == nil, let broken = log.chainBreak {
             chainBreak = broken
@@ -372,7 +372,7 @@ final class SignOffDesk {
     /// Appends `event`; false (and one line saying why) when it could not be written.
     @discardableResult
     func record(_ event: QueueEvent) -> Bool {
-        do { try queue.append(event) } catch {
+        do { try queue.record(event) } catch {
             logger.error("cannot write \(event.name) for \(event.requestID) to \(config.queuePath): \(error)")
             return false
         }
@@ -388,9 +388,9 @@ final class SignOffDesk {
     private func wholeQueueVerifies() -> Bool {
         do {
             if chainBreak != nil { return false }
-            guard try queuePrefix.isIntact(in: config.queuePath) else {
+            let (intact, broken) = try queue.isIntact(queuePrefix)
+            guard intact else {
                 // Where, if the chain shows it (a consistent rewrite of history does not).
-                let broken = (try? QueueReader.read(config.queuePath))?.chainBreak
                 chainBreak = broken ?? ChainBreak(line: 1, reason: "lines already read were rewritten")
                 reportOnce("the queue \(config.queuePath) was changed in place (\(broken.map(\.description) ?? "lines already read were rewritten")): no approval counts from now on, and held calls fail at once; start over with a new queue file (airlock run --queue NEW ...)")
                 return false

@@ -15,6 +15,8 @@ public struct SupervisorConfig: Sendable {
     /// Classifies a command line about to be exec'd: nil when no rule matches.
     public var classifyExec: @Sendable (_ argv: [[UInt8]], _ env: [[UInt8]], _ cwd: [UInt8], _ exe: [UInt8]) -> ExecVerdict?
     public var queuePath: String
+    /// The queue the desk writes to and reads from: the file at `queuePath`, or a service.
+    public var queue: any SignOffQueue
     public var approversPath: String
     public var quorum: Int
     public var timeout: TimeInterval
@@ -41,6 +43,7 @@ public struct SupervisorConfig: Sendable {
         self.protect = protect
         self.classifyExec = classifyExec
         self.queuePath = queuePath
+        self.queue = QueueFile(path: queuePath)
         self.approversPath = approversPath
         self.quorum = quorum
         self.timeout = timeout
@@ -122,7 +125,7 @@ public final class Supervisor: @unchecked Sendable {
         self.logger = logger
         self.desk = SignOffDesk(config: SignOffDesk.Configuration(
             queuePath: config.queuePath, approversPath: config.approversPath, quorum: config.quorum,
-            wait: config.wait, requester: config.requester), logger: logger)
+            wait: config.wait, requester: config.requester), queue: config.queue, logger: logger)
         self.knownPrograms = knownPrograms
         self.network = network
     }

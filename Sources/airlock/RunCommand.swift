@@ -48,8 +48,10 @@ struct Run: ParsableCommand {
 
     @Option(help: ArgumentHelp("Hold every delete, rename, truncate or write of PATH (and beneath it) for sign-off (repeatable).", valueName: "path"))
     var protect: [String] = []
-    @Option(help: ArgumentHelp("The sign-off queue file (default: $AIRLOCK_QUEUE, the profile's, or airlock's state directory).", valueName: "file"))
+    @Option(help: ArgumentHelp("The sign-off queue: a file (default: $AIRLOCK_QUEUE, the profile's, or airlock's state directory), or a team's airlock serve (http://HOST:PORT/).", valueName: "file|url"))
     var queue: String?
+    @Option(help: ArgumentHelp("With a service as --queue: this host's token file, from `airlock serve add-host` (default: $AIRLOCK_TOKEN_FILE or ~/.config/airlock/token); hidden from the agent.", valueName: "file"))
+    var tokenFile: String?
     @Option(help: ArgumentHelp("The approvers' OpenSSH allowed_signers file.", valueName: "file"))
     var approvers: String?
     @Option(help: ArgumentHelp("Distinct approvals a held operation needs (default: the profile's, 2).", valueName: "n"))
@@ -100,7 +102,7 @@ struct Run: ParsableCommand {
             request.backend = backend
             request.allowUnconfined = allowUnconfined
             let signOff = try SignOffSetup(profile: loaded, request: request, protect: protect, queue: queue,
-                                           approvers: approvers, quorum: quorum, wait: wait, audit: audit, logger: logger)
+                                           approvers: approvers, quorum: quorum, wait: wait, audit: audit, tokenFile: tokenFile, logger: logger)
             // The queue and its .live directory exist before the plan is made, so they are hidden
             // on a first run too.
             try signOff.prepare()

@@ -1,5 +1,6 @@
 import AirlockPolicy
 import AirlockSandbox
+import AirlockService
 import AirlockSignOff
 import AirlockSupervisor
 import Foundation
@@ -9,7 +10,14 @@ import Logging
 /// (profile and --protect), the queue and approvers files, and what the kernel layer must pin.
 struct SignOffSetup {
     var rules: [ResolvedProtectRule]
+    /// The queue file's path, or the service's URL.
     var queuePath: String
+    /// Where held operations are written: the file at `queuePath`, or the service there.
+    var queue: any SignOffQueue
+    /// With a service: the host's token file (hidden from the agent), and airlock's own state
+    /// directory (for the network log).
+    var tokenFile: String?
+    var stateDirectory: String
     var approversPath: String
     var quorum: Int
     var wait: HoldWait
@@ -25,7 +33,7 @@ struct SignOffSetup {
     var logger: Logger
 
     init(profile: Profile, request: SandboxRequest, protect: [String], queue: String?, approvers: String?,
-         quorum: Int?, wait: HoldWait?, audit: Bool, logger: Logger) throws {
+         quorum: Int?, wait: HoldWait?, audit: Bool, tokenFile: String? = nil, logger: Logger) throws {
         let env = request.environment
         let home = env["HOME"] ?? "/"
         let here = request.currentDirectory
@@ -40,10 +48,24 @@ struct SignOffSetup {
         let workspace = expandPath(request.workspace ?? here, home: home, relativeTo: here)
         let realWorkspace = URL(fileURLWithPath: workspace).resolvingSymlinksInPath().path
         rules = try resolvedProtectRules(profile: profile, workspace: realWorkspace, home: home)
-        queuePath = queue.map { expandPath($0, home: home, relativeTo: here) }
+        let place = { (q: String) in ServiceClient.isURL(q) ? q : expandPath(q, home: home, relativeTo: here) }
+        queuePath = queue.map(place)
             ?? (env["AIRLOCK_QUEUE"].flatMap { $0.isEmpty ? nil : $0 })
-            ?? profile.queue.map { expandPath($0, home: home, relativeTo: here) }
+            ?? profile.queue.map(place)
             ?? QueuePaths.defaultQueue(env)
+        stateDirectory = (QueuePaths.defaultQueue(env) as NSString).deletingLastPathComponent
+        if ServiceClient.isURL(queuePath) {
+            let file = tokenFile.map { expandPath($0, home: home, relativeTo: here) }
+                ?? env["AIRLOCK_TOKEN_FILE"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.config/airlock/token"
+            guard let token = FileManager.default.contents(atPath: file).map({ String(decoding: $0, as: UTF8.self) }), !token.isEmpty else {
+                throw SandboxError("--queue \(queuePath): the host's token file \(file) cannot be read (--token-file FILE: what `airlock serve add-host` printed)")
+            }
+            do { self.queue = try RemoteQueue(url: queuePath, token: token) } catch { throw SandboxError("--queue \(error)") }
+            self.tokenFile = file
+        } else {
+            self.queue = QueueFile(path: queuePath)
+            self.tokenFile = nil
+        }
         approversPath = approvers.map { expandPath($0, home: home, relativeTo: here) }
             ?? profile.approvers.map { expandPath($0, home: home, relativeTo: here) }
             ?? QueuePaths.defaultApprovers(env)
@@ -68,7 +90,12 @@ struct SignOffSetup {
     /// (0600), so the supervisor can watch it and the plan can hide them; so does the network log
     /// in proxy mode.
     func prepare() throws {
-        try Self.prepareQueue(queuePath)
+        if let remote = queue as? RemoteQueue {
+            do { try remote.connect() } catch { throw SandboxError("--queue \(queuePath): \(error)") }
+            try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } else {
+            try Self.prepareQueue(queuePath)
+        }
         if let networkLogPath {
             let fd = open(networkLogPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw SandboxError("network log \(networkLogPath): \(String(cString: strerror(errno)))") }
@@ -78,7 +105,8 @@ struct SignOffSetup {
 
     /// The proxy's log of connections and requests, beside the queue (proxy mode only).
     var networkLogPath: String? {
-        profile.network == .proxy ? (queuePath as NSString).deletingLastPathComponent + "/network.jsonl" : nil
+        guard profile.network == .proxy else { return nil }
+        return (queue is RemoteQueue ? stateDirectory : (queuePath as NSString).deletingLastPathComponent) + "/network.jsonl"
     }
 
     static func prepareQueue(_ path: String) throws {
@@ -105,8 +133,9 @@ struct SignOffSetup {
         request.pinned += kernel.pinned
         // The agent must never read the approvers or read or write the queue, wherever they are.
         // Airlock's own state directory goes entirely; elsewhere (a shared directory) just the files.
-        let queueDir = (queuePath as NSString).deletingLastPathComponent
-        let hidden = [queuePath, SandboxLease.directory(forQueue: queuePath), approversPath] + (networkLogPath.map { [$0] } ?? [])
+        let queueDir = queue is RemoteQueue ? stateDirectory : (queuePath as NSString).deletingLastPathComponent
+        let files = queue is RemoteQueue ? [tokenFile ?? ""] : [queuePath, SandboxLease.directory(forQueue: queuePath)]
+        let hidden = files + [approversPath] + (networkLogPath.map { [$0] } ?? [])
             + ((queueDir as NSString).lastPathComponent == "airlock" ? [queueDir] : [])
         request.hide += hidden.filter { FileManager.default.fileExists(atPath: $0) }
     }
@@ -154,6 +183,7 @@ struct SignOffSetup {
             queuePath: queuePath, approversPath: approversPath, quorum: quorum,
             timeout: TimeInterval(profile.timeoutSeconds), grantWindow: TimeInterval(profile.grantWindowSeconds),
             audit: audit, requester: Self.userName())
+        config.queue = queue
         config.operatorArgv = plan.argv.map { Array($0.utf8) }
         if case .seconds(let s) = wait { config.wait = TimeInterval(s) } else { config.wait = nil }
         config.pinSocket = pins
@@ -163,13 +193,14 @@ struct SignOffSetup {
     private func start(_ supervisor: Supervisor, sandboxID: String, closingOnFailure fds: [Int32]) throws(SandboxError) {
         // Held for the life of this process: if airlock is killed, the kernel drops the lock and
         // the next sweep (GhostSweep) cancels this sandbox's pending requests.
-        do {
+        // A service's sandboxes settle their own requests; one killed leaves them to expire.
+        if queue is QueueFile { do {
             SandboxLease.current = try SandboxLease.acquire(queuePath: queuePath, sandboxID: sandboxID)
         } catch {
             for fd in fds where fd >= 0 { close(fd) }
             throw SandboxError("cannot take the sandbox's lease in \(SandboxLease.directory(forQueue: queuePath)): \(error); "
                                + "its requests could outlive airlock, so it does not start")
-        }
+        } }
         running.supervisor = supervisor
         supervisor.start()
     }

@@ -22,6 +22,9 @@ struct ServiceTests {
             root = try makeTemporaryDirectory(prefix: "airlock-serve-")
             database = try server.database()
             approvers = try SignOffTests.Approvers(in: root, extra: ["carol"])
+            // uid 65534's sandboxes read the approvers file too.
+            for dir in [root, approvers.dir] { chmod(dir, 0o755) }
+            chmod(approvers.allowedSigners, 0o644)
             for (name, kind) in [("laptop", "host"), ("alice", "approver"), ("bob", "approver")] {
                 let added = try Self.cli(["serve", kind == "host" ? "add-host" : "add-approver", name, "--database", database]
                                          + (kind == "host" ? ["--owner", "carol"] : []), in: root)
@@ -233,5 +236,70 @@ struct ServiceTests {
         let verified = try Service.cli(["queue", "verify", "--queue", file, "--approvers", s.approvers.allowedSigners], in: s.root)
         #expect(verified.status == 0 && verified.stdout.contains("19 events, chain intact"), "\(verified)")
         #expect(exported.lines.filter { $0.contains("\"event\":\"resolve\"") }.count == 1)
+    }
+
+    /// Runs the agent's `script` in a sandbox of `config` whose queue is the service `s`, with the
+    /// host's token in a file the agent must not read.
+    func startSandbox(_ s: Service, _ fixture: Fixture, _ script: String, token: String? = nil) throws -> Subprocess {
+        let tokenFile = fixture.home + "/.config/airlock/token"
+        try fixture.write(tokenFile, token ?? s.tokens["laptop"]!, mode: 0o600)
+        return try startAirlock(fixture.runArguments(["/bin/sh", "-c", script],
+                                                     options: ["--queue", s.url, "--approvers", s.approvers.allowedSigners]),
+                                env: fixture.environment(), cwd: fixture.workspace, user: fixture.config.user)
+    }
+
+    func pendingOrKill(_ s: Service, _ agent: Subprocess) throws -> String? {
+        for _ in 0..<150 {
+            if let row = try s.list().first(where: { $0["state"] as? String == "pending" }), let id = row["id"] as? String { return id }
+            if let ended = agent.poll() { Issue.record("the agent ended before anything was held: \(ended)"); return nil }
+            usleep(100_000)
+        }
+        agent.send(SIGKILL)
+        Issue.record("nothing was held: \(agent.wait(timeout: 10))")
+        return nil
+    }
+
+    @Test("a sandbox whose queue is the service holds a delete there: the agent waits, two approvers approve through the service, the delete goes ahead, the host writes its resolve, and the token file is out of the agent's sight",
+          arguments: [SandboxConfig.root] + SandboxConfig.landlock.filter(\.asNobody))
+    func sandboxHoldsOnTheService(config: SandboxConfig) throws {
+        let s = try Service()
+        let fixture = try Fixture(config)
+        try fixture.write(fixture.workspace + "/.env", "TOKEN=precious\n")
+        if let user = config.user { try chownTree(fixture.workspace, to: user) }
+        let agent = try startSandbox(s, fixture, "cat ~/.config/airlock/token >/dev/null 2>&1; echo token=$?; rm .env; echo rm=$?")
+        guard let id = try pendingOrKill(s, agent) else { return }
+        let rows = try s.list()
+        #expect(rows.count == 1 && rows.first?["path"] as? String == fixture.workspace + "/.env", "\(rows)")
+        #expect(try s.queueCLI(["approve", id, "--key", s.approvers.key("alice")]).status == 0)
+        usleep(500_000)
+        #expect(agent.poll() == nil && FileManager.default.fileExists(atPath: fixture.workspace + "/.env"), "deleted on one approval")
+        #expect(try s.queueCLI(["approve", id, "--key", s.approvers.key("bob")], as: "bob").status == 0)
+        let outcome = agent.wait(timeout: 20)
+        #expect(outcome.lines.contains("rm=0") && outcome.lines.contains("token=1"), "\(outcome)")
+        #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/.env"))
+        #expect(try s.state(id) == "resolved")
+        let exported = try s.queueCLI(["queue", "export"])
+        #expect(exported.lines.filter { $0.contains("\"event\":\"resolve\"") && $0.contains("\"outcome\":\"allowed\"") }.count == 1, "\(exported)")
+    }
+
+    @Test("a sandbox asked to use a service it cannot use does not start, and says why in one line: nothing listening, an approver's token, a token the service never issued",
+          arguments: [SandboxConfig.root])
+    func unusableServiceRefusesToStart(config: SandboxConfig) throws {
+        let s = try Service()
+        let fixture = try Fixture(config)
+        let closed = "http://127.0.0.1:\(PostgresServer.freePort())/"
+        let cases: [(url: String, token: String, says: String)] = [
+            (closed, s.tokens["laptop"]!, "cannot reach"),
+            (s.url, s.tokens["alice"]!, "a sandbox needs a host's token"),
+            (s.url, "airlock_nope", "not one this service issued"),
+        ]
+        for c in cases {
+            try fixture.write(fixture.home + "/.config/airlock/token", c.token, mode: 0o600)
+            let run = try airlock(fixture.runArguments(["/bin/echo", "started"], options: ["--queue", c.url, "--approvers", s.approvers.allowedSigners]),
+                                  env: fixture.environment(), cwd: fixture.workspace, user: config.user)
+            #expect(run.status == 125 && !run.stdout.contains("started") && run.stderrLines.count == 1
+                    && run.stderr.contains("--queue") && run.stderr.contains(c.says), "\(run)")
+        }
+        #expect(try s.list().isEmpty)
     }
 }

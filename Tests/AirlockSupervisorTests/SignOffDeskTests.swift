@@ -37,7 +37,7 @@ struct SignOffDeskTests {
 
         func desk(wait: TimeInterval? = 20) -> SignOffDesk {
             SignOffDesk(config: .init(queuePath: queue, approversPath: approvers, quorum: 2, wait: wait, requester: "ops"),
-                        logger: Logger(label: "airlock.test.desk"))
+                        queue: QueueFile(path: queue), logger: Logger(label: "airlock.test.desk"))
         }
 
         func request(_ id: String) throws -> Request {
