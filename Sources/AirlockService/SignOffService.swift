@@ -282,6 +282,11 @@ public struct SignOffService: Sendable {
                 throw HTTPError(.serviceUnavailable, message: "\(request.method) \(request.uri.path): the queue's database failed: \(error.serverInfo?[.message] ?? "\(error.code)"); nothing was written, try again")
             } catch let error as PostgresTransactionError {
                 throw HTTPError(.serviceUnavailable, message: "\(request.method) \(request.uri.path): the queue's database failed: \(String(reflecting: error).prefix(300)); nothing was written, try again")
+            } catch let error as HTTPError {
+                throw error
+            } catch {
+                // The pool's own errors (its circuit breaker open while PostgreSQL is down).
+                throw HTTPError(.serviceUnavailable, message: "\(request.method) \(request.uri.path): the queue's database cannot be reached (\(String(reflecting: error).prefix(300))); nothing was written, try again")
             }
         }
     }
