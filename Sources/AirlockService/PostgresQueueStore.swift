@@ -80,12 +80,11 @@ public final class PostgresQueueStore: Sendable {
     /// head's lock; `build` throws to refuse (a `Refusal` says why to the caller).
     public func append(
         writer: String, about id: String?,
-        _ build: @Sendable (_ seq: UInt64, _ history: History) throws -> QueueEvent
+        _ build: @escaping @Sendable (_ seq: UInt64, _ history: History) throws -> QueueEvent
     ) async throws -> QueueRecord {
-        let logger = self.logger
         let record: QueueRecord
         do {
-            record = try await appendTransaction(writer: writer, about: id, build)
+            record = try await bounded { try await self.appendTransaction(writer: writer, about: id, build) }
         } catch let error as PostgresTransactionError {
             // The closure's own refusal passes through as it was thrown; the database's failures
             // say what failed.
@@ -130,20 +129,43 @@ public final class PostgresQueueStore: Sendable {
         return History(log: QueueReader.parse(bytes, chained: false), writer: writer)
     }
 
+    /// How long one operation may wait for the database: the pool waits for a connection while
+    /// PostgreSQL is down, and a caller must hear that soon rather than in a minute.
+    public static let deadline: Duration = .seconds(10)
+
+    public struct Unreachable: Error, CustomStringConvertible {
+        public var description: String { "the queue's database did not answer within \(PostgresQueueStore.deadline.components.seconds) s" }
+    }
+
+    /// `body`, given up (and cancelled) after `deadline`.
+    func bounded<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask { try await Task.sleep(for: Self.deadline); return nil }
+            defer { group.cancelAll() }
+            guard let result = try await group.next()! else { throw Unreachable() }
+            return result
+        }
+    }
+
     /// The lines after line `seq`, in order, at most `limit` of them: exactly the bytes a queue
     /// file would hold from that point.
     public func lines(after seq: UInt64, limit: Int) async throws -> [UInt8] {
-        let rows = try await client.query("SELECT line FROM airlock_events WHERE seq > \(Int64(seq)) ORDER BY seq LIMIT \(limit)", logger: logger)
-        var bytes: [UInt8] = []
-        for try await (line) in rows.decode(ByteBuffer.self) { bytes += line.readableBytesView }
-        return bytes
+        try await bounded {
+            let rows = try await self.client.query("SELECT line FROM airlock_events WHERE seq > \(Int64(seq)) ORDER BY seq LIMIT \(limit)", logger: self.logger)
+            var bytes: [UInt8] = []
+            for try await (line) in rows.decode(ByteBuffer.self) { bytes += line.readableBytesView }
+            return bytes
+        }
     }
 
     /// The number of the last line and its SHA-256.
     public func head() async throws -> (seq: UInt64, hash: String) {
-        let rows = try await client.query("SELECT seq, hash FROM airlock_chain_head", logger: logger)
-        for try await (seq, hash) in rows.decode((Int64, String).self) { return (UInt64(seq), hash) }
-        throw Refusal("the database has no chain head")
+        try await bounded {
+            let rows = try await self.client.query("SELECT seq, hash FROM airlock_chain_head", logger: self.logger)
+            for try await (seq, hash) in rows.decode((Int64, String).self) { return (UInt64(seq), hash) }
+            throw Refusal("the database has no chain head")
+        }
     }
 
     // MARK: - Principals
@@ -176,11 +198,13 @@ public final class PostgresQueueStore: Sendable {
     /// Who holds `token`, if anyone.
     public func principal(token: String) async throws -> Principal? {
         let digest = Self.digest(token)
-        let rows = try await client.query("SELECT name, kind, owner FROM airlock_principals WHERE token_sha256 = \(digest)", logger: logger)
-        for try await (name, kind, owner) in rows.decode((String, String, String?).self) {
-            return PrincipalKind(rawValue: kind).map { Principal(name: name, kind: $0, owner: owner) }
+        return try await bounded {
+            let rows = try await self.client.query("SELECT name, kind, owner FROM airlock_principals WHERE token_sha256 = \(digest)", logger: self.logger)
+            for try await (name, kind, owner) in rows.decode((String, String, String?).self) {
+                return PrincipalKind(rawValue: kind).map { Principal(name: name, kind: $0, owner: owner) }
+            }
+            return nil
         }
-        return nil
     }
 
     static func digest(_ token: String) -> String {

@@ -240,11 +240,11 @@ struct ServiceTests {
 
     /// Runs the agent's `script` in a sandbox of `config` whose queue is the service `s`, with the
     /// host's token in a file the agent must not read.
-    func startSandbox(_ s: Service, _ fixture: Fixture, _ script: String, token: String? = nil) throws -> Subprocess {
+    func startSandbox(_ s: Service, _ fixture: Fixture, _ script: String, token: String? = nil, options: [String] = []) throws -> Subprocess {
         let tokenFile = fixture.home + "/.config/airlock/token"
         try fixture.write(tokenFile, token ?? s.tokens["laptop"]!, mode: 0o600)
         return try startAirlock(fixture.runArguments(["/bin/sh", "-c", script],
-                                                     options: ["--queue", s.url, "--approvers", s.approvers.allowedSigners]),
+                                                     options: ["--queue", s.url, "--approvers", s.approvers.allowedSigners] + options),
                                 env: fixture.environment(), cwd: fixture.workspace, user: fixture.config.user)
     }
 
@@ -301,5 +301,41 @@ struct ServiceTests {
                     && run.stderr.contains("--queue") && run.stderr.contains(c.says), "\(run)")
         }
         #expect(try s.list().isEmpty)
+    }
+
+    @Test("PostgreSQL restarted while a delete is held: approving meanwhile fails with a clear error and writes nothing; once it is back, the approvals land, the sandbox's follow resumes where it was, the delete goes ahead once and the chain verifies",
+          arguments: [SandboxConfig.root])
+    func databaseRestartWhileHeld(config: SandboxConfig) throws {
+        let s = try Service()
+        let server = try PostgresServer.shared.get()
+        let fixture = try Fixture(config)
+        try fixture.write(fixture.workspace + "/.env", "TOKEN=precious\n")
+        let agent = try startSandbox(s, fixture, "rm .env; echo rm=$?", options: ["--wait", "120"])
+        guard let id = try pendingOrKill(s, agent) else { return }
+        #expect(try s.queueCLI(["approve", id, "--key", s.approvers.key("alice")]).status == 0)
+
+        try server.stop()
+        defer { try? server.start() } // the other tests share it
+        let down = try s.queueCLI(["queue", "list"])
+        #expect(down.status == 1 && down.stderr.contains("503") && down.stderr.contains("database"), "\(down)")
+        try server.start()
+
+        // The pool reconnects within seconds; bob tries until the service can read again.
+        var second: Outcome?
+        for _ in 0..<60 {
+            let tried = try s.queueCLI(["approve", id, "--key", s.approvers.key("bob")], as: "bob")
+            if tried.status == 0 { second = tried; break }
+            #expect(tried.stderr.contains("database") || tried.stderr.contains("503"), "\(tried)")
+            sleep(1)
+        }
+        #expect(second?.stdout.contains("approved, 2/2 approvals") == true, "\(String(describing: second))")
+        let outcome = agent.wait(timeout: 60)
+        #expect(outcome.lines.contains("rm=0"), "\(outcome)")
+        #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/.env"))
+        let exported = try s.queueCLI(["queue", "export"])
+        let file = s.root + "/exported.jsonl"
+        try exported.stdout.write(toFile: file, atomically: true, encoding: .utf8)
+        let verified = try Service.cli(["queue", "verify", "--queue", file, "--approvers", s.approvers.allowedSigners], in: s.root)
+        #expect(verified.status == 0 && verified.stdout.contains("4 events, chain intact"), "\(verified)")
     }
 }
