@@ -233,16 +233,33 @@ struct QueueCommand: ParsableCommand {
         @OptionGroup var options: QueueOptions
 
         func run() throws {
+            if let service = try options.service() { return try follow(service) }
             var seen = 0
             while true {
                 if let log = try? QueueReader.read(options.queuePath), log.records.count > seen {
-                    for record in log.records[seen...] {
-                        print("\(record.seq) \(record.event.name) \(record.event.requestID)\(record.event.watchDetail)")
-                    }
+                    for record in log.records[seen...] { print(record.watchLine) }
                     fflush(nil)
                     seen = log.records.count
                 }
                 usleep(200_000)
+            }
+        }
+
+        /// A service's chain, as it grows: a long poll from the last line seen.
+        func follow(_ service: ServiceClient) throws {
+            var tail = QueueTail.start
+            while true {
+                let bytes: [UInt8]
+                do { bytes = try service.expect(.GET, "/v1/events?after=\(tail.seq)&wait=25", timeout: .seconds(40)) } catch {
+                    printError("\(error); trying again")
+                    sleep(1)
+                    continue
+                }
+                let log = QueueReader.parse(bytes, from: .after(seq: tail.seq, hash: tail.hash))
+                for record in log.records { print(record.watchLine) }
+                fflush(nil)
+                if let broken = log.chainBreak { throw CLIError("\(options.queuePath): chain broken at \(broken)") }
+                tail = log.tail
             }
         }
     }
@@ -274,6 +291,11 @@ struct QueueCommand: ParsableCommand {
 
 extension RequestState {
     var what: String { request.operation.subject.terminalSafe }
+}
+
+extension QueueRecord {
+    /// One line of `queue watch`.
+    var watchLine: String { "\(seq) \(event.name) \(event.requestID)\(event.watchDetail)" }
 }
 
 extension QueueEvent {

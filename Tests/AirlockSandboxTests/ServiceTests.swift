@@ -338,4 +338,22 @@ struct ServiceTests {
         let verified = try Service.cli(["queue", "verify", "--queue", file, "--approvers", s.approvers.allowedSigners], in: s.root)
         #expect(verified.status == 0 && verified.stdout.contains("4 events, chain intact"), "\(verified)")
     }
+
+    @Test("`airlock queue watch --queue URL` prints each event as it lands on the service, following the long poll")
+    func watchFollowsTheService() throws {
+        let s = try Service()
+        let first = try s.request("/srv/before")
+        let watch = try Subprocess([try Binaries.airlock(), "queue", "watch", "--queue", s.url, "--token-file", s.root + "/alice.token"],
+                                   environment: ["PATH": "/usr/bin:/bin", "HOME": s.root], directory: s.root)
+        defer { watch.send(SIGKILL); _ = watch.wait(timeout: 5) }
+        let second = try s.request("/srv/after")
+        var lines: [String] = []
+        for _ in 0..<100 {
+            lines = watch.currentStdout().split(separator: "\n").map(String.init)
+            if lines.count >= 2 { break }
+            usleep(100_000)
+        }
+        #expect(lines.count == 2 && lines[0].hasPrefix("1 request \(first) delete /srv/before")
+                && lines[1].hasPrefix("2 request \(second) delete /srv/after"), "\(lines)\n\(watch.currentStderr())")
+    }
 }
