@@ -206,8 +206,11 @@ final class HeldResponses: Sendable {
 
     /// Starts the one forward of sign-off request `id` (unless it is under way or done) and
     /// delivers its response to `deliver` and to every waiter that joins meanwhile; `attempt`
-    /// (the call's attempt key) finds it later.
-    func forwardOnce(_ id: String, attempt: String?, start: () -> EventLoopFuture<CapturedResponse>, deliver: @escaping Deliver) {
+    /// (the call's attempt key) finds it later. Called on the desk's thread: the forward is
+    /// registered at once (a retry arriving now joins it), and started on `loop`, where every
+    /// connection the proxy makes is made.
+    func forwardOnce(_ id: String, attempt: String?, on loop: EventLoop,
+                     start: @escaping @Sendable () -> EventLoopFuture<CapturedResponse>, deliver: @escaping Deliver) {
         let joined: Joined? = table.withLock { table in
             if let attempt { table.attempts[attempt] = id }
             let joined = table.attach(deliver, to: id)
@@ -215,7 +218,12 @@ final class HeldResponses: Sendable {
             return joined
         }
         if let joined { return joined.settle(deliver) }
-        start().whenComplete { outcome in
+        loop.execute { self.started(id, start()) }
+    }
+
+    /// Delivers the forward's outcome to everyone waiting for request `id`, and keeps it.
+    private func started(_ id: String, _ forward: EventLoopFuture<CapturedResponse>) {
+        forward.whenComplete { outcome in
             let result: Result<CapturedResponse, ProxyRefusal> = outcome.mapError { error in
                 error as? ProxyRefusal ?? ProxyRefusal(status: .badGateway, decision: "error", rule: "forward",
                                                        message: "the approved request could not be forwarded: \(error)")

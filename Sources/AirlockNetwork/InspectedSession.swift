@@ -371,7 +371,7 @@ final class InspectedSession: ChannelDuplexHandler, UpstreamResponseSink {
             case .approved(let id):
                 loop.execute { session.value.exchange?.request = id }
                 // One approval, one forward: identical calls that joined the request share it.
-                gate.responses.forwardOnce(id, attempt: attempt, start: {
+                gate.responses.forwardOnce(id, attempt: attempt, on: loop, start: {
                     // Signed now, with the operator's credentials: the approval may come minutes later.
                     let prepared: APIRequest
                     do { prepared = try gate.broker.prepare(request, classified, now: Date()) } catch {
