@@ -23,11 +23,8 @@ public final class RemoteQueue: SignOffQueue, @unchecked Sendable {
     private struct Followed {
         var bytes: [UInt8] = []
         var start: (seq: UInt64, hash: String)?
-        /// The last line's number, where the next poll continues.
-        var last: UInt64 = 0
         var polling = false
         var closed = false
-        var error: String?
     }
 
     private let followed = Mutex(Followed())
@@ -62,10 +59,7 @@ public final class RemoteQueue: SignOffQueue, @unchecked Sendable {
         guard head.kind == "host" else {
             throw ServiceClient.Failure(description: "the token is \(head.principal)'s, an \(head.kind)'s: a sandbox needs a host's token (airlock serve add-host)")
         }
-        followed.withLock { f in
-            f.start = (head.seq, head.hash)
-            f.last = head.seq
-        }
+        followed.withLock { $0.start = (head.seq, head.hash) }
     }
 
     public func startTail() throws -> QueueTail {
@@ -132,16 +126,11 @@ public final class RemoteQueue: SignOffQueue, @unchecked Sendable {
                 guard !bytes.isEmpty else { continue }
                 let log = QueueReader.parse(bytes, from: QueueTail.after(seq: tail.seq, hash: tail.hash))
                 tail = .after(seq: log.tail.seq, hash: log.tail.hash)
-                followed.withLock { f in
-                    f.bytes += bytes
-                    f.last = tail.seq
-                    f.error = nil
-                }
+                followed.withLock { $0.bytes += bytes }
                 var one: UInt8 = 1
                 _ = write(wake.write, &one, 1)
             } catch {
-                followed.withLock { $0.error = "\(error)" }
-                sleep(1)
+                sleep(1) // the service out of reach: held operations wait out their wait or expiry
             }
         }
     }

@@ -19,6 +19,14 @@ struct Serve: ParsableCommand {
         func url() throws -> DatabaseURL {
             do { return try DatabaseURL(database) } catch { throw ValidationError("\(error)") }
         }
+
+        /// Registers `name` in the database and prints its token.
+        func register(_ name: String, kind: PostgresQueueStore.PrincipalKind, owner: String?) throws {
+            let url = try url()
+            try runAsync {
+                print(try await SignOffServer.addPrincipal(database: url, name: name, kind: kind, owner: owner, logger: Logger(label: "airlock-serve")))
+            }
+        }
     }
 
     struct Start: ParsableCommand {
@@ -63,14 +71,7 @@ struct Serve: ParsableCommand {
         @Option(help: ArgumentHelp("The approvers' principal who runs agents there: requests are made in their name, and their own approval does not count.", valueName: "principal"))
         var owner: String
 
-        func run() throws {
-            let url = try database.url()
-            let (name, owner) = (name, owner)
-            try runAsync {
-                let token = try await SignOffServer.addPrincipal(database: url, name: name, kind: .host, owner: owner, logger: Logger(label: "airlock-serve"))
-                print(token)
-            }
-        }
+        func run() throws { try database.register(name, kind: .host, owner: owner) }
     }
 
     struct AddApprover: ParsableCommand {
@@ -80,14 +81,7 @@ struct Serve: ParsableCommand {
         @OptionGroup var database: DatabaseOption
         @Argument(help: "The approver's name.") var name: String
 
-        func run() throws {
-            let url = try database.url()
-            let name = name
-            try runAsync {
-                let token = try await SignOffServer.addPrincipal(database: url, name: name, kind: .approver, owner: nil, logger: Logger(label: "airlock-serve"))
-                print(token)
-            }
-        }
+        func run() throws { try database.register(name, kind: .approver, owner: nil) }
     }
 }
 

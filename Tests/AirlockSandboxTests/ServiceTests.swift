@@ -95,6 +95,13 @@ struct ServiceTests {
             return String(decoding: try! JSONSerialization.data(withJSONObject: event, options: [.sortedKeys]), as: UTF8.self)
         }
 
+        /// `queue export` from the service, and `queue verify` of the file it wrote (offline).
+        func exportAndVerify() throws -> (exported: Outcome, verified: Outcome) {
+            let exported = try queueCLI(["queue", "export"])
+            try exported.stdout.write(toFile: root + "/exported.jsonl", atomically: true, encoding: .utf8)
+            return (exported, try Self.cli(["queue", "verify", "--queue", root + "/exported.jsonl", "--approvers", approvers.allowedSigners], in: root))
+        }
+
         func list() throws -> [[String: Any]] {
             let listed = try queueCLI(["queue", "list", "--json"])
             return (try? JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]]) ?? []
@@ -128,15 +135,12 @@ struct ServiceTests {
 
         // The export is the chain as a file holds it: verify reads it offline, and it is exactly
         // the lines the database holds, in order.
-        let exported = try s.queueCLI(["queue", "export"])
+        let (exported, verified) = try s.exportAndVerify()
         #expect(exported.status == 0, "\(exported)")
-        let file = s.root + "/exported.jsonl"
-        try exported.stdout.write(toFile: file, atomically: true, encoding: .utf8)
-        let verified = try Service.cli(["queue", "verify", "--queue", file, "--approvers", s.approvers.allowedSigners], in: s.root)
         #expect(verified.status == 0 && verified.stdout.contains("4 events, chain intact"), "\(verified)")
         let rows = try PostgresServer.shared.get().psql(String(s.database.split(separator: "/").last!),
                                                         "SELECT encode(sha256(string_agg(line, ''::bytea ORDER BY seq)), 'hex') FROM airlock_events")
-        let summed = try Subprocess(["/usr/bin/sha256sum", file], environment: [:], directory: s.root).wait()
+        let summed = try Subprocess(["/usr/bin/sha256sum", s.root + "/exported.jsonl"], environment: [:], directory: s.root).wait()
         let digest = String(summed.stdout.prefix(64))
         #expect(rows.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == digest, "\(rows)\n\(exported)")
         let lines = exported.lines
@@ -206,10 +210,7 @@ struct ServiceTests {
         let db = String(s.database.split(separator: "/").last!)
         let edit = try PostgresServer.shared.get().psql(db, "UPDATE airlock_events SET line = convert_to(replace(convert_from(line, 'UTF8'), '/srv/edited', '/srv/other!'), 'UTF8') WHERE seq = 1")
         #expect(edit.status == 0, "\(edit)")
-        let exported = try s.queueCLI(["queue", "export"])
-        let file = s.root + "/exported.jsonl"
-        try exported.stdout.write(toFile: file, atomically: true, encoding: .utf8)
-        let verified = try Service.cli(["queue", "verify", "--queue", file, "--approvers", s.approvers.allowedSigners], in: s.root)
+        let (_, verified) = try s.exportAndVerify()
         #expect(verified.status == 1 && verified.stderr.contains("chain broken at line 2"), "\(verified)")
         #expect(try s.state(id) == "pending", "an approval counted in a broken chain")
     }
@@ -230,10 +231,7 @@ struct ServiceTests {
             if let answer = try? s.curl("POST", "/v1/events", token: s.tokens["laptop"], body: resolve) { statuses.withLock { $0.append(answer.status) } }
         }
         #expect(statuses.withLock { $0.sorted() } == [200] + Array(repeating: 409, count: 7), "\(statuses.withLock { $0 })")
-        let exported = try s.queueCLI(["queue", "export"])
-        let file = s.root + "/exported.jsonl"
-        try exported.stdout.write(toFile: file, atomically: true, encoding: .utf8)
-        let verified = try Service.cli(["queue", "verify", "--queue", file, "--approvers", s.approvers.allowedSigners], in: s.root)
+        let (exported, verified) = try s.exportAndVerify()
         #expect(verified.status == 0 && verified.stdout.contains("19 events, chain intact"), "\(verified)")
         #expect(exported.lines.filter { $0.contains("\"event\":\"resolve\"") }.count == 1)
     }
@@ -332,10 +330,7 @@ struct ServiceTests {
         let outcome = agent.wait(timeout: 60)
         #expect(outcome.lines.contains("rm=0"), "\(outcome)")
         #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/.env"))
-        let exported = try s.queueCLI(["queue", "export"])
-        let file = s.root + "/exported.jsonl"
-        try exported.stdout.write(toFile: file, atomically: true, encoding: .utf8)
-        let verified = try Service.cli(["queue", "verify", "--queue", file, "--approvers", s.approvers.allowedSigners], in: s.root)
+        let (_, verified) = try s.exportAndVerify()
         #expect(verified.status == 0 && verified.stdout.contains("4 events, chain intact"), "\(verified)")
     }
 
