@@ -127,6 +127,8 @@ private struct Folder {
     var order: [String] = []
     var audits: [Request] = []
     var warnings: [QueueWarning] = []
+    /// The highest signature counter counted from each FIDO key (by fingerprint), in line order.
+    var counters: [String: UInt32] = [:]
 
     init(approvers: AllowedSigners?, chainBroken: Bool) {
         self.approvers = approvers
@@ -155,9 +157,11 @@ private struct Folder {
             case .rejected(let rejection):
                 state.rejected.append(rejection)
             case .counts(let counted) where decision.decision == .deny:
+                noteCounter(signature, counted)
                 state.denial = counted
                 state.state = .denied
             case .counts(let counted):
+                noteCounter(signature, counted)
                 state.approvals.append(counted)
                 if state.approvals.count >= state.quorum { state.state = .approved }
             }
@@ -175,6 +179,12 @@ private struct Folder {
             state.state = .resolved
         case .request, .audit:
             break
+        }
+    }
+
+    private mutating func noteCounter(_ signature: SignatureCheck?, _ counted: CountedDecision) {
+        if case .read(let read, true) = signature, let counter = read.authenticatorCounter {
+            counters[counted.signer] = max(counters[counted.signer] ?? 0, counter)
         }
     }
 
@@ -216,6 +226,10 @@ private struct Folder {
             }
             guard result == true else {
                 return reject(.badSignature, "the signature does not verify over this request's digest, id, decision and expiry", signer: signer)
+            }
+            // An authenticator counts its signatures; one that does not (always 0) is let be.
+            if let counter = signature.authenticatorCounter, let last = counters[signer], counter <= last, counter != 0 || last != 0 {
+                return reject(.counterReplayed, "signature counter \(counter), but \(last) was counted from this key already", signer: signer)
             }
             verified = true
         case .unchecked:

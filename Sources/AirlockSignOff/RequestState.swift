@@ -40,6 +40,9 @@ public enum RejectionReason: String, Sendable {
     case alreadyDecided = "already decided"
     /// The queue's chain is broken, so no approval counts (fail closed).
     case chainBroken = "chain broken"
+    /// A security key's or passkey's signature counter did not grow past the last one counted
+    /// from that key: a replayed signature, or a cloned authenticator.
+    case counterReplayed = "counter not increasing"
 }
 
 /// An approve or deny line that counted for nothing, and why.

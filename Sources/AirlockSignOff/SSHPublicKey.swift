@@ -98,7 +98,8 @@ public struct SSHPublicKey: Hashable, Sendable, CustomStringConvertible {
     /// counter for FIDO keys) is this key's signature over `data`.
     ///
     /// FIDO signatures must carry the user-presence flag: a signature made without a touch does
-    /// not count as a human's approval.
+    /// not count as a human's approval. WebAuthn signatures (`WebAuthn`) must also carry user
+    /// verification and come from the key's own origin.
     public func isValidSignature(_ signature: [UInt8], for data: [UInt8]) -> Bool {
         (try? verifies(signature, for: data)) ?? false
     }
@@ -106,7 +107,12 @@ public struct SSHPublicKey: Hashable, Sendable, CustomStringConvertible {
     /// Throws when the signature blob is malformed, returns false when it is well formed but wrong.
     private func verifies(_ signature: [UInt8], for data: [UInt8]) throws -> Bool {
         var reader = SSHWireReader(signature, context: "signature")
-        guard try reader.readText("signature type") == algorithm.rawValue else { return false }
+        let type = try reader.readText("signature type")
+        if type == WebAuthn.signatureType, algorithm == .ecdsaP256SK, let application {
+            return try WebAuthn.verifies(&reader, key: try P256.Signing.PublicKey(x963Representation: keyBytes),
+                                         application: application, data: data)
+        }
+        guard type == algorithm.rawValue else { return false }
         let bytes = try reader.readString("signature bytes")
         var signed = data
         if let application {
@@ -133,7 +139,7 @@ public struct SSHPublicKey: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Turns SSH's `mpint r, mpint s` into the fixed-width `r || s` swift-crypto expects.
-    private static func rawECDSASignature(_ blob: [UInt8]) throws -> [UInt8] {
+    static func rawECDSASignature(_ blob: [UInt8]) throws -> [UInt8] {
         var reader = SSHWireReader(blob, context: "signature")
         var raw: [UInt8] = []
         for name in ["r", "s"] {

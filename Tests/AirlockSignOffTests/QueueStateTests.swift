@@ -240,4 +240,18 @@ import Testing
         #expect(folded.requests[cancelled.id]?.state == .cancelled)
         #expect(folded.warnings.count == 1)
     }
+
+    @Test func aPasskeysCounterMustGrowFromOneCountedSignatureToTheNext() throws {
+        let passkey = SoftwarePasskey()
+        let approvers = try AllowedSigners(text: passkey.allowedSignersLine(principal: "carol@example.org") + "\n")
+        let first = try request("/a", quorum: 1), second = try request("/b", quorum: 1), third = try request("/c", quorum: 1)
+        try append(try passkey.sign(.approve, on: first, counter: 7))
+        try append(try passkey.sign(.approve, on: second, counter: 7), after: 2)
+        try append(try passkey.sign(.approve, on: third, counter: 8), after: 3)
+        #expect(try state(of: first, approvers: approvers).state == .approved)
+        let replayed = try state(of: second, approvers: approvers)
+        #expect(replayed.state == .pending)
+        #expect(replayed.rejected.map(\.reason) == [.counterReplayed])
+        #expect(try state(of: third, approvers: approvers).state == .approved)
+    }
 }

@@ -94,3 +94,39 @@ struct SoftwareApprover {
         return [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] + bytes
     }
 }
+
+/// A passkey made in software: what a browser's authenticator returns for an assertion (WebAuthn
+/// §6.1, §7.2), built by hand so each field can be set wrong on purpose. `rpID` is the relying
+/// party (the key's application), `origin` where the page ran.
+struct SoftwarePasskey {
+    let key = P256.Signing.PrivateKey()
+    var rpID = "approve.example.com"
+    var origin = "https://approve.example.com"
+
+    var publicKey: SSHPublicKey { try! WebAuthn.publicKey(spki: Array(key.publicKey.derRepresentation), rpID: rpID) }
+
+    func allowedSignersLine(principal: String, options: String? = nil) -> String {
+        [principal, options ?? "namespaces=\"airlock\"", publicKey.description].compactMap { $0 }.joined(separator: " ")
+    }
+
+    /// The SSHSIG of an assertion over `message`. `clientOrigin` and `type` change what the
+    /// clientDataJSON says; `challenge` what the browser was asked to sign.
+    func sign(_ message: [UInt8], flags: UInt8 = 0x05, counter: UInt32 = 1, clientOrigin: String? = nil,
+              type: String = "webauthn.get", challenge: [UInt8]? = nil) throws -> SSHSignature {
+        let challenge = WebAuthn.base64url(challenge ?? WebAuthn.challenge(for: message))
+        let clientData = Array("{\"type\":\"\(type)\",\"challenge\":\"\(challenge)\",\"origin\":\"\(clientOrigin ?? origin)\",\"crossOrigin\":false}".utf8)
+        let authenticatorData = Array(SHA256.hash(data: Array(rpID.utf8))) + [flags]
+            + [UInt8(counter >> 24), UInt8(counter >> 16 & 0xFF), UInt8(counter >> 8 & 0xFF), UInt8(counter & 0xFF)]
+        let der = try key.signature(for: authenticatorData + Array(SHA256.hash(data: clientData))).derRepresentation
+        return try WebAuthn.signature(key: publicKey, authenticatorData: authenticatorData, clientDataJSON: clientData,
+                                      derSignature: Array(der), origin: origin)
+    }
+
+    /// A signed decision on `request`, as the service stores a browser's approval.
+    func sign(_ decision: Decision, on request: Request, counter: UInt32) throws -> SignedDecision {
+        let statement = try request.statement(decision, sigExpires: request.operation.expires)
+        let signature = try sign(statement.message, counter: counter)
+        return SignedDecision(id: request.id, digest: request.digest, decision: decision, signer: publicKey.fingerprint,
+                              principal: nil, reason: "in the page", sigExpires: request.operation.expires, signature: signature.armored)
+    }
+}
