@@ -58,6 +58,13 @@ public final class PostgresQueueStore: Sendable {
                     owner TEXT,
                     created TIMESTAMPTZ NOT NULL DEFAULT now())
                 """, logger: logger)
+            try await db.query("""
+                CREATE TABLE IF NOT EXISTS airlock_passkeys (
+                    credential_id TEXT PRIMARY KEY,
+                    approver TEXT NOT NULL REFERENCES airlock_principals (name),
+                    public_key TEXT NOT NULL,
+                    created TIMESTAMPTZ NOT NULL DEFAULT now())
+                """, logger: logger)
         }
     }
 
@@ -115,6 +122,13 @@ public final class PostgresQueueStore: Sendable {
             let hash = record.hash
             try await db.query("UPDATE airlock_chain_head SET seq = \(Int64(seq)), hash = \(hash)", logger: logger)
             return record
+        }
+    }
+
+    /// The lines written about request `id`, and who wrote its request.
+    public func history(of id: String) async throws -> History {
+        try await bounded {
+            try await self.client.withConnection { db in try await Self.history(of: id, in: db, logger: self.logger) }
         }
     }
 
@@ -204,6 +218,45 @@ public final class PostgresQueueStore: Sendable {
                 return PrincipalKind(rawValue: kind).map { Principal(name: name, kind: $0, owner: owner) }
             }
             return nil
+        }
+    }
+
+    // MARK: - Passkeys
+
+    /// A WebAuthn credential an approver registered in the page. Registering it lets the page
+    /// offer it and turn its assertions into SSHSIGs; it counts only once an administrator adds
+    /// its key to the approvers file.
+    public struct Passkey: Sendable {
+        /// The credential id, base64url.
+        public var id: String
+        public var approver: String
+        public var publicKey: SSHPublicKey
+    }
+
+    public func addPasskey(_ passkey: Passkey) async throws {
+        let key = passkey.publicKey.description
+        do {
+            try await bounded {
+                try await self.client.query("INSERT INTO airlock_passkeys (credential_id, approver, public_key) VALUES (\(passkey.id), \(passkey.approver), \(key))", logger: self.logger)
+            }
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw Refusal("the credential \(passkey.id) is registered already")
+        }
+    }
+
+    /// The passkeys `approver` registered, or the one with credential id `id`.
+    public func passkeys(of approver: String? = nil, id: String? = nil) async throws -> [Passkey] {
+        try await bounded {
+            let rows = try await self.client.query("""
+                SELECT credential_id, approver, public_key FROM airlock_passkeys
+                WHERE (\(approver)::TEXT IS NULL OR approver = \(approver)) AND (\(id)::TEXT IS NULL OR credential_id = \(id))
+                ORDER BY created
+                """, logger: self.logger)
+            var found: [Passkey] = []
+            for try await (id, approver, key) in rows.decode((String, String, String).self) {
+                found.append(Passkey(id: id, approver: approver, publicKey: try SSHPublicKey(line: key)))
+            }
+            return found
         }
     }
 

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 /// The HTTP API of `airlock serve` (docs/serve.md): sandbox hosts append their requests and read
 /// the chain; approvers read it and add signed decisions. Every endpoint first checks who calls
@@ -13,6 +14,9 @@ public struct SignOffService: Sendable {
     public let store: PostgresQueueStore
     /// The approvers' allowed_signers file, read at every decision (an edit takes effect at once).
     public let approversPath: String
+    /// Where the page is served from, as browsers name it: its host is the passkeys' relying party.
+    public let origin: ServiceOrigin
+    let challenges = RegistrationChallenges()
     let logger: Logger
 
     /// The longest body an endpoint reads: one queue line's worth.
@@ -22,9 +26,10 @@ public struct SignOffService: Sendable {
     /// The longest a `GET /v1/events` waits for a new line.
     static let longestWait = 60.0
 
-    public init(store: PostgresQueueStore, approversPath: String, logger: Logger) {
+    public init(store: PostgresQueueStore, approversPath: String, origin: ServiceOrigin, logger: Logger) {
         self.store = store
         self.approversPath = approversPath
+        self.origin = origin
         self.logger = logger
     }
 
@@ -37,16 +42,32 @@ public struct SignOffService: Sendable {
         router.get("/v1/head") { request, context in try await head(request, context) }
         router.get("/v1/requests") { request, context in try await requests(request, context) }
         router.post("/v1/requests/:id/:decision") { request, context in try await decide(request, context) }
+        addPage(to: router)
         return router
     }
 
     // MARK: - Who calls
 
+    /// Who calls: the bearer token of a host or an approver, or the page's session cookie (an
+    /// approver's token; a POST carried by it must come from the page's own origin).
     func caller(_ request: Request, allowed: Set<PostgresQueueStore.PrincipalKind>, for what: String) async throws -> PostgresQueueStore.Principal {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), header.count > 7 else {
+        let token: String
+        if let header = request.headers[.authorization] {
+            guard header.hasPrefix("Bearer "), header.count > 7 else {
+                throw HTTPError(.unauthorized, message: "\(what): the Authorization header is not \"Bearer TOKEN\"")
+            }
+            token = String(header.dropFirst(7))
+        } else if let cookie = request.cookies[Self.sessionCookie]?.value, !cookie.isEmpty {
+            if request.method != .get && request.method != .head {
+                guard request.headers[.origin] == origin.value else {
+                    throw HTTPError(.forbidden, message: "\(what): a request carrying the page's session must come from the page (\(origin.value)), not from \(request.headers[.origin] ?? "no origin")")
+                }
+            }
+            token = cookie
+        } else {
             throw HTTPError(.unauthorized, message: "\(what): no Authorization: Bearer token (a host's or an approver's, from `airlock serve add-host` or `add-approver`)")
         }
-        guard let principal = try await store.principal(token: String(header.dropFirst(7))) else {
+        guard let principal = try await store.principal(token: token) else {
             throw HTTPError(.unauthorized, message: "\(what): the bearer token is not one this service issued")
         }
         guard allowed.contains(principal.kind) else {
@@ -205,9 +226,73 @@ public struct SignOffService: Sendable {
     }
 
     struct SignedBody: Decodable {
-        var signature: String
+        /// An armored SSHSIG (`airlock approve`)…
+        var signature: String?
+        /// … or a WebAuthn assertion from the page, by a passkey the caller registered.
+        var webauthn: Assertion?
         var sig_expires: String
         var reason: String?
+    }
+
+    struct Assertion: Decodable {
+        var credential_id: String
+        var authenticator_data: String
+        var client_data_json: String
+        var signature: String
+    }
+
+    /// `GET /v1/requests/ID/challenge?decision=approve|deny`: what the page asks the passkey to
+    /// sign, the SSHSIG to-be-signed blob of the decision statement `airlock approve` would sign,
+    /// with the expiry it names and the caller's passkeys.
+    func decisionChallenge(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        let what = "GET /v1/requests/\(id)/challenge"
+        let approver = try await caller(request, allowed: [.approver], for: what)
+        guard let decision = request.uri.queryParameters["decision"].flatMap({ Decision(rawValue: String($0)) }) else {
+            throw HTTPError(.badRequest, message: "\(what): decision must be approve or deny")
+        }
+        guard RequestID.isWellFormed(id) else { throw HTTPError(.notFound, message: "\(what): \(id.debugDescription) is not a request id") }
+        let history = try await store.history(of: id)
+        guard let state = QueueState.fold(history.log, approvers: approvers(), now: Date()).requests[id] else {
+            throw HTTPError(.notFound, message: "\(what): there is no request \(id)")
+        }
+        guard state.state == .pending else { throw HTTPError(.conflict, message: "\(what): request \(id) is \(state.state.rawValue), not pending") }
+        let passkeys = try await store.passkeys(of: approver.name)
+        guard !passkeys.isEmpty else {
+            throw HTTPError(.conflict, message: "\(what): \(approver.name) has no passkey registered here: register one at /passkeys")
+        }
+        // Good for ten minutes (whole seconds: the statement spells the time out), never past the request.
+        let expires = Date(timeIntervalSince1970: min(state.request.operation.expires, Date().addingTimeInterval(600)).timeIntervalSince1970.rounded(.down))
+        let statement = try state.request.statement(decision, sigExpires: expires)
+        return try Self.json(["challenge": WebAuthn.base64url(WebAuthn.challenge(for: statement.message)),
+                              "sig_expires": RFC3339.format(expires), "rp_id": origin.rpID,
+                              "credentials": passkeys.map(\.id)])
+    }
+
+    /// The armored SSHSIG a decision's body carries: the CLI's as sent, or the page's assertion
+    /// turned into one with the caller's registered passkey.
+    func armoredSignature(_ signed: SignedBody, by approver: PostgresQueueStore.Principal, _ what: String) async throws -> String {
+        switch (signed.signature, signed.webauthn) {
+        case (let armored?, nil):
+            return armored
+        case (nil, let assertion?):
+            guard let authenticatorData = WebAuthn.base64urlDecode(assertion.authenticator_data),
+                  let clientData = WebAuthn.base64urlDecode(assertion.client_data_json),
+                  let der = WebAuthn.base64urlDecode(assertion.signature) else {
+                throw HTTPError(.badRequest, message: "\(what): the assertion's fields must be base64url")
+            }
+            guard let passkey = try await store.passkeys(id: assertion.credential_id).first, passkey.approver == approver.name else {
+                throw HTTPError(.forbidden, message: "\(what): the credential \(assertion.credential_id) is not a passkey \(approver.name) registered here")
+            }
+            do {
+                return try WebAuthn.signature(key: passkey.publicKey, authenticatorData: authenticatorData, clientDataJSON: clientData,
+                                              derSignature: der, origin: origin.value).armored
+            } catch {
+                throw HTTPError(.badRequest, message: "\(what): the assertion cannot be read: \(error)")
+            }
+        default:
+            throw HTTPError(.badRequest, message: "\(what): the body carries either an SSH signature or a WebAuthn assertion, not \(signed.signature == nil ? "neither" : "both")")
+        }
     }
 
     /// `POST /v1/requests/ID/approve` or `/deny`: an approver's SSHSIG over the decision statement
@@ -222,15 +307,17 @@ public struct SignOffService: Sendable {
         }
         guard RequestID.isWellFormed(id) else { throw HTTPError(.notFound, message: "\(what): \(id.debugDescription) is not a request id") }
         let bytes = try await body(request, what)
-        let signed: SignedBody
+        var signed: SignedBody
         do { signed = try JSONDecoder().decode(SignedBody.self, from: Data(bytes)) } catch {
-            throw HTTPError(.badRequest, message: "\(what): the body is not {\"signature\": ARMORED SSHSIG, \"sig_expires\": RFC 3339, \"reason\": TEXT?}: \(error)")
+            throw HTTPError(.badRequest, message: "\(what): the body is not {\"signature\": ARMORED SSHSIG or \"webauthn\": ASSERTION, \"sig_expires\": RFC 3339, \"reason\": TEXT?}: \(error)")
         }
+        signed.signature = try await armoredSignature(signed, by: approver, what)
+        let sent = signed
         guard let sigExpires = RFC3339.parse(signed.sig_expires) else {
             throw HTTPError(.badRequest, message: "\(what): sig_expires \(signed.sig_expires.debugDescription) is not an RFC 3339 time")
         }
         let fingerprint: String
-        do { fingerprint = try SSHSignature.parse(armored: signed.signature).publicKey.fingerprint } catch {
+        do { fingerprint = try SSHSignature.parse(armored: signed.signature ?? "").publicKey.fingerprint } catch {
             throw HTTPError(.badRequest, message: "\(what): the signature cannot be read: \(error)")
         }
         guard let approvers = approvers() else {
@@ -238,7 +325,7 @@ public struct SignOffService: Sendable {
         }
         let record = try await refusingConflicts(what) {
             try await store.append(writer: approver.name, about: id) { seq, history in
-                try Self.counts(decision, signed, fingerprint: fingerprint, sigExpires: sigExpires, id: id, seq: seq,
+                try Self.counts(decision, sent, fingerprint: fingerprint, sigExpires: sigExpires, id: id, seq: seq,
                                 history: history, approvers: approvers)
             }
         }
@@ -305,16 +392,22 @@ public struct SignOffService: Sendable {
 
 /// `airlock serve`: the service on `host:port`, its queue in the database at `database`.
 public enum SignOffServer {
-    public static func run(database: DatabaseURL, host: String, port: Int, approversPath: String, logger: Logger,
-                           onRunning: @escaping @Sendable (Int) async -> Void) async throws {
+    /// `origin` nil: `http://localhost:PORT` once the port is known.
+    public static func run(database: DatabaseURL, host: String, port: Int, approversPath: String, origin configured: String?,
+                           logger: Logger, onRunning: @escaping @Sendable (Int, String) async -> Void) async throws {
         let client = PostgresClient(configuration: database.configuration, backgroundLogger: logger)
         let store = PostgresQueueStore(client: client, logger: logger)
-        let service = SignOffService(store: store, approversPath: approversPath, logger: logger)
+        let origin = ServiceOrigin(configured ?? "http://localhost:\(port)")
+        let service = SignOffService(store: store, approversPath: approversPath, origin: origin, logger: logger)
         var app = Application(
             router: service.router(),
             configuration: .init(address: .hostname(host, port: port), serverName: "airlock"),
             services: [client],
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            onServerRunning: { channel in
+                let bound = channel.localAddress?.port ?? port
+                if configured == nil { origin.set("http://localhost:\(bound)") }
+                await onRunning(bound, origin.value)
+            },
             logger: logger)
         app.beforeServerStarts {
             do { try await store.migrate() } catch {
@@ -334,6 +427,60 @@ public enum SignOffServer {
             defer { group.cancelAll() }
             try await store.migrate()
             return try await store.addPrincipal(name, kind: kind, owner: owner)
+        }
+    }
+}
+
+/// The page's origin, `https://HOST[:PORT]` (or `http://localhost:PORT` on loopback), set once the
+/// service knows its port. Its host is the relying party id of every passkey registered here.
+public final class ServiceOrigin: Sendable {
+    private let current: Mutex<String>
+
+    public init(_ origin: String) { current = Mutex(origin) }
+
+    func set(_ origin: String) { current.withLock { $0 = origin } }
+
+    public var value: String { current.withLock { $0 } }
+    public var isSecure: Bool { value.hasPrefix("https://") }
+    /// The host, without scheme or port.
+    public var rpID: String {
+        let rest = value.drop { $0 != "/" }.dropFirst(2)
+        return String(rest.prefix { $0 != ":" && $0 != "/" })
+    }
+
+    /// nil, or what is wrong with `origin` as one: a scheme and a host name (WebAuthn takes no IP
+    /// address), a port, no path; http only for localhost.
+    public static func problem(_ origin: String) -> String? {
+        let probe = ServiceOrigin(origin)
+        let host = probe.rpID
+        guard origin.hasPrefix("https://") || origin.hasPrefix("http://localhost") else {
+            return "must be https://HOST[:PORT] (or http://localhost:PORT)"
+        }
+        guard !host.isEmpty, host.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }), host.contains(where: \.isLetter),
+              !origin.dropFirst(origin.hasPrefix("https://") ? 8 : 7).contains("/") else {
+            return "must name a host (a DNS name, not an IP address) and no path"
+        }
+        return nil
+    }
+}
+
+/// The challenges handed to `navigator.credentials.create`, one per approver, each good once for
+/// five minutes.
+final class RegistrationChallenges: Sendable {
+    private let issued = Mutex<[String: (bytes: [UInt8], until: Date)]>([:])
+
+    func issue(for approver: String) -> [UInt8] {
+        var random = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
+        issued.withLock { $0[approver] = (bytes, Date().addingTimeInterval(300)) }
+        return bytes
+    }
+
+    func take(_ bytes: [UInt8], for approver: String) -> Bool {
+        issued.withLock { all in
+            guard let found = all[approver], found.bytes == bytes, found.until > Date() else { return false }
+            all[approver] = nil
+            return true
         }
     }
 }

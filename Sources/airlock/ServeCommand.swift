@@ -36,6 +36,8 @@ struct Serve: ParsableCommand {
         var listen = "127.0.0.1:8443"
         @Option(help: ArgumentHelp("The approvers' allowed_signers file.", valueName: "file"))
         var approvers: String
+        @Option(help: ArgumentHelp("The approval page's address as browsers reach it, https://HOST[:PORT]; its host is the passkeys' relying party (default: http://localhost:PORT).", valueName: "url"))
+        var origin: String?
         @Flag(name: .shortAndLong, help: "Log every request.") var verbose = false
 
         func run() throws {
@@ -51,12 +53,15 @@ struct Serve: ParsableCommand {
             guard FileManager.default.isReadableFile(atPath: approvers) else {
                 throw ValidationError("--approvers \(approvers): cannot be read")
             }
+            if let origin, let problem = ServiceOrigin.problem(origin) {
+                throw ValidationError("--origin \(origin): \(problem)")
+            }
             let level: Logger.Level = verbose ? .debug : .info
             let logger = Logger(label: "airlock-serve") { _ in OperatorLogHandler(logLevel: level) }
-            let approversPath = approvers
+            let approversPath = approvers, origin = origin
             try runAsync {
-                try await SignOffServer.run(database: url, host: host, port: port, approversPath: approversPath, logger: logger) { port in
-                    FileHandle.standardOutput.write(Data("airlock serve: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port), queue in \(url)\n".utf8))
+                try await SignOffServer.run(database: url, host: host, port: port, approversPath: approversPath, origin: origin, logger: logger) { port, page in
+                    FileHandle.standardOutput.write(Data("airlock serve: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port), queue in \(url), approval page at \(page)/\n".utf8))
                 }
             }
         }

@@ -15,6 +15,8 @@ ensure_build_deps() {
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
     command -v psql >/dev/null || missing+=(postgresql-client)
     command -v curl >/dev/null || missing+=(curl)
+    # The approval page's browser tests (Tests/Browser), driven by Playwright: Debian's Chromium.
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
     [ ${#missing[@]} -eq 0 ] && return 0
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -1,0 +1,149 @@
+"""Approvers at work in the approval page, in a real Chromium with virtual passkeys.
+
+Run by ServiceTests (Tests/AirlockSandboxTests/PageTests.swift), which starts `airlock serve`
+on a real PostgreSQL, makes the requests, and afterwards checks the chain this leaves behind
+(`airlock queue verify`, `ssh-keygen -Y verify`). Here: alice and bob sign in with their
+approver tokens, each registers a passkey (and, as the administrator would, adds the printed
+line to the approvers file), and decide:
+
+- alice approves FIRST, then her approval is replayed to FIRST and to SECOND: both refused;
+- a real assertion made without user verification is refused;
+- bob approves FIRST, and alice's open page shows it approved without a reload (live update);
+- alice denies THIRD.
+
+Prints one JSON object with what happened; exits non-zero at the first thing that is wrong.
+"""
+import argparse
+import json
+import sys
+
+from playwright.sync_api import expect, sync_playwright
+
+import browser
+
+
+def check(condition, what):
+    if not condition:
+        print(f"FAIL: {what}", file=sys.stderr)
+        sys.exit(1)
+
+
+def sign_in(context, base, token, name):
+    page = context.new_page()
+    page.goto(base + "/")
+    check(page.locator("#signin").count() == 1, "the page asks an unknown visitor to sign in")
+    page.fill("#token", "airlock_not_a_token")
+    page.click("#signin")
+    check(page.locator("#result").count() == 1 and "not an approver token" in page.inner_text("#result"),
+          f"a wrong token is refused: {page.url} {page.content()[:2000]}")
+    page.fill("#token", token)
+    page.click("#signin")
+    page.wait_for_selector("#principal")
+    check(page.inner_text("#principal") == name, f"signed in as {name}")
+    return page
+
+
+def enrol(page, base, approvers_file):
+    page.goto(base + "/passkeys")
+    cdp, authenticator = browser.add_authenticator(page)
+    page.click("#enrol")
+    page.wait_for_selector("#result.ok, #result.error")
+    line = page.inner_text("#allowed-signers").strip()
+    check(line.startswith(page.inner_text("#principal") + ' namespaces="airlock" sk-ecdsa-sha2-nistp256@openssh.com '),
+          f"the page prints an allowed_signers line: {line!r} / {page.inner_text('#result')!r}")
+    with open(approvers_file, "a") as f:  # the administrator's step
+        f.write(line + "\n")
+    page.reload()
+    check("in the approvers file" in page.inner_text("#passkeys"), "the page shows the passkey as listed")
+    return line, cdp, authenticator
+
+
+def decide(page, base, request_id, decision, reason):
+    page.goto(f"{base}/r/{request_id}")
+    page.fill("#reason", reason)
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith(f"/{request_id}/{decision}")) as sent:
+        page.click(f"#{decision}")
+    page.wait_for_selector("#result.ok, #result.error")
+    result = page.inner_text("#result")
+    check(result.startswith("Approved" if decision == "approve" else "Denied"), f"{decision} {request_id}: {result}")
+    return sent.value.post_data
+
+
+def post(page, base, path, body):
+    """A POST with the page's session cookie, from the page's own origin."""
+    response = page.request.post(base + path, data=body, headers={"Content-Type": "application/json", "Origin": base})
+    return response.status, response.text()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base", required=True)
+    parser.add_argument("--alice", required=True, help="alice's approver token")
+    parser.add_argument("--bob", required=True, help="bob's approver token")
+    parser.add_argument("--approvers", required=True, help="the service's allowed_signers file")
+    parser.add_argument("--first", required=True)
+    parser.add_argument("--second", required=True)
+    parser.add_argument("--third", required=True)
+    args = parser.parse_args()
+    base = args.base
+    out = {}
+    with sync_playwright() as playwright:
+        chromium = browser.launch(playwright)
+        alice_context, bob_context = chromium.new_context(), chromium.new_context()
+        alice = sign_in(alice_context, base, args.alice, "alice")
+        listed = alice.inner_text("#live")
+        check(all(f"r-{i}" in alice.inner_html("#live") for i in (args.first, args.second, args.third)),
+              f"the pending list shows the three requests: {listed}")
+        out["alice_line"], cdp, authenticator = enrol(alice, base, args.approvers)
+
+        approval = decide(alice, base, args.first, "approve", "looked at it in the page")
+        out["alice_approval"] = json.loads(approval)
+        check("1 of 2" in alice.inner_text("#live"), "FIRST shows one approval of two")
+
+        # The same assertion again, for the same request and for another: neither counts.
+        status, text = post(alice, base, f"/v1/requests/{args.first}/approve", approval)
+        out["replay_same"] = [status, text]
+        check(status == 409, f"a replayed approval is refused: {status} {text}")
+        status, text = post(alice, base, f"/v1/requests/{args.second}/approve", approval)
+        out["replay_other"] = [status, text]
+        check(status == 409, f"an approval replayed onto another request is refused: {status} {text}")
+
+        # A real assertion without user verification: the authenticator's check fails and the
+        # page's own call asks for verification, so make the call by hand as a hostile page might.
+        cdp.send("WebAuthn.setUserVerified", {"authenticatorId": authenticator, "isUserVerified": False})
+        asked = alice.evaluate(f"fetch('/v1/requests/{args.second}/challenge?decision=approve').then(r => r.json())")
+        unverified = alice.evaluate("""async (asked) => {
+            const unb64u = (t) => Uint8Array.from(atob(t.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+            const b64u = (b) => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
+            const c = await navigator.credentials.get({ publicKey: { challenge: unb64u(asked.challenge), rpId: asked.rp_id,
+                userVerification: "discouraged" } });
+            return { flags: new Uint8Array(c.response.authenticatorData)[32], body: JSON.stringify({ sig_expires: asked.sig_expires,
+                webauthn: { credential_id: b64u(c.rawId), authenticator_data: b64u(c.response.authenticatorData),
+                            client_data_json: b64u(c.response.clientDataJSON), signature: b64u(c.response.signature) } }) };
+        }""", asked)
+        out["unverified_flags"] = unverified["flags"]
+        check(unverified["flags"] & 0x04 == 0 and unverified["flags"] & 0x01, f"the assertion has UP and no UV: {unverified['flags']}")
+        status, text = post(alice, base, f"/v1/requests/{args.second}/approve", unverified["body"])
+        out["unverified"] = [status, text]
+        check(status == 409 and "bad signature" in text, f"an approval without user verification is refused: {status} {text}")
+        cdp.send("WebAuthn.setUserVerified", {"authenticatorId": authenticator, "isUserVerified": True})
+
+        # Alice watches FIRST; bob approves it in his own browser.
+        alice.goto(f"{base}/r/{args.first}")
+        bob = sign_in(bob_context, base, args.bob, "bob")
+        out["bob_line"] = enrol(bob, base, args.approvers)[0]
+        out["bob_approval"] = json.loads(decide(bob, base, args.first, "approve", "agreed"))
+        expect(alice.locator("#state")).to_have_text("approved", timeout=30000)
+        check(alice.locator("#decide").count() == 0, "the decision buttons go once the request is approved")
+
+        out["alice_denial"] = json.loads(decide(alice, base, args.third, "deny", "not today"))
+        check(alice.inner_text("#state") == "denied", "THIRD shows denied")
+        alice.goto(base + "/")
+        check(f"r-{args.first}" not in alice.inner_html("#live") and f"r-{args.second}" in alice.inner_html("#live"),
+              "the pending list keeps SECOND only")
+        chromium.close()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
