@@ -30,7 +30,8 @@ public struct ServiceClient: Sendable {
     }
 
     /// `url`: `http://HOST:PORT/` or `https://…`; `token`: the bearer token `airlock serve add-host`
-    /// or `add-approver` printed.
+    /// or `add-approver` printed (empty: none is sent, as to a webhook). An empty `path` in `send`
+    /// means `url` itself, its query included.
     public init(url: String, token: String, caFile: String? = nil) throws {
         guard let base = URL(string: url), let scheme = base.scheme, ["http", "https"].contains(scheme), base.host != nil else {
             throw Failure(description: "\(url): not an http:// or https:// URL of an airlock serve")
@@ -79,11 +80,13 @@ public struct ServiceClient: Sendable {
             channel.close(promise: nil)
         }
         defer { timer.cancel() }
-        var headers = HTTPHeaders([("Host", port == (tls ? 443 : 80) ? host : "\(host):\(port)"), ("Authorization", "Bearer \(token)"),
-                                   ("Connection", "close")])
+        var headers = HTTPHeaders([("Host", port == (tls ? 443 : 80) ? host : "\(host):\(port)"), ("Connection", "close")])
+        if !token.isEmpty { headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body { headers.add(name: "Content-Length", value: String(body.count)); headers.add(name: "Content-Type", value: "application/json") }
         let prefix = base.path.hasSuffix("/") ? String(base.path.dropLast()) : base.path
-        channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: method, uri: prefix + path, headers: headers)), promise: nil)
+        let query = base.query.map { "?" + $0 } ?? ""
+        let uri = path.isEmpty ? (base.path.isEmpty ? "/" : base.path) + query : prefix + path
+        channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers)), promise: nil)
         if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         do { return try promise.futureResult.wait() } catch _ where timedOut.withLockedValue({ $0 }) {

@@ -17,6 +17,7 @@ public struct SignOffService: Sendable {
     /// Where the page is served from, as browsers name it: its host is the passkeys' relying party.
     public let origin: ServiceOrigin
     let challenges = RegistrationChallenges()
+    let webhooks: Webhooks?
     let logger: Logger
 
     /// The longest body an endpoint reads: one queue line's worth.
@@ -26,8 +27,9 @@ public struct SignOffService: Sendable {
     /// The longest a `GET /v1/events` waits for a new line.
     static let longestWait = 60.0
 
-    public init(store: PostgresQueueStore, approversPath: String, origin: ServiceOrigin, logger: Logger) {
+    public init(store: PostgresQueueStore, approversPath: String, origin: ServiceOrigin, webhooks: Webhooks? = nil, logger: Logger) {
         self.store = store
+        self.webhooks = webhooks
         self.approversPath = approversPath
         self.origin = origin
         self.logger = logger
@@ -126,6 +128,7 @@ public struct SignOffService: Sendable {
                 }
             }
         }
+        webhooks?.notify(record, origin: origin.value)
         return try Self.json(["seq": Int(record.seq), "id": record.event.requestID, "hash": record.hash])
     }
 
@@ -329,6 +332,7 @@ public struct SignOffService: Sendable {
                                 history: history, approvers: approvers)
             }
         }
+        webhooks?.notify(record, origin: origin.value)
         return try Self.json(["seq": Int(record.seq), "id": id, "hash": record.hash])
     }
 
@@ -394,11 +398,12 @@ public struct SignOffService: Sendable {
 public enum SignOffServer {
     /// `origin` nil: `http://localhost:PORT` once the port is known.
     public static func run(database: DatabaseURL, host: String, port: Int, approversPath: String, origin configured: String?,
-                           logger: Logger, onRunning: @escaping @Sendable (Int, String) async -> Void) async throws {
+                           webhooks: [String] = [], logger: Logger, onRunning: @escaping @Sendable (Int, String) async -> Void) async throws {
         let client = PostgresClient(configuration: database.configuration, backgroundLogger: logger)
         let store = PostgresQueueStore(client: client, logger: logger)
         let origin = ServiceOrigin(configured ?? "http://localhost:\(port)")
-        let service = SignOffService(store: store, approversPath: approversPath, origin: origin, logger: logger)
+        let service = SignOffService(store: store, approversPath: approversPath, origin: origin,
+                                     webhooks: webhooks.isEmpty ? nil : try Webhooks(urls: webhooks, logger: logger), logger: logger)
         var app = Application(
             router: service.router(),
             configuration: .init(address: .hostname(host, port: port), serverName: "airlock"),

@@ -38,6 +38,8 @@ struct Serve: ParsableCommand {
         var approvers: String
         @Option(help: ArgumentHelp("The approval page's address as browsers reach it, https://HOST[:PORT]; its host is the passkeys' relying party (default: http://localhost:PORT).", valueName: "url"))
         var origin: String?
+        @Option(name: .customLong("webhook"), help: ArgumentHelp("Post each new request and decision to this URL as Slack-compatible JSON (repeatable).", valueName: "url"))
+        var webhooks: [String] = []
         @Flag(name: .shortAndLong, help: "Log every request.") var verbose = false
 
         func run() throws {
@@ -56,11 +58,15 @@ struct Serve: ParsableCommand {
             if let origin, let problem = ServiceOrigin.problem(origin) {
                 throw ValidationError("--origin \(origin): \(problem)")
             }
+            for hook in webhooks where !(hook.hasPrefix("https://") || hook.hasPrefix("http://")) || URL(string: hook)?.host == nil {
+                throw ValidationError("--webhook \(hook): not an http:// or https:// URL")
+            }
             let level: Logger.Level = verbose ? .debug : .info
             let logger = Logger(label: "airlock-serve") { _ in OperatorLogHandler(logLevel: level) }
-            let approversPath = approvers, origin = origin
+            let approversPath = approvers, origin = origin, webhooks = webhooks
             try runAsync {
-                try await SignOffServer.run(database: url, host: host, port: port, approversPath: approversPath, origin: origin, logger: logger) { port, page in
+                try await SignOffServer.run(database: url, host: host, port: port, approversPath: approversPath, origin: origin,
+                                            webhooks: webhooks, logger: logger) { port, page in
                     FileHandle.standardOutput.write(Data("airlock serve: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port), queue in \(url), approval page at \(page)/\n".utf8))
                 }
             }

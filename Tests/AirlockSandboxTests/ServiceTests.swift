@@ -17,7 +17,8 @@ struct ServiceTests {
         let url: String
         var tokens: [String: String] = [:]
 
-        init() throws {
+        /// `options`: more of `airlock serve`'s options.
+        init(options: [String] = []) throws {
             let server = try PostgresServer.shared.get()
             root = try makeTemporaryDirectory(prefix: "airlock-serve-")
             database = try server.database()
@@ -33,7 +34,7 @@ struct ServiceTests {
                 try token.write(toFile: root + "/\(name).token", atomically: true, encoding: .utf8)
             }
             process = try Subprocess([try Binaries.airlock(), "serve", "--database", database, "--listen", "127.0.0.1:0",
-                                      "--approvers", approvers.allowedSigners],
+                                      "--approvers", approvers.allowedSigners] + options,
                                      environment: ["PATH": "/usr/bin:/bin", "HOME": root], directory: root)
             var listening: String?
             for _ in 0..<100 where listening == nil {
@@ -350,5 +351,50 @@ struct ServiceTests {
         }
         #expect(lines.count == 2 && lines[0].hasPrefix("1 request \(first) delete /srv/before")
                 && lines[1].hasPrefix("2 request \(second) delete /srv/after"), "\(lines)\n\(watch.currentStderr())")
+    }
+
+    @Test("each new request and decision is posted to every --webhook as Slack-compatible JSON linking to the request's page; a webhook that cannot be reached holds up nothing")
+    func webhooksNotify() throws {
+        let root = try makeTemporaryDirectory(prefix: "airlock-hook-")
+        defer { removeTree(root) }
+        // The receiver: a real HTTP server that keeps each body it is sent, one per line.
+        let receiver = try Subprocess(["/usr/bin/python3", "-c", """
+            import http.server, sys
+            class Hook(http.server.BaseHTTPRequestHandler):
+                def do_POST(self):
+                    body = self.rfile.read(int(self.headers["Content-Length"]))
+                    with open(sys.argv[1], "ab") as f: f.write(self.path.encode() + b" " + self.headers.get("Content-Type", "").encode() + b" " + body + b"\\n")
+                    self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
+                def log_message(self, *args): pass
+            server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+            print(server.server_port, flush=True)
+            server.serve_forever()
+            """, root + "/received"], environment: ["PATH": "/usr/bin:/bin"], directory: root)
+        defer { receiver.send(SIGTERM); _ = receiver.wait(timeout: 10) }
+        var port: String?
+        for _ in 0..<50 where port == nil {
+            port = receiver.currentStdout().split(separator: "\n").first.map(String.init)
+            if port == nil { usleep(100_000) }
+        }
+        let hook = "http://127.0.0.1:\(try #require(port, "\(receiver.currentStderr())"))/services/T0/B0?x=1"
+        let s = try Service(options: ["--webhook", "http://127.0.0.1:1/nothing-listens", "--webhook", hook])
+        let id = try s.request("/srv/hooked.db")
+        let approved = try s.queueCLI(["approve", id, "--key", s.approvers.key("alice"), "--reason", "fine <by> me"])
+        #expect(approved.status == 0, "\(approved)")
+        var received: [String] = []
+        for _ in 0..<100 where received.count < 2 {
+            received = ((try? String(contentsOfFile: root + "/received", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+            if received.count < 2 { usleep(100_000) }
+        }
+        try #require(received.count == 2, "\(received)")
+        let bodies = received.map { line -> [String: Any] in
+            #expect(line.hasPrefix("/services/T0/B0?x=1 application/json {"), "\(line)")
+            return (try? JSONSerialization.jsonObject(with: Data(line.drop { $0 != "{" }.utf8)) as? [String: Any]) ?? [:]
+        }
+        let page = s.url.replacingOccurrences(of: "127.0.0.1", with: "localhost") + "/r/\(id)"
+        let request = try #require(bodies[0]["text"] as? String), approval = try #require(bodies[1]["text"] as? String)
+        #expect(request.contains("/srv/hooked.db") && request.contains("asked by carol") && request.contains("<\(page)|\(id)>"), "\(request)")
+        #expect(approval.hasPrefix("alice approved request <\(page)|\(id)>") && approval.hasSuffix("fine &lt;by&gt; me"), "\(approval)")
+        #expect((bodies[1]["airlock"] as? [String: Any])?["event"] as? String == "approve", "\(bodies[1])")
     }
 }
