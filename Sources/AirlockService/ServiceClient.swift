@@ -32,9 +32,14 @@ public struct ServiceClient: Sendable {
     /// `url`: `http://HOST:PORT/` or `https://…`; `token`: the bearer token `airlock serve add-host`
     /// or `add-approver` printed (empty: none is sent, as to a webhook). An empty `path` in `send`
     /// means `url` itself, its query included.
-    public init(url: String, token: String, caFile: String? = nil) throws {
+    /// `caFile` (default: `$AIRLOCK_CA_FILE`) is the PEM file of the certificates an https service's
+    /// chain must lead to, instead of the system's roots.
+    public init(url: String, token: String, caFile: String? = ProcessInfo.processInfo.environment["AIRLOCK_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }) throws {
         guard let base = URL(string: url), let scheme = base.scheme, ["http", "https"].contains(scheme), base.host != nil else {
             throw Failure(description: "\(url): not an http:// or https:// URL of an airlock serve")
+        }
+        if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+            throw Failure(description: "the CA file \(caFile) ($AIRLOCK_CA_FILE) cannot be read")
         }
         self.base = base
         self.token = token.trimmingCharacters(in: .whitespacesAndNewlines)

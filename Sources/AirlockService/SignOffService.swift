@@ -1,6 +1,9 @@
 import AirlockSignOff
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import NIOCore
 import PostgresNIO
@@ -396,21 +399,34 @@ public struct SignOffService: Sendable {
 
 /// `airlock serve`: the service on `host:port`, its queue in the database at `database`.
 public enum SignOffServer {
-    /// `origin` nil: `http://localhost:PORT` once the port is known.
+    /// `origin` nil: `http://localhost:PORT` (`https://` with `tls`) once the port is known.
     public static func run(database: DatabaseURL, host: String, port: Int, approversPath: String, origin configured: String?,
-                           webhooks: [String] = [], logger: Logger, onRunning: @escaping @Sendable (Int, String) async -> Void) async throws {
+                           webhooks: [String] = [], tls: (certificate: String, key: String)? = nil, logger: Logger,
+                           onRunning: @escaping @Sendable (Int, String) async -> Void) async throws {
+        var server: HTTPServerBuilder = .http1()
+        if let tls {
+            do {
+                let chain = try NIOSSLCertificate.fromPEMFile(tls.certificate).map { NIOSSLCertificateSource.certificate($0) }
+                let key = try NIOSSLPrivateKey(file: tls.key, format: .pem)
+                server = try .tls(.http1(), tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
+            } catch {
+                throw DatabaseURLError(message: "--tls-cert \(tls.certificate) --tls-key \(tls.key): cannot be used: \(error)")
+            }
+        }
         let client = PostgresClient(configuration: database.configuration, backgroundLogger: logger)
         let store = PostgresQueueStore(client: client, logger: logger)
-        let origin = ServiceOrigin(configured ?? "http://localhost:\(port)")
+        let scheme = tls == nil ? "http" : "https"
+        let origin = ServiceOrigin(configured ?? "\(scheme)://localhost:\(port)")
         let service = SignOffService(store: store, approversPath: approversPath, origin: origin,
                                      webhooks: webhooks.isEmpty ? nil : try Webhooks(urls: webhooks, logger: logger), logger: logger)
         var app = Application(
             router: service.router(),
+            server: server,
             configuration: .init(address: .hostname(host, port: port), serverName: "airlock"),
             services: [client],
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
-                if configured == nil { origin.set("http://localhost:\(bound)") }
+                if configured == nil { origin.set("\(scheme)://localhost:\(bound)") }
                 await onRunning(bound, origin.value)
             },
             logger: logger)

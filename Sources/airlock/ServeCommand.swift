@@ -38,6 +38,10 @@ struct Serve: ParsableCommand {
         var approvers: String
         @Option(help: ArgumentHelp("The approval page's address as browsers reach it, https://HOST[:PORT]; its host is the passkeys' relying party (default: http://localhost:PORT).", valueName: "url"))
         var origin: String?
+        @Option(help: ArgumentHelp("Serve HTTPS with this PEM certificate chain (with --tls-key); then any address may be listened on.", valueName: "file"))
+        var tlsCert: String?
+        @Option(help: ArgumentHelp("The PEM private key of --tls-cert.", valueName: "file"))
+        var tlsKey: String?
         @Option(name: .customLong("webhook"), help: ArgumentHelp("Post each new request and decision to this URL as Slack-compatible JSON (repeatable).", valueName: "url"))
         var webhooks: [String] = []
         @Flag(name: .shortAndLong, help: "Log every request.") var verbose = false
@@ -48,9 +52,18 @@ struct Serve: ParsableCommand {
                 throw ValidationError("--listen \(listen): not HOST:PORT")
             }
             let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+            for file in [tlsCert, tlsKey].compactMap({ $0 }) where !FileManager.default.isReadableFile(atPath: file) {
+                throw ValidationError("\(file == tlsCert ? "--tls-cert" : "--tls-key") \(file): cannot be read")
+            }
+            let loopback = ["127.0.0.1", "::1", "localhost"].contains(host)
             // Tokens travel in the clear without TLS: only on this machine's loopback.
-            guard ["127.0.0.1", "::1", "localhost"].contains(host) else {
-                throw ValidationError("--listen \(listen): the service speaks plain HTTP, so it listens on loopback only (127.0.0.1, ::1); put a TLS-terminating proxy in front to serve others")
+            guard loopback || tlsCert != nil else {
+                throw ValidationError("--listen \(listen): without --tls-cert and --tls-key the service speaks plain HTTP, so it listens on loopback only (127.0.0.1, ::1)")
+            }
+            // Off loopback the page's address cannot be guessed: passkeys are bound to its host name.
+            guard loopback || origin != nil else {
+                throw ValidationError("--listen \(listen): say where browsers reach the page with --origin https://HOST[:PORT] (passkeys are bound to that host name)")
             }
             guard FileManager.default.isReadableFile(atPath: approvers) else {
                 throw ValidationError("--approvers \(approvers): cannot be read")
@@ -64,10 +77,11 @@ struct Serve: ParsableCommand {
             let level: Logger.Level = verbose ? .debug : .info
             let logger = Logger(label: "airlock-serve") { _ in OperatorLogHandler(logLevel: level) }
             let approversPath = approvers, origin = origin, webhooks = webhooks
+            let tls = tlsCert.map { (certificate: $0, key: tlsKey!) }
             try runAsync {
                 try await SignOffServer.run(database: url, host: host, port: port, approversPath: approversPath, origin: origin,
-                                            webhooks: webhooks, logger: logger) { port, page in
-                    FileHandle.standardOutput.write(Data("airlock serve: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port), queue in \(url), approval page at \(page)/\n".utf8))
+                                            webhooks: webhooks, tls: tls, logger: logger) { port, page in
+                    FileHandle.standardOutput.write(Data("airlock serve: listening on \(tls == nil ? "http" : "https")://\(host.contains(":") ? "[\(host)]" : host):\(port), queue in \(url), approval page at \(page)/\n".utf8))
                 }
             }
         }

@@ -397,4 +397,41 @@ struct ServiceTests {
         #expect(approval.hasPrefix("alice approved request <\(page)|\(id)>") && approval.hasSuffix("fine &lt;by&gt; me"), "\(approval)")
         #expect((bodies[1]["airlock"] as? [String: Any])?["event"] as? String == "approve", "\(bodies[1])")
     }
+
+    @Test("with --tls-cert and --tls-key the service speaks HTTPS: curl and airlock's own client reach it through a CA file, refuse it without one; off loopback it needs TLS and --origin")
+    func tls() throws {
+        let dir = try makeTemporaryDirectory(prefix: "airlock-tls-")
+        defer { removeTree(dir) }
+        let made = try Subprocess(["/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                                   "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem", "-days", "2", "-subj", "/CN=localhost",
+                                   "-addext", "subjectAltName=DNS:localhost"], environment: ["PATH": "/usr/bin:/bin"], directory: dir).wait(timeout: 30)
+        try #require(made.status == 0, "\(made)")
+        let s = try Service(options: ["--tls-cert", dir + "/cert.pem", "--tls-key", dir + "/key.pem"])
+        #expect(s.url.hasPrefix("https://127.0.0.1:"), "\(s.url)")
+        let url = s.url.replacingOccurrences(of: "127.0.0.1", with: "localhost")
+        func curl(_ extra: [String]) throws -> Outcome {
+            try Subprocess(["/usr/bin/curl", "-sS", "-H", "Authorization: Bearer \(s.tokens["alice"]!)"] + extra,
+                           environment: ["PATH": "/usr/bin:/bin"], directory: dir).wait(timeout: 30)
+        }
+        let trusted = try curl(["--cacert", dir + "/cert.pem", url + "/v1/head"])
+        #expect(trusted.status == 0 && trusted.stdout.contains("\"principal\":\"alice\""), "\(trusted)")
+        #expect(try curl([url + "/v1/head"]).status != 0, "curl trusted a self-signed certificate")
+        #expect(try curl([s.url.replacingOccurrences(of: "https://", with: "http://") + "/v1/head"]).stdout.contains("alice") == false)
+
+        let listArgs = ["queue", "list", "--queue", url + "/", "--token-file", s.root + "/alice.token", "--approvers", s.approvers.allowedSigners]
+        let withCA = try airlock(listArgs, env: ["PATH": "/usr/bin:/bin", "HOME": s.root, "AIRLOCK_CA_FILE": dir + "/cert.pem"], cwd: s.root, timeout: 60)
+        #expect(withCA.status == 0, "\(withCA)")
+        let withoutCA = try airlock(listArgs, env: ["PATH": "/usr/bin:/bin", "HOME": s.root], cwd: s.root, timeout: 60)
+        #expect(withoutCA.status != 0 && withoutCA.stderr.lowercased().contains("certificate"), "\(withoutCA)")
+        let missingCA = try airlock(listArgs, env: ["PATH": "/usr/bin:/bin", "HOME": s.root, "AIRLOCK_CA_FILE": dir + "/nope.pem"], cwd: s.root, timeout: 60)
+        #expect(missingCA.status != 0 && missingCA.stderr.contains("nope.pem") && missingCA.stderr.contains("cannot be read"), "\(missingCA)")
+
+        // Off loopback: plain HTTP is refused, and TLS needs the page's address.
+        let database = try PostgresServer.shared.get().database()
+        let serve = ["serve", "--database", database, "--listen", "0.0.0.0:0", "--approvers", s.approvers.allowedSigners]
+        let plain = try airlock(serve, env: ["PATH": "/usr/bin:/bin", "HOME": s.root], cwd: s.root, timeout: 30)
+        #expect(plain.status != 0 && plain.stderr.contains("loopback only"), "\(plain)")
+        let noOrigin = try airlock(serve + ["--tls-cert", dir + "/cert.pem", "--tls-key", dir + "/key.pem"], env: ["PATH": "/usr/bin:/bin", "HOME": s.root], cwd: s.root, timeout: 30)
+        #expect(noOrigin.status != 0 && noOrigin.stderr.contains("--origin https://HOST"), "\(noOrigin)")
+    }
 }
