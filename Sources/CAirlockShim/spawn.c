@@ -464,7 +464,7 @@ static void kill_descendants(void) {
     size_t n = 16;
     n += utoa(path + n, (uint64_t)getpid());
     str_copy(path + n, sizeof path - n, "/children");
-    for (int round = 0; round < 10000; round++) {
+    for (int round = 0; round < 1000000; round++) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         char buf[4096];
         ssize_t len = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
@@ -479,6 +479,12 @@ static void kill_descendants(void) {
             if (buf[i] >= '0' && buf[i] <= '9') { pid = pid * 10 + (uint64_t)(buf[i] - '0'); in_number = 1; }
             else if (in_number) { kill((pid_t)pid, SIGKILL); pid = 0; in_number = 0; }
         }
+        // Wait for one of them to die before looking again: a SIGKILLed child may take a while to
+        // be scheduled and exit on a loaded machine, and only when it has exited are its own
+        // children reparented to us, to be killed in the next round. (Spinning a fixed number of
+        // rounds instead could give up while a dying child still had children, which would then
+        // outlive the sandbox.) airlock bounds the whole by killing init after 2 s.
+        if (waitpid(-1, NULL, 0) < 0 && errno == ECHILD) return;
         while (waitpid(-1, NULL, WNOHANG) > 0) {}
     }
 }
