@@ -41,11 +41,12 @@ extension SignOffService {
         guard let approver = try await pageApprover(request) else { return page("signin", ["title": "Sign in"]) }
         let (seq, state) = try await folded()
         let pending = state.order.compactMap { state.requests[$0] }.filter { $0.state == .pending }
-        return page("list", [
+        var object: [String: Any] = [
             "title": "Pending requests (\(pending.count))", "principal": approver.name, "seq": Int(seq),
             "count": pending.count, "any": !pending.isEmpty, "requests": pending.map(Self.row),
-            "chainBreak": state.chainBreak.map { "\($0)" } as Any,
-        ])
+        ]
+        object["chainBreak"] = state.chainBreak.map { "\($0)" }
+        return page("list", object)
     }
 
     func requestPage(_ request: Request, id: String) async throws -> Response {
@@ -68,10 +69,16 @@ extension SignOffService {
         object["pending"] = found.state == .pending
         object["digest"] = found.request.digest
         object["approvalCount"] = found.approvals.count
-        object["api"] = op.api.map { "\($0.method) \(op.host ?? "?"):\(op.port ?? 0)\($0.target)" } as Any
-        object["process"] = op.api == nil && op.kind != .connect ? "pid \(found.request.pid), \(op.exe)" : nil as Any?
-        object["approvals"] = found.approvals.map { ["signer": $0.signer, "principals": who($0.signer), "reason": $0.reason as Any] }
-        object["denial"] = found.denial.map { ["signer": $0.signer, "principals": who($0.signer), "reason": $0.reason as Any] } as Any
+        // Only what is there: Mustache would print a nil as "nil".
+        object["api"] = op.api.map { "\($0.method) \(op.host ?? "?"):\(op.port ?? 0)\($0.target)" }
+        object["process"] = op.api == nil && op.kind != .connect ? "pid \(found.request.pid), \(op.exe)" : nil
+        func decision(_ d: CountedDecision) -> [String: Any] {
+            var o: [String: Any] = ["signer": d.signer, "principals": who(d.signer)]
+            o["reason"] = d.reason
+            return o
+        }
+        object["approvals"] = found.approvals.map(decision)
+        object["denial"] = found.denial.map(decision)
         object["rejected"] = found.rejected.map { ["decision": $0.decision.rawValue, "signer": $0.signer, "reason": $0.reason.rawValue, "detail": $0.detail] }
         object["undecided"] = found.approvals.isEmpty && found.denial == nil && found.rejected.isEmpty
         object["line"] = String(decoding: (try? QueueWire.encode(.request(found.request))) ?? [], as: UTF8.self)

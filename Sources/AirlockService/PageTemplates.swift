@@ -26,7 +26,7 @@ enum PageTemplates {
         code, pre { font: 13px ui-monospace, monospace; } pre { white-space: pre-wrap; word-break: break-all; background: #f6f6f6; padding: .5rem; }
         dt { font-weight: 600; } dd { margin: 0 0 .4rem 0; word-break: break-all; }
         .ok { color: #0a6b2c; } .error { color: #a40000; } .state { font-weight: 600; }
-        button { font: inherit; padding: .35rem .8rem; }
+        button { font: inherit; padding: .35rem .8rem; } pre:empty { display: none; }
         </style>
         <script src="/page.js" defer></script>
         </head><body>
@@ -153,8 +153,8 @@ enum PageTemplates {
                         client_data_json: b64u(r.clientDataJSON), signature: b64u(r.signature),
                     },
                 });
-                say(`${decision === "approve" ? "Approved" : "Denied"}: line ${done.seq} of the queue.`, true);
                 await refresh();
+                say(`${decision === "approve" ? "Approved" : "Denied"}: line ${done.seq} of the queue.`, true);
             } catch (error) {
                 say(`Not recorded: ${error.message}`, false);
             }

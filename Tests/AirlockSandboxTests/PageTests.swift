@@ -20,7 +20,8 @@ struct PageTests {
         let base = s.url.replacingOccurrences(of: "127.0.0.1", with: "localhost")
         let run = try Subprocess([ProjectVenv.python, Self.script, "--base", base, "--alice", s.tokens["alice"]!, "--bob", s.tokens["bob"]!,
                                   "--approvers", s.approvers.allowedSigners, "--first", ids[0], "--second", ids[1], "--third", ids[2]],
-                                 environment: ["PATH": "/usr/bin:/bin", "HOME": s.root, "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1"],
+                                 environment: ["PATH": "/usr/bin:/bin", "HOME": s.root, "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1",
+                                               "PAGE_SCREENSHOTS": ProcessInfo.processInfo.environment["PAGE_SCREENSHOTS"] ?? ""],
                                  directory: s.root).wait(timeout: 240)
         try #require(run.status == 0, "\(run)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run)")

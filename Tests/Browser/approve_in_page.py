@@ -15,6 +15,7 @@ Prints one JSON object with what happened; exits non-zero at the first thing tha
 """
 import argparse
 import json
+import os
 import sys
 
 from playwright.sync_api import expect, sync_playwright
@@ -26,6 +27,12 @@ def check(condition, what):
     if not condition:
         print(f"FAIL: {what}", file=sys.stderr)
         sys.exit(1)
+
+
+def snap(page, name):
+    """With $PAGE_SCREENSHOTS set, a picture of the page there, for a human to look at."""
+    if os.environ.get("PAGE_SCREENSHOTS"):
+        page.screenshot(path=os.path.join(os.environ["PAGE_SCREENSHOTS"], name + ".png"), full_page=True)
 
 
 def sign_in(context, base, token, name):
@@ -94,11 +101,16 @@ def main():
         listed = alice.inner_text("#live")
         check(all(f"r-{i}" in alice.inner_html("#live") for i in (args.first, args.second, args.third)),
               f"the pending list shows the three requests: {listed}")
+        snap(alice, "list")
         out["alice_line"], cdp, authenticator = enrol(alice, base, args.approvers)
+        snap(alice, "passkeys")
 
         approval = decide(alice, base, args.first, "approve", "looked at it in the page")
         out["alice_approval"] = json.loads(approval)
-        check("1 of 2" in alice.inner_text("#live"), "FIRST shows one approval of two")
+        expect(alice.locator("#live")).to_contain_text("1 of 2 approvals")
+        check("nil" not in alice.inner_text("#live").split() and "()" not in alice.inner_text("#live"),
+              f"the request page shows no empty fields: {alice.inner_text('#live')}")
+        snap(alice, "approved-once")
 
         # The same assertion again, for the same request and for another: neither counts.
         status, text = post(alice, base, f"/v1/requests/{args.first}/approve", approval)
@@ -135,9 +147,10 @@ def main():
         out["bob_approval"] = json.loads(decide(bob, base, args.first, "approve", "agreed"))
         expect(alice.locator("#state")).to_have_text("approved", timeout=30000)
         check(alice.locator("#decide").count() == 0, "the decision buttons go once the request is approved")
+        snap(alice, "approved-live")
 
         out["alice_denial"] = json.loads(decide(alice, base, args.third, "deny", "not today"))
-        check(alice.inner_text("#state") == "denied", "THIRD shows denied")
+        expect(alice.locator("#state")).to_have_text("denied")
         alice.goto(base + "/")
         check(f"r-{args.first}" not in alice.inner_html("#live") and f"r-{args.second}" in alice.inner_html("#live"),
               "the pending list keeps SECOND only")
