@@ -102,10 +102,9 @@ extension SignOffService {
                 "approvals": state.approvals.count, "quorum": state.quorum]
     }
 
-    /// The chain's head and the fold of the whole chain.
+    /// The chain's last line and the fold of the whole chain (parsed once, `ChainCache`).
     func folded() async throws -> (UInt64, QueueState) {
-        let (seq, _) = try await store.head()
-        let log = QueueReader.parse(try await store.lines(after: 0, limit: Int(seq)))
+        let (seq, log) = try await chain.log(store)
         return (seq, QueueState.fold(log, approvers: approvers(), now: Date()))
     }
 

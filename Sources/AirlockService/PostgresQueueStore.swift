@@ -173,6 +173,16 @@ public final class PostgresQueueStore: Sendable {
         }
     }
 
+    /// The SHA-256 (hex) of the bytes of lines 1 to `seq`, concatenated in order, as PostgreSQL
+    /// computes it from the rows.
+    public func digest(through seq: UInt64) async throws -> String? {
+        try await bounded {
+            let rows = try await self.client.query("SELECT encode(sha256(string_agg(line, ''::bytea ORDER BY seq)), 'hex') FROM airlock_events WHERE seq <= \(Int64(seq))", logger: self.logger)
+            for try await (digest) in rows.decode(String?.self) { return digest }
+            return nil
+        }
+    }
+
     /// The number of the last line and its SHA-256.
     public func head() async throws -> (seq: UInt64, hash: String) {
         try await bounded {

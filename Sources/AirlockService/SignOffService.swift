@@ -7,6 +7,7 @@ import NIOSSL
 import Logging
 import NIOCore
 import PostgresNIO
+import ServiceLifecycle
 import Synchronization
 
 /// The HTTP API of `airlock serve` (docs/serve.md): sandbox hosts append their requests and read
@@ -20,6 +21,7 @@ public struct SignOffService: Sendable {
     /// Where the page is served from, as browsers name it: its host is the passkeys' relying party.
     public let origin: ServiceOrigin
     let challenges = RegistrationChallenges()
+    let chain = ChainCache()
     let webhooks: Webhooks?
     let logger: Logger
 
@@ -40,6 +42,7 @@ public struct SignOffService: Sendable {
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: LogRequestsMiddleware(.debug))
         router.add(middleware: DatabaseErrors())
         router.post("/v1/events") { request, context in try await appendEvent(request, context) }
         router.get("/v1/events") { request, context in try await events(request, context) }
@@ -196,7 +199,8 @@ public struct SignOffService: Sendable {
         while true {
             let generation = store.appended.generation
             let lines = try await store.lines(after: after, limit: Self.pageLines)
-            if !lines.isEmpty || ContinuousClock.now >= deadline {
+            // Stopping: answer now rather than hold the shutdown for the rest of the wait.
+            if !lines.isEmpty || ContinuousClock.now >= deadline || Task.isShuttingDownGracefully {
                 return Self.lines(lines)
             }
             await store.appended.wait(since: generation, timeout: min(deadline - ContinuousClock.now, .seconds(1)))
@@ -225,10 +229,9 @@ public struct SignOffService: Sendable {
         if let wanted, RequestState.State(rawValue: wanted) == nil {
             throw HTTPError(.badRequest, message: "GET /v1/requests: unknown state \(wanted.debugDescription) (pending, approved, denied, expired, resolved, cancelled)")
         }
-        let log = QueueReader.parse(try await store.lines(after: 0, limit: Int.max))
-        let state = QueueState.fold(log, approvers: approvers(), now: Date())
+        let (_, state) = try await folded()
         let listed = state.order.compactMap { state.requests[$0] }.filter { wanted == nil || $0.state.rawValue == wanted }
-        return try Self.json(listed.map(\.summaryObject))
+        return try Self.json(listed.map(\.summaryObject), sorted: false)
     }
 
     struct SignedBody: Decodable {
@@ -391,8 +394,9 @@ public struct SignOffService: Sendable {
         Response(status: .ok, headers: [.contentType: "application/jsonl"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    static func json(_ object: Any) throws -> Response {
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+    /// `sorted`: keys in order (a big list is quicker without).
+    static func json(_ object: Any, sorted: Bool = true) throws -> Response {
+        let data = try JSONSerialization.data(withJSONObject: object, options: sorted ? [.sortedKeys, .withoutEscapingSlashes] : [.withoutEscapingSlashes])
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

@@ -208,12 +208,20 @@ struct ServiceTests {
         let id = try s.request("/srv/edited")
         for name in ["alice", "bob"] { #expect(try s.queueCLI(["approve", id, "--key", s.approvers.key(name)], as: name).status == 0) }
         #expect(try s.state(id) == "approved")
+        // The service's own list (its parsed chain cached) says so too, before the edit…
+        func served() throws -> String {
+            try s.curl("GET", "/v1/requests", token: s.tokens["alice"]).body
+        }
+        #expect(try served().contains("\"state\":\"approved\""))
         let db = String(s.database.split(separator: "/").last!)
         let edit = try PostgresServer.shared.get().psql(db, "UPDATE airlock_events SET line = convert_to(replace(convert_from(line, 'UTF8'), '/srv/edited', '/srv/other!'), 'UTF8') WHERE seq = 1")
         #expect(edit.status == 0, "\(edit)")
         let (_, verified) = try s.exportAndVerify()
         #expect(verified.status == 1 && verified.stderr.contains("chain broken at line 2"), "\(verified)")
         #expect(try s.state(id) == "pending", "an approval counted in a broken chain")
+        // …and not after it: the cache is checked against the rows, not trusted.
+        let after = try served()
+        #expect(after.contains("/srv/other!") && after.contains("\"state\":\"pending\"") && !after.contains("approved"), "\(after)")
     }
 
     @Test("hosts appending at once and two hosts racing to resolve one approved request: every line numbered once in one chain, and exactly one resolve written")
@@ -433,5 +441,21 @@ struct ServiceTests {
         #expect(plain.status != 0 && plain.stderr.contains("loopback only"), "\(plain)")
         let noOrigin = try airlock(serve + ["--tls-cert", dir + "/cert.pem", "--tls-key", dir + "/key.pem"], env: ["PATH": "/usr/bin:/bin", "HOME": s.root], cwd: s.root, timeout: 30)
         #expect(noOrigin.status != 0 && noOrigin.stderr.contains("--origin https://HOST"), "\(noOrigin)")
+    }
+
+    @Test("SIGTERM stops the service promptly even while a sandbox's long poll is waiting: the poll is answered (empty) instead of holding the shutdown for its whole wait")
+    func shutdownAnswersLongPolls() throws {
+        let s = try Service()
+        let head = try s.curl("GET", "/v1/head", token: s.tokens["laptop"])
+        let seq = (try? JSONSerialization.jsonObject(with: Data(head.body.utf8)) as? [String: Any])?["seq"] as? Int ?? -1
+        let poll = try Subprocess(["/usr/bin/curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer \(s.tokens["laptop"]!)",
+                                   s.url + "/v1/events?after=\(seq)&wait=60"], environment: ["PATH": "/usr/bin:/bin"], directory: s.root)
+        usleep(500_000)
+        #expect(poll.poll() == nil, "the long poll returned before anything was appended")
+        s.process.send(SIGTERM)
+        let stopped = s.process.wait(timeout: 20)
+        #expect(!stopped.timedOut && stopped.status == 0, "\(stopped)")
+        let polled = poll.wait(timeout: 20)
+        #expect(polled.stdout == "200", "\(polled)")
     }
 }
