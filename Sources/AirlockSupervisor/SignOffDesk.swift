@@ -271,14 +271,17 @@ final class SignOffDesk {
                     logger.warning("APPROVED \(id): \(held.summary) goes ahead when the agent makes the same \(["connect": "connection", "api": "request"][held.request.operation.kind.rawValue] ?? "call") again")
                 }
             } else if approved && wholeQueueVerifies() {
-                let results = carryOut(id, detail: held.summary, live.map(\.waiter))
+                let (results, recorded) = carryOut(id, detail: held.summary, live.map(\.waiter))
                 // Exec answers run the exec (and its verification): they can only come last.
                 for (waiter, result) in results {
                     let message = result.outcome == .allowed ? "APPROVED request \(id): \(held.summary) goes ahead."
                         : "APPROVED request \(id), but \(held.summary) could not be carried out: \(result.errno.map { String(cString: strerror($0)) } ?? "failed")."
                     waiter.finish(DeskEnding(approved: true, request: id, message: message))
                 }
-                pending[id] = nil
+                // Its resolve could not be written (the queue out of reach): nothing was done, and
+                // the approved request stays here, so that the agent's next try of the same call
+                // carries it out (writing the resolve then) instead of asking anew.
+                if recorded { pending[id] = nil } else { pending[id]?.waiters = [] }
             } else if approved {
                 return failAll("the sign-off queue was changed in place")
             } else if current?.state == .denied {
@@ -338,15 +341,16 @@ final class SignOffDesk {
     /// first, so nothing the agent is told has happened is missing from the queue (if the line
     /// cannot be written, nothing is done and the waiters are refused). An operation that then
     /// fails gets a second `resolve` with its errno.
-    func carryOut(_ id: String, detail: String, _ waiters: [any DeskWaiter]) -> [(any DeskWaiter, DeskResult)] {
+    /// `recorded`: the `resolve` line was written (else nothing was done).
+    func carryOut(_ id: String, detail: String, _ waiters: [any DeskWaiter]) -> (results: [(any DeskWaiter, DeskResult)], recorded: Bool) {
         guard record(.resolve(Resolution(id: id, outcome: .allowed, detail: detail))) else {
-            return waiters.map { ($0, DeskResult(outcome: .error, errno: EPERM)) }
+            return (waiters.map { ($0, DeskResult(outcome: .error, errno: EPERM)) }, false)
         }
         let results = waiters.map { ($0, $0.carryOut(request: id)) }
         if let failed = results.first(where: { $0.1.outcome != .allowed })?.1 {
             record(.resolve(Resolution(id: id, outcome: failed.outcome, errno: failed.errno, detail: detail)))
         }
-        return results
+        return (results, true)
     }
 
     // MARK: - The queue

@@ -137,6 +137,46 @@ struct HoldTests {
         #expect(rows.first { $0["id"] as? String != id }?["state"] as? String == "cancelled", "\(listed)")
     }
 
+    @Test("an approved delete whose resolve line cannot be written (the queue file made immutable) is refused and done nothing, and its request stays approved: the agent's next try goes ahead on it, with no new request")
+    func resolveNotWrittenKeepsTheApprovedRequest() throws {
+        let fixture = try Fixture(.root)
+        let approvers = try SignOffTests.Approvers(in: fixture.root)
+        try fixture.write(fixture.workspace + "/.env", "A=1\n")
+        let queue = signOff.queuePath(fixture)
+        func chattr(_ flag: String) throws -> Outcome {
+            try Subprocess(["/usr/bin/chattr", flag, queue], environment: [:], directory: "/").wait(timeout: 10)
+        }
+        defer { _ = try? chattr("-i") }
+        let script = """
+            rm .env 2>err1; echo "first=$?"
+            while [ ! -e go ]; do sleep 0.1; done
+            rm .env 2>err2; echo "second=$?"
+            while [ ! -e go2 ]; do sleep 0.1; done
+            rm .env 2>err3; echo "third=$?"
+            """
+        let agent = try signOff.startAgent(fixture, approvers, script, options: ["--wait", "1s"])
+        guard let held = try signOff.heldOrKill(fixture, approvers, agent) else { return }
+        let id = try #require(held["id"] as? String)
+        #expect(waitUntil(timeout: 5) { (try? String(contentsOfFile: fixture.workspace + "/err1", encoding: .utf8))?.contains("Operation not permitted") == true })
+        #expect(try signOff.approve(fixture, approvers, id, as: "alice").status == 0)
+        #expect(try signOff.approve(fixture, approvers, id, as: "bob").status == 0)
+        // Even root cannot write to it now: the resolve cannot be written, so the delete must not happen.
+        try #require(try chattr("+i").status == 0)
+        try fixture.write(fixture.workspace + "/go", "")
+        #expect(waitUntil(timeout: 10) { (try? String(contentsOfFile: fixture.workspace + "/err2", encoding: .utf8)) != nil })
+        #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/.env"), "deleted with no resolve on record")
+        try #require(try chattr("-i").status == 0)
+        try fixture.write(fixture.workspace + "/go2", "")
+        let outcome = agent.wait(timeout: 20)
+        #expect(outcome.lines.contains("first=1") && outcome.lines.contains("second=1") && outcome.lines.contains("third=0"), "\(outcome)")
+        #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/.env"))
+        let listed = try signOff.queueCLI(fixture, approvers, ["queue", "list", "--json"])
+        let rows = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]] ?? []
+        #expect(rows.count == 1 && rows.first?["id"] as? String == id && rows.first?["state"] as? String == "resolved", "\(listed)")
+        let verified = try signOff.queueCLI(fixture, approvers, ["queue", "verify"])
+        #expect(verified.status == 0, "\(verified)")
+    }
+
     @Test("a held command not approved within --wait ends with status 126 having run nothing, and runs when made again after two approvals",
           arguments: SandboxConfig.all)
     func heldCommandEnds126ThenRunsOnRetry(config: SandboxConfig) throws {
