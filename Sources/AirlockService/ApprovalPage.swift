@@ -12,6 +12,9 @@ import Synchronization
 /// CLI signature.
 extension SignOffService {
     static let sessionCookie = "airlock_session"
+    /// The most rows the pending list shows (the oldest first); a person reads no more at once,
+    /// and 10,000 rows took longer to render than to fold.
+    static let listedRows = 500
 
     func addPage(to router: Router<BasicRequestContext>) {
         router.get("/") { request, _ in try await listPage(request) }
@@ -43,8 +46,9 @@ extension SignOffService {
         let pending = state.order.compactMap { state.requests[$0] }.filter { $0.state == .pending }
         var object: [String: Any] = [
             "title": "Pending requests (\(pending.count))", "principal": approver.name, "seq": Int(seq),
-            "count": pending.count, "any": !pending.isEmpty, "requests": pending.map(Self.row),
+            "count": pending.count, "any": !pending.isEmpty, "requests": pending.prefix(Self.listedRows).map(Self.row),
         ]
+        if pending.count > Self.listedRows { object["more"] = pending.count - Self.listedRows }
         object["chainBreak"] = state.chainBreak.map { "\($0)" }
         return page("list", object)
     }

@@ -58,6 +58,7 @@ enum PageTemplates {
         <td>{{requester}}</td><td>{{sandbox}}</td><td>{{expires}}</td><td>{{approvals}} of {{quorum}}</td></tr>
         {{/requests}}
         {{#any}}</tbody></table>{{/any}}
+        {{#more}}<p id="more">… and {{more}} more, newer (all of them: <code>GET /v1/requests?state=pending</code>, or <code>airlock queue list --pending</code>).</p>{{/more}}
         </main></body></html>
         """
 

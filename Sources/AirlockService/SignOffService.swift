@@ -231,7 +231,10 @@ public struct SignOffService: Sendable {
         }
         let (_, state) = try await folded()
         let listed = state.order.compactMap { state.requests[$0] }.filter { wanted == nil || $0.state.rawValue == wanted }
-        return try Self.json(listed.map(\.summaryObject), sorted: false)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return Response(status: .ok, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(listed.map(\.summary)))))
     }
 
     struct SignedBody: Decodable {
@@ -394,9 +397,8 @@ public struct SignOffService: Sendable {
         Response(status: .ok, headers: [.contentType: "application/jsonl"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    /// `sorted`: keys in order (a big list is quicker without).
-    static func json(_ object: Any, sorted: Bool = true) throws -> Response {
-        let data = try JSONSerialization.data(withJSONObject: object, options: sorted ? [.sortedKeys, .withoutEscapingSlashes] : [.withoutEscapingSlashes])
+    static func json(_ object: Any) throws -> Response {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

@@ -84,6 +84,10 @@ final class SignOffDesk {
     private var queueTail: QueueTail?
     private var heldRecords: [QueueRecord] = []
     private var heldIDs = Set<String>()
+    /// Operations whose request could not be written, as far as the desk could tell (a service
+    /// that did not answer in time may still have written it): a request line for one of these
+    /// that shows up later is taken up, or cancelled if the call was asked for again meanwhile.
+    private var unconfirmed: [(operation: HeldOperation, summary: String)] = []
     private(set) var chainBreak: ChainBreak?
     /// A running hash of the queue bytes read so far: an edit to them is caught before any approval
     /// is acted on.
@@ -136,13 +140,15 @@ final class SignOffDesk {
         queueChanged = true
     }
 
-    /// Called at every turn of the loop: watches the queue once something is held, and settles
-    /// what can be settled.
+    /// Called at every turn of the loop: watches the queue once something is held (or its writing
+    /// was not confirmed), and settles what can be settled.
     func look() {
-        if queueWatch < 0 && !pending.isEmpty {
+        if queueWatch < 0 && (!pending.isEmpty || !unconfirmed.isEmpty) {
             queueWatch = queue.watch()
             queueChanged = true
         }
+        // A request this desk could not confirm may be written yet: read on, to take it up.
+        if !unconfirmed.isEmpty && queueChanged && chainBreak == nil { try? readAppended() }
         if !pending.isEmpty { // after the watch exists: no write falls between
             reevaluate(queueChanged: queueChanged)
             queueChanged = false
@@ -166,6 +172,10 @@ final class SignOffDesk {
     /// after its wait ran out, another thread's identical call, the same connection again), else
     /// a new one written to the queue.
     func hold(_ operation: HeldOperation, summary: String, _ waiter: any DeskWaiter) {
+        // What was appended since the last look first: a request of this sandbox's written late is
+        // taken up before a new one is asked for (and a queue broken before the run is known
+        // before writing to it).
+        if chainBreak == nil { try? readAppended() }
         if let id = pending.first(where: { $0.value.request.operation.sameCall(operation) })?.key, let held = pending[id] {
             let deadline = deadline(expires: held.request.operation.expires)
             pending[id]!.waiters.append(Seat(waiter: waiter, deadline: deadline))
@@ -175,7 +185,6 @@ final class SignOffDesk {
             }
             return
         }
-        if chainBreak == nil { try? readAppended() } // a queue broken before the run is known before writing to it
         if let broken = chainBreak {
             logger.error("denied \(summary): no approval can count in a broken queue (its line \(broken.line))")
             return waiter.finish(DeskEnding(approved: false, request: nil,
@@ -187,6 +196,8 @@ final class SignOffDesk {
                                               quorum: config.quorum, scope: .object(waiter.scope), audit: false)
         } catch {
             // Nothing is lost silently: if the request cannot be written, the operation is refused.
+            unconfirmed.removeAll { Date() >= $0.operation.expires }
+            unconfirmed.append((operation, summary))
             logger.error("cannot write to the queue \(config.queuePath): \(error); denying \(summary)")
             return waiter.finish(DeskEnding(approved: false, request: nil,
                                             message: "DENIED \(summary): the sign-off queue cannot be written; \(waiter.refusal)."))
@@ -368,9 +379,28 @@ final class SignOffDesk {
             chainBreak = broken
             reportOnce("the queue \(config.queuePath) is broken at \(broken): no approval counts from now on, and held calls fail at once; start over with a new queue file (airlock run --queue NEW ...)")
         }
+        if !unconfirmed.isEmpty { takeUpUnconfirmed(log.records) }
         heldIDs.formUnion(pending.keys)
         heldRecords += log.records.filter { heldIDs.contains($0.event.requestID) }
         queueTail = log.tail
+    }
+
+    /// A request this desk thought unwritten, found written after all: held again (with nobody
+    /// waiting: the agent's next try of the call joins it), or cancelled when the call was asked
+    /// for again meanwhile, so that no request is left open with nobody to carry it out.
+    private func takeUpUnconfirmed(_ records: [QueueRecord]) {
+        for line in records {
+            guard case .request(let request) = line.event, pending[request.id] == nil, !heldIDs.contains(request.id),
+                  let asked = unconfirmed.first(where: { $0.operation.sandbox == request.operation.sandbox && $0.operation.sameCall(request.operation) })
+            else { continue }
+            if let again = pending.first(where: { $0.value.request.operation.sameCall(request.operation) })?.key {
+                logger.warning("cancelling \(request.id): written after all, though the queue did not say so in time; \(again) asks for the same")
+                record(.cancel(id: request.id, reason: "written after its sandbox had given up on it; \(again) asks for the same"))
+            } else {
+                logger.warning("HELD \(request.id): \(asked.summary): written after all, though the queue did not say so in time; the next try goes on it")
+                pending[request.id] = Held(request: request, summary: asked.summary, waiters: [])
+            }
+        }
     }
 
     /// Appends `event`; false (and one line saying why) when it could not be written.

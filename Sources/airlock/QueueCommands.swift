@@ -175,8 +175,9 @@ struct QueueCommand: ParsableCommand {
                 let (_, state) = try options.state()
                 let rows = state.order.compactMap { state.requests[$0] }.filter { !pending || $0.state == .pending }
                 if json {
-                    let objects = rows.map(\.summaryObject)
-                    let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys])
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                    let data = try encoder.encode(rows.map(\.summary))
                     print(String(decoding: data, as: UTF8.self))
                     return
                 }
