@@ -303,7 +303,7 @@ public struct SignOffService: Sendable {
                 throw HTTPError(.badRequest, message: "\(what): the assertion cannot be read: \(error)")
             }
         default:
-            throw HTTPError(.badRequest, message: "\(what): the body carries either an SSH signature or a WebAuthn assertion, not \(signed.signature == nil ? "neither" : "both")")
+            throw HTTPError(.badRequest, message: "\(what): the body must carry an SSH signature or a WebAuthn assertion (it has \(signed.signature == nil ? "neither" : "both"))")
         }
     }
 

@@ -196,8 +196,11 @@ final class SignOffDesk {
                                               quorum: config.quorum, scope: .object(waiter.scope), audit: false)
         } catch {
             // Nothing is lost silently: if the request cannot be written, the operation is refused.
-            unconfirmed.removeAll { Date() >= $0.operation.expires }
-            unconfirmed.append((operation, summary))
+            // A file's append that failed wrote nothing whole; a service's may still land.
+            if !(queue is QueueFile) {
+                unconfirmed.removeAll { Date() >= $0.operation.expires }
+                unconfirmed.append((operation, summary))
+            }
             logger.error("cannot write to the queue \(config.queuePath): \(error); denying \(summary)")
             return waiter.finish(DeskEnding(approved: false, request: nil,
                                             message: "DENIED \(summary): the sign-off queue cannot be written; \(waiter.refusal)."))

@@ -181,12 +181,27 @@ struct ServiceTests {
             ("GET", "/v1/events?after=-1", s.tokens["alice"], nil, 400, "after must be a line number"),
             ("GET", "/v1/events?wait=9999", s.tokens["alice"], nil, 400, "wait must be"),
             ("GET", "/v1/requests?state=sleeping", s.tokens["alice"], nil, 400, "unknown state"),
+            // The page's endpoints.
+            ("POST", "/v1/passkeys/challenge", s.tokens["laptop"], nil, 403, "only an approver"),
+            ("POST", "/v1/passkeys", s.tokens["alice"], "{}", 400, "credential_id, public_key"),
+            ("POST", "/v1/passkeys", s.tokens["alice"], #"{"credential_id":"AA","public_key":"AA","authenticator_data":"AA","client_data_json":"e30"}"#, 400, "not a registration of the challenge"),
+            ("GET", "/v1/requests/\(id)/challenge?decision=approve", s.tokens["laptop"], nil, 403, "only an approver"),
+            ("GET", "/v1/requests/\(id)/challenge?decision=perhaps", s.tokens["alice"], nil, 400, "approve or deny"),
+            ("GET", "/v1/requests/zzzzzz/challenge?decision=approve", s.tokens["alice"], nil, 404, "there is no request zzzzzz"),
+            ("GET", "/v1/requests/\(id)/challenge?decision=approve", s.tokens["alice"], nil, 409, "no passkey registered"),
+            ("POST", "/v1/requests/\(id)/approve", s.tokens["alice"], #"{"webauthn":{"credential_id":"nope","authenticator_data":"AA","client_data_json":"AA","signature":"AA"},"sig_expires":"2030-01-01T00:00:00Z"}"#, 403, "not a passkey alice registered"),
+            ("POST", "/v1/requests/\(id)/approve", s.tokens["alice"], #"{"sig_expires":"2030-01-01T00:00:00Z"}"#, 400, "it has neither"),
         ]
         for (method, path, token, body, status, message) in cases {
             let answer = try s.curl(method, path, token: token, body: body)
             #expect(answer.status == status && answer.body.contains(message), "\(method) \(path) \(body ?? ""): \(answer)")
             #expect(answer.body.hasPrefix("{\"error\":{\"message\":"), "not the JSON error shape: \(answer)")
         }
+        // The page's session cookie carries no POST from another origin.
+        let forged = try Subprocess(["/usr/bin/curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "-X", "POST", "-H", "Cookie: airlock_session=\(s.tokens["alice"]!)",
+                                     "-H", "Origin: https://evil.example", s.url + "/v1/passkeys/challenge"],
+                                    environment: ["PATH": "/usr/bin:/bin"], directory: s.root).wait(timeout: 30)
+        #expect(forged.stdout.hasSuffix("\n403") && forged.stdout.contains("must come from the page"), "\(forged)")
         // Larger than a queue line may be.
         let big = s.root + "/big.json"
         try Data(repeating: UInt8(ascii: " "), count: (1 << 20) + 10).write(to: URL(fileURLWithPath: big))
