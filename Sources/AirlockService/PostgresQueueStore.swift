@@ -151,14 +151,13 @@ public final class PostgresQueueStore: Sendable {
         public var description: String { "the queue's database did not answer within \(PostgresQueueStore.deadline.components.seconds) s" }
     }
 
-    /// `body`, given up (and cancelled) after `deadline`.
+    /// `body`, given up (and cancelled) after `deadline`. Not a task group: leaving one waits for
+    /// every child, and a call stuck in the pool's wait for a connection (seen after PostgreSQL
+    /// was stopped under load) would hold its HTTP request, and the service's shutdown, for ever.
     func bounded<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await body() }
-            group.addTask { try await Task.sleep(for: Self.deadline); return nil }
-            defer { group.cancelAll() }
-            guard let result = try await group.next()! else { throw Unreachable() }
-            return result
+        let race = Race<T>()
+        return try await withCheckedThrowingContinuation { continuation in
+            race.start(continuation, body, deadline: Self.deadline)
         }
     }
 
@@ -272,6 +271,32 @@ public final class PostgresQueueStore: Sendable {
 
     static func digest(_ token: String) -> String {
         SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// The first of a call and its deadline to finish answers; the other is cancelled.
+final class Race<T: Sendable>: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<T, any Error>?, tasks: [Task<Void, Never>])>((nil, []))
+
+    func start(_ continuation: CheckedContinuation<T, any Error>, _ body: @escaping @Sendable () async throws -> T, deadline: Duration) {
+        state.withLock { $0.continuation = continuation }
+        let work = Task { do { self.finish(.success(try await body())) } catch { self.finish(.failure(error)) } }
+        let timer = Task { if (try? await Task.sleep(for: deadline)) != nil { self.finish(.failure(PostgresQueueStore.Unreachable())) } }
+        let finished = state.withLock { s -> Bool in
+            s.tasks = [work, timer]
+            return s.continuation == nil
+        }
+        if finished { work.cancel(); timer.cancel() }
+    }
+
+    private func finish(_ result: Result<T, any Error>) {
+        let (waiting, tasks) = state.withLock { s in
+            defer { s.continuation = nil }
+            return (s.continuation, s.continuation == nil ? [] : s.tasks)
+        }
+        guard let waiting else { return }
+        for task in tasks { task.cancel() }
+        waiting.resume(with: result)
     }
 }
 

@@ -441,7 +441,12 @@ public enum SignOffServer {
                 throw DatabaseURLError(message: "cannot prepare the database \(database): \(String(reflecting: error))")
             }
         }
-        try await app.runService()
+        // SIGTERM or SIGINT: requests in flight get 10 s to end (a long poll ends at once), then
+        // everything is cancelled; a stop never hangs on a stuck call.
+        var configuration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = .seconds(10)
+        configuration.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: configuration).run()
     }
 
     /// Registers a host or an approver in the database and returns its token.

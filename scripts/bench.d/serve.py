@@ -874,6 +874,8 @@ def main():
             stop(started)
     if bench and not interrupted:
         bench.table()  # after the close, which notes how the services ended
+        if args.check and any("had not exited" in f for f in bench.findings):
+            status = 1  # a service that does not stop on SIGTERM is a failure too
     return status
 
 
