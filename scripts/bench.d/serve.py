@@ -78,15 +78,7 @@ PROFILES = os.path.realpath(os.path.join(HERE, "..", "..", "profiles"))
 # Small helpers.
 
 
-def pct(values, p):
-    """The p-th percentile of values, interpolated (as load.py computes it)."""
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = (len(s) - 1) * p / 100
-    lo = int(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+from load import pct  # the p-th percentile, interpolated, as the load test reports it
 
 
 def ms(seconds_list):
