@@ -90,8 +90,9 @@ public final class PostgresQueueStore: Sendable {
         _ build: @escaping @Sendable (_ seq: UInt64, _ history: History) throws -> QueueEvent
     ) async throws -> QueueRecord {
         let record: QueueRecord
+        let arrived = ContinuousClock.now
         do {
-            record = try await bounded { try await self.appendTransaction(writer: writer, about: id, build) }
+            record = try await bounded { try await self.appendTransaction(writer: writer, about: id, since: arrived, build) }
         } catch let error as PostgresTransactionError {
             // The closure's own refusal passes through as it was thrown; the database's failures
             // say what failed.
@@ -103,12 +104,15 @@ public final class PostgresQueueStore: Sendable {
     }
 
     private func appendTransaction(
-        writer: String, about id: String?,
+        writer: String, about id: String?, since arrived: ContinuousClock.Instant,
         _ build: @Sendable (_ seq: UInt64, _ history: History) throws -> QueueEvent
     ) async throws -> QueueRecord {
         let logger = self.logger
         return try await client.withTransaction(logger: logger) { db -> QueueRecord in
             let head = try await db.query("SELECT seq, hash FROM airlock_chain_head FOR UPDATE", logger: logger)
+            // A caller bounds its wait (a sandbox: 5 s): a line written after it gave up would
+            // be one it believes unwritten. Too late, nothing is written and it hears so.
+            guard ContinuousClock.now - arrived < Self.appendDeadline else { throw TooSlow() }
             var last: (seq: Int64, hash: String)?
             for try await row in head.decode((Int64, String).self) { last = row }
             guard let last else { throw Refusal("the database has no chain head: run `airlock serve` once to make its tables") }
@@ -146,6 +150,13 @@ public final class PostgresQueueStore: Sendable {
     /// How long one operation may wait for the database: the pool waits for a connection while
     /// PostgreSQL is down, and a caller must hear that soon rather than in a minute.
     public static let deadline: Duration = .seconds(10)
+
+    /// How long after it arrived an append may still be written: under the 5 s a sandbox waits.
+    public static let appendDeadline: Duration = .seconds(4)
+
+    public struct TooSlow: Error, CustomStringConvertible {
+        public var description: String { "the queue's database took longer than \(PostgresQueueStore.appendDeadline.components.seconds) s to take the line" }
+    }
 
     public struct Unreachable: Error, CustomStringConvertible {
         public var description: String { "the queue's database did not answer within \(PostgresQueueStore.deadline.components.seconds) s" }

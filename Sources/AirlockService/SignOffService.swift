@@ -382,6 +382,8 @@ public struct SignOffService: Sendable {
                 throw HTTPError(.serviceUnavailable, message: "\(request.method) \(request.uri.path): the queue's database failed: \(error.serverInfo?[.message] ?? "\(error.code)"); nothing was written, try again")
             } catch let error as PostgresQueueStore.Unreachable {
                 throw HTTPError(.serviceUnavailable, message: "\(request.method) \(request.uri.path): \(error); nothing was written, try again")
+            } catch let error as PostgresQueueStore.TooSlow {
+                throw HTTPError(.serviceUnavailable, message: "\(request.method) \(request.uri.path): \(error); nothing was written, try again")
             } catch let error as PostgresTransactionError {
                 throw HTTPError(.serviceUnavailable, message: "\(request.method) \(request.uri.path): the queue's database failed: \(String(reflecting: error).prefix(300)); nothing was written, try again")
             } catch let error as HTTPError {

@@ -305,4 +305,81 @@ struct NetworkHoldsTests {
         }
         #expect(world.events.last == .cancel(id: request.id, reason: "the client closed the connection"))
     }
+
+}
+
+extension SignOffDeskTests {
+    /// A queue whose request appends are not confirmed (as a service that answered too late):
+    /// the append throws, and its line lands in the file when the test says so.
+    final class UnconfirmedQueue: SignOffQueue, @unchecked Sendable {
+        let file: QueueFile
+        var late: [HeldOperation] = []
+        var losing = true
+        init(_ path: String) { file = QueueFile(path: path) }
+        var location: String { "http://service.example/" }
+        func startTail() throws -> QueueTail { .start }
+        func appendRequest(_ operation: HeldOperation, pid: Int32, requester: String, quorum: Int, scope: JSONValue?, audit: Bool) throws -> Request {
+            guard losing else { return try file.appendRequest(operation, pid: pid, requester: requester, quorum: quorum, scope: scope, audit: audit) }
+            late.append(operation)
+            throw SignOffError(.invalidOperation, "the service did not answer within 5 s")
+        }
+        /// The service writes what it had taken (after the sandbox gave up).
+        func land() throws {
+            for operation in late { try file.appendRequest(operation, pid: 4242, requester: "ops", quorum: 2, scope: nil, audit: false) }
+            late = []
+        }
+        func record(_ event: QueueEvent) throws { try file.record(event) }
+        func readAppended(from tail: QueueTail) throws -> (log: QueueLog, bytes: [UInt8]) { try file.readAppended(from: tail) }
+        func isIntact(_ prefix: QueuePrefix) throws -> (intact: Bool, breakAt: ChainBreak?) { try file.isIntact(prefix) }
+        func watch() -> Int32 { -1 }
+        func drainWatch(_ descriptor: Int32) {}
+    }
+
+    func desk(_ world: World, _ queue: UnconfirmedQueue) -> SignOffDesk {
+        SignOffDesk(config: .init(queuePath: queue.location, approversPath: world.approvers, quorum: 2, wait: 20, requester: "ops"),
+                    queue: queue, logger: Logger(label: "airlock.test.desk"))
+    }
+
+    @Test("a request written after the desk gave up on it is taken up: the next try of the call waits on it, approved it goes ahead, no second request")
+    func lateRequestIsTakenUp() throws {
+        let world = try World()
+        let queue = UnconfirmedQueue(world.queue)
+        let desk = desk(world, queue)
+        let first = Waiter()
+        desk.hold(operation(), summary: "delete /w/.env", first)
+        #expect(first.ending?.approved == false && first.ending?.message?.contains("cannot be written") == true, "\(String(describing: first.ending))")
+        try queue.land()
+        queue.losing = false
+        desk.look()
+        let id = try onlyRequestID(world)
+        #expect(desk.isHolding, "the late request was not taken up")
+        let second = Waiter()
+        desk.hold(operation(), summary: "delete /w/.env", second)
+        #expect(second.told == ["HELD \(id)"], "\(second.told)")
+        try world.decide(.approve, id, as: "alice")
+        try world.decide(.approve, id, as: "bob")
+        desk.reevaluate(queueChanged: true)
+        #expect(second.carried == [id] && second.ending?.approved == true)
+        #expect(try onlyRequestID(world) == id)
+    }
+
+    @Test("a request written after the desk gave up on it, when the call was asked for again meanwhile, is cancelled: none is left open")
+    func lateRequestAfterARetryIsCancelled() throws {
+        let world = try World()
+        let queue = UnconfirmedQueue(world.queue)
+        let desk = desk(world, queue)
+        desk.hold(operation(), summary: "delete /w/.env", Waiter())
+        queue.losing = false
+        let again = Waiter()
+        desk.hold(operation(), summary: "delete /w/.env", again)
+        let asked = try onlyRequestID(world)
+        queue.losing = true
+        try queue.land()
+        desk.look()
+        desk.reevaluate(queueChanged: true)
+        let cancels = world.events.compactMap { event -> String? in if case .cancel(let id, _) = event { return id } else { return nil } }
+        let requests = world.events.compactMap { event -> String? in if case .request(let r) = event { return r.id } else { return nil } }
+        #expect(requests.count == 2 && cancels == requests.filter { $0 != asked }, "\(world.events)")
+        #expect(again.told == ["HELD \(asked)"] && again.ending == nil)
+    }
 }
