@@ -42,6 +42,9 @@ public final class PostgresQueueStore: Sendable {
                     line BYTEA NOT NULL)
                 """, logger: logger)
             try await db.query("CREATE INDEX IF NOT EXISTS airlock_events_request ON airlock_events (request_id)", logger: logger)
+            // The requests that propose a new approvers list: every decision is counted against
+            // the list in force, so their lines are read with every request's.
+            try await db.query("CREATE TABLE IF NOT EXISTS airlock_approver_changes (request_id TEXT PRIMARY KEY)", logger: logger)
             try await db.query("""
                 CREATE TABLE IF NOT EXISTS airlock_chain_head (
                     one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
@@ -76,7 +79,9 @@ public final class PostgresQueueStore: Sendable {
 
     /// What the chain holds about one request when an event about it is appended.
     public struct History: Sendable {
-        /// The request's own lines, in order (not consecutive: read with `chained: false`).
+        /// The request's own lines and those of every change of the approvers list, in order
+        /// (not consecutive: read with `chained: false`), so that folding them counts each decision
+        /// against the list in force at its line.
         public var log: QueueLog
         /// Who appended its request line.
         public var writer: String?
@@ -123,13 +128,17 @@ public final class PostgresQueueStore: Sendable {
             let (line, record) = try QueueChain.line(seq: seq, prev: last.hash, at: Date(), event)
             let requestID = event.requestID
             try await db.query("INSERT INTO airlock_events (seq, request_id, writer, line) VALUES (\(Int64(seq)), \(requestID), \(writer), \(ByteBuffer(bytes: line)))", logger: logger)
+            if case .request(let request) = event, request.operation.kind == .approvers {
+                try await db.query("INSERT INTO airlock_approver_changes (request_id) VALUES (\(requestID))", logger: logger)
+            }
             let hash = record.hash
             try await db.query("UPDATE airlock_chain_head SET seq = \(Int64(seq)), hash = \(hash)", logger: logger)
             return record
         }
     }
 
-    /// The lines written about request `id`, and who wrote its request.
+    /// The lines written about request `id` (and about the changes of the approvers list), and
+    /// who wrote its request.
     public func history(of id: String) async throws -> History {
         try await bounded {
             try await self.client.withConnection { db in try await Self.history(of: id, in: db, logger: self.logger) }
@@ -137,14 +146,28 @@ public final class PostgresQueueStore: Sendable {
     }
 
     static func history(of id: String, in db: PostgresConnection, logger: Logger) async throws -> History {
-        let rows = try await db.query("SELECT line, writer FROM airlock_events WHERE request_id = \(id) ORDER BY seq", logger: logger)
+        let rows = try await db.query("""
+            SELECT line, writer, request_id FROM airlock_events
+            WHERE request_id = \(id) OR request_id IN (SELECT request_id FROM airlock_approver_changes) ORDER BY seq
+            """, logger: logger)
         var bytes: [UInt8] = []
         var writer: String?
-        for try await (line, by) in rows.decode((ByteBuffer, String).self) {
-            if writer == nil { writer = by }
+        for try await (line, by, about) in rows.decode((ByteBuffer, String, String).self) {
+            if writer == nil, about == id { writer = by }
             bytes += line.readableBytesView
         }
         return History(log: QueueReader.parse(bytes, chained: false), writer: writer)
+    }
+
+    /// The lines of every change of the approvers list (its request and what was appended about
+    /// it), in order: what a sandbox that follows the chain from its head folds first.
+    public func approverChangeLines() async throws -> [UInt8] {
+        try await bounded {
+            let rows = try await self.client.query("SELECT line FROM airlock_events WHERE request_id IN (SELECT request_id FROM airlock_approver_changes) ORDER BY seq", logger: self.logger)
+            var bytes: [UInt8] = []
+            for try await (line) in rows.decode(ByteBuffer.self) { bytes += line.readableBytesView }
+            return bytes
+        }
     }
 
     /// How long one operation may wait for the database: the pool waits for a connection while

@@ -23,6 +23,8 @@ public final class RemoteQueue: SignOffQueue, @unchecked Sendable {
     private struct Followed {
         var bytes: [UInt8] = []
         var start: (seq: UInt64, hash: String)?
+        /// The lines of the approvers list's changes up to `start`.
+        var approverChanges: [QueueRecord] = []
         var polling = false
         var closed = false
     }
@@ -49,7 +51,9 @@ public final class RemoteQueue: SignOffQueue, @unchecked Sendable {
     }
 
     /// Checks that the service answers and takes the token as a host's, and notes where the chain
-    /// stands: `airlock run` calls it before anything starts, so a typo is one clear line.
+    /// stands and the changes of the approvers list up to there: `airlock run` calls it before
+    /// anything starts, so a typo is one clear line, and a sandbox counts decisions against the
+    /// list in force from its first hold.
     public func connect() throws {
         let body = try client.expect(.GET, "/v1/head", timeout: .seconds(Self.appendTimeout))
         struct Head: Decodable { var seq: UInt64; var hash: String; var principal: String; var kind: String }
@@ -59,7 +63,20 @@ public final class RemoteQueue: SignOffQueue, @unchecked Sendable {
         guard head.kind == "host" else {
             throw ServiceClient.Failure(description: "the token is \(head.principal)'s, an \(head.kind)'s: a sandbox needs a host's token (airlock serve add-host)")
         }
-        followed.withLock { $0.start = (head.seq, head.hash) }
+        let changes = try client.expect(.GET, "/v1/approvers", timeout: .seconds(Self.appendTimeout))
+        let log = QueueReader.parse(changes, chained: false)
+        if let problem = log.chainBreak ?? log.warnings.first.map({ ChainBreak(line: $0.line, reason: $0.message) }) {
+            throw ServiceClient.Failure(description: "\(location): the changes of the approvers list (GET /v1/approvers) cannot be read: \(problem)")
+        }
+        followed.withLock {
+            $0.start = (head.seq, head.hash)
+            $0.approverChanges = log.records.filter { $0.seq <= head.seq }
+        }
+    }
+
+    public func approverChanges() throws -> [QueueRecord] {
+        if followed.withLock({ $0.start }) == nil { try connect() }
+        return followed.withLock { $0.approverChanges }
     }
 
     public func startTail() throws -> QueueTail {

@@ -48,6 +48,7 @@ public struct SignOffService: Sendable {
         router.get("/v1/events") { request, context in try await events(request, context) }
         router.get("/v1/export") { request, context in try await export(request, context) }
         router.get("/v1/head") { request, context in try await head(request, context) }
+        router.get("/v1/approvers") { request, context in try await approverChanges(request, context) }
         router.get("/v1/requests") { request, context in try await requests(request, context) }
         router.post("/v1/requests/:id/:decision") { request, context in try await decide(request, context) }
         addPage(to: router)
@@ -119,7 +120,11 @@ public struct SignOffService: Sendable {
         }
         let isRequest: Bool
         switch sent {
-        case .request, .audit: isRequest = true
+        case .request(let r), .audit(let r):
+            guard r.operation.kind != .approvers else {
+                throw HTTPError(.forbidden, message: "\(what): \(host.name) is a host; a new approvers list is proposed by the service's administrator (airlock serve propose-approvers)")
+            }
+            isRequest = true
         default: isRequest = false
         }
         let approvers = approvers()
@@ -212,6 +217,14 @@ public struct SignOffService: Sendable {
         let caller = try await caller(request, allowed: [.host, .approver], for: "GET /v1/head")
         let (seq, hash) = try await store.head()
         return try Self.json(["seq": Int(seq), "hash": hash, "principal": caller.name, "kind": caller.kind.rawValue])
+    }
+
+    /// `GET /v1/approvers`: the lines of every change of the approvers list, in order; a sandbox
+    /// that follows the chain from its head folds them first, so it counts decisions against the
+    /// list in force rather than its own file's alone.
+    func approverChanges(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        _ = try await caller(request, allowed: [.host, .approver], for: "GET /v1/approvers")
+        return Self.lines(try await store.approverChangeLines())
     }
 
     /// `GET /v1/export`: the whole chain, for `airlock queue verify` offline.
@@ -342,19 +355,37 @@ public struct SignOffService: Sendable {
             }
         }
         webhooks?.notify(record, origin: origin.value)
+        await settleApproversChange(id, approvers: approvers)
         return try Self.json(["seq": Int(record.seq), "id": id, "hash": record.hash])
     }
 
-    /// The decision line to append, if it counts: folded with the request's lines, the new line
-    /// must be counted, and its signer must not be the requester.
+    /// A change of the approvers list whose quorum is complete is in force already (the fold says
+    /// so at the approval's line); its `resolve` line settles it for readers of the queue. If
+    /// that cannot be written now, the request stays approved, which changes nothing.
+    func settleApproversChange(_ id: String, approvers: AllowedSigners) async {
+        do {
+            let record = try await store.append(writer: "airlock serve", about: id) { _, history in
+                let state = QueueState.fold(history.log, approvers: approvers, now: Date())
+                guard let request = state.requests[id], request.request.operation.kind == .approvers, request.state == .approved,
+                      let change = state.approverChanges.last(where: { $0.id == id }) else {
+                    throw PostgresQueueStore.Refusal("not an approved change of the approvers")
+                }
+                return .resolve(Resolution(id: id, outcome: .allowed, detail: "the approvers list is in force from line \(change.line.map(String.init) ?? "?")"))
+            }
+            webhooks?.notify(record, origin: origin.value)
+        } catch is PostgresQueueStore.Refusal {
+        } catch {
+            logger.warning("request \(id) changed the approvers list, but its resolve could not be written: \(error)")
+        }
+    }
+
+    /// The decision line to append, if it counts: folded with the request's lines (and the changes
+    /// of the approvers list), the new line must be counted; the fold refuses the requester's own.
     static func counts(_ decision: Decision, _ signed: SignedBody, fingerprint: String, sigExpires: Date, id: String, seq: UInt64,
                        history: PostgresQueueStore.History, approvers: AllowedSigners) throws -> QueueEvent {
         let before = QueueState.fold(history.log, approvers: approvers, now: Date())
         guard let state = before.requests[id] else { throw PostgresQueueStore.Refusal("there is no request \(id)") }
-        let principals = approvers.principals(forFingerprint: fingerprint, namespace: SSHSignature.airlockNamespace, at: Date())
-        if principals.contains(state.request.requester) {
-            throw PostgresQueueStore.Refusal("\(fingerprint) is \(state.request.requester)'s key, and \(state.request.requester) asked for request \(id): a requester's own \(decision.rawValue) does not count")
-        }
+        let principals = before.approvers?.principals(forFingerprint: fingerprint, namespace: SSHSignature.airlockNamespace, at: Date()) ?? []
         let line = SignedDecision(id: id, digest: state.request.digest, decision: decision, signer: fingerprint,
                                   principal: principals.first, reason: signed.reason, sigExpires: sigExpires, signature: signed.signature)
         let event: QueueEvent = decision == .approve ? .approve(line) : .deny(line)
@@ -449,6 +480,31 @@ public enum SignOffServer {
         configuration.maximumGracefulShutdownDuration = .seconds(10)
         configuration.maximumCancellationDuration = .seconds(5)
         try await ServiceGroup(configuration: configuration).run()
+    }
+
+    /// Appends a request for `operation` (an approvers list) in `requester`'s name, unless another
+    /// change of the approvers is pending; returns it and the list in force (from `anchor`, the
+    /// service's approvers file, and the changes approved in the chain).
+    public static func proposeApprovers(_ operation: HeldOperation, requester: String, quorum: Int, anchor: AllowedSigners,
+                                        database: DatabaseURL, logger: Logger) async throws -> (AirlockSignOff.Request, AllowedSigners?) {
+        let client = PostgresClient(configuration: database.configuration, backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: (AirlockSignOff.Request, AllowedSigners?)?.self) { group in
+            group.addTask { await client.run(); return nil }
+            defer { group.cancelAll() }
+            let store = PostgresQueueStore(client: client, logger: logger)
+            try await store.migrate()
+            let draft = try AirlockSignOff.Request(id: "pending", operation: operation, pid: 0, requester: requester, quorum: quorum)
+            let record = try await store.append(writer: "administrator", about: draft.id) { seq, history in
+                let state = QueueState.fold(history.log, approvers: anchor, now: Date())
+                if let open = state.order.compactMap({ state.requests[$0] }).first(where: { $0.state == .pending }) {
+                    throw PostgresQueueStore.Refusal("request \(open.id) proposes a new approvers list already, until \(RFC3339.format(open.request.operation.expires)): let the approvers decide on it first")
+                }
+                return .request(try AirlockSignOff.Request(id: RequestID.forSequence(seq), operation: operation, pid: 0, requester: requester, quorum: quorum))
+            }
+            guard case .request(let request) = record.event else { throw PostgresQueueStore.Refusal("not a request") }
+            let inForce = QueueState.fold(try await store.history(of: request.id).log, approvers: anchor, now: Date()).approvers
+            return (request, inForce)
+        }
     }
 
     /// Registers a host or an approver in the database and returns its token.

@@ -26,7 +26,9 @@ public struct GhostSweep: Sendable {
     /// proved to have ended is cancelled in the file (`QueueFile.append`) and in the returned state.
     public static func sweep(queuePath: String, state: QueueState) -> GhostSweep {
         // Approved but not carried out is as much a ghost: nobody is left to carry it out for.
-        let pending = state.order.compactMap { state.requests[$0] }.filter { $0.state == .pending || $0.state == .approved }
+        // A change of the approvers belongs to no sandbox.
+        let pending = state.order.compactMap { state.requests[$0] }
+            .filter { ($0.state == .pending || $0.state == .approved) && $0.request.operation.kind != .approvers }
         let sandboxes = Set(pending.map(\.request.operation.sandbox))
         guard !sandboxes.isEmpty else { return GhostSweep(state: state, cancelled: [], writeError: nil) }
         var ghosts: [RequestState] = []
@@ -50,7 +52,8 @@ public struct GhostSweep: Sendable {
             requests[ghost.id]?.cancelReason = reason(sandbox: ghost.request.operation.sandbox)
         }
         return GhostSweep(state: QueueState(requests: requests, order: state.order, audits: state.audits,
-                                            chainBreak: state.chainBreak, warnings: state.warnings),
+                                            chainBreak: state.chainBreak, warnings: state.warnings,
+                                            approvers: state.approvers, approverChanges: state.approverChanges),
                           cancelled: ghosts.map(\.id), writeError: writeError)
     }
 }

@@ -12,6 +12,9 @@ public enum OperationKind: String, Codable, Sendable, CaseIterable {
     /// A cloud API request the egress proxy read in clear and holds (`[[api]]` rules): `host`,
     /// `port` and `api`, no path, no argv.
     case api
+    /// A change of the approvers list itself: `approvers` is the whole new list (allowed_signers
+    /// text), in force from the line whose approval completes its quorum (`QueueState.fold`).
+    case approvers
 }
 
 /// A held cloud API request, as approvers decide on it: what it does (the classification) and
@@ -70,6 +73,8 @@ public struct HeldOperation: Equatable, Sendable {
     public var port: Int?
     /// What the held API request does and which one it is, for `api`; nil otherwise.
     public var api: APIOperation?
+    /// The proposed approvers list, allowed_signers text, for `approvers`; nil otherwise.
+    public var approvers: String?
     public var cwd: [UInt8]
     /// The executable's identity as the supervisor established it (path, device and inode, hash…).
     public var exe: String
@@ -86,14 +91,15 @@ public struct HeldOperation: Equatable, Sendable {
     private var expiresMilliseconds: Int64
 
     public init(kind: OperationKind, paths: [[UInt8]] = [], argv: [[UInt8]]? = nil, host: String? = nil,
-                port: Int? = nil, api: APIOperation? = nil, cwd: [UInt8], exe: String, sandbox: String, rule: String,
-                expires: Date) {
+                port: Int? = nil, api: APIOperation? = nil, approvers: String? = nil, cwd: [UInt8], exe: String,
+                sandbox: String, rule: String, expires: Date) {
         self.kind = kind
         self.paths = paths
         self.argv = argv
         self.host = host
         self.port = port
         self.api = api
+        self.approvers = approvers
         self.cwd = cwd
         self.exe = exe
         self.sandbox = sandbox
@@ -103,9 +109,21 @@ public struct HeldOperation: Equatable, Sendable {
 
     /// Checks the shape the queue can carry: one path for delete, truncate and write; two for
     /// rename and link; argv (and no path) for exec; a host and a port (and neither path nor
-    /// argv) for connect; the same and the request (`api`) for api; a host or port for nothing else.
+    /// argv) for connect; the same and the request (`api`) for api; a host or port for nothing
+    /// else; a readable list with at least one key (and nothing else) for approvers.
     public func validate() throws {
         let ok: Bool
+        if kind == .approvers || approvers != nil {
+            guard kind == .approvers, let approvers, paths.isEmpty, argv == nil, host == nil, port == nil, api == nil else {
+                throw SignOffError(.invalidOperation, kind == .approvers
+                    ? "an approvers operation needs the new list and nothing else (no path, argv, host, port or API request)"
+                    : "only an approvers operation carries an approvers list")
+            }
+            guard try !AllowedSigners(text: approvers, file: "the proposed approvers list").entries.isEmpty else {
+                throw SignOffError(.invalidOperation, "the proposed approvers list has no key Airlock can verify")
+            }
+            return
+        }
         let noTarget = host == nil && port == nil && api == nil
         let destination = paths.isEmpty && argv == nil && !(host ?? "").isEmpty && (host ?? "").utf8.count <= 255
             && (1...65535).contains(port ?? 0)
@@ -116,6 +134,7 @@ public struct HeldOperation: Equatable, Sendable {
         case .connect: ok = destination && api == nil
         case .api:
             ok = destination && api.map { !$0.provider.isEmpty && !$0.operation.isEmpty && Hex.isDigest($0.requestDigest) } == true
+        case .approvers: ok = false  // checked above
         }
         guard ok else {
             let needs = switch kind {
@@ -124,6 +143,7 @@ public struct HeldOperation: Equatable, Sendable {
             case .connect: "a host and a port from 1 to 65535, and no path or argv"
             case .api: "a host, a port from 1 to 65535, a provider, an operation and a request digest, and no path or argv"
             case .delete, .truncate, .write: "one path"
+            case .approvers: "the new list"
             }
             throw SignOffError(.invalidOperation, "a \(kind.rawValue) operation needs \(needs), got \(paths.count) path(s), \(argv.map { "\($0.count) argv element(s)" } ?? "no argv")\(host.map { ", host \($0.debugDescription)" } ?? "")\(port.map { ", port \($0)" } ?? "")")
         }
@@ -133,6 +153,12 @@ public struct HeldOperation: Equatable, Sendable {
     /// line, or `host:port` (an IPv6 literal in brackets).
     public var subject: String {
         if let api { return api.summary }
+        if let approvers {
+            let entries = (try? AllowedSigners(text: approvers))?.entries ?? []
+            var names: [String] = []
+            for name in entries.flatMap(\.principals) where !names.contains(name) { names.append(name) }
+            return "the approvers list: \(names.joined(separator: ", ")) (\(entries.count) key\(entries.count == 1 ? "" : "s"))"
+        }
         if let host, let port {
             return host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
         }
@@ -149,6 +175,7 @@ public struct HeldOperation: Equatable, Sendable {
     ///     and, for `connect` and `api` only: string(host) uint32(port)
     ///     and, for `api` only: string(provider) string(service) string(operation) string(region)
     ///     uint32(count(resources)) string(resource)… string(method) string(target) string(request digest)
+    ///     and, for `approvers` only: string(the new list's text)
     ///
     /// where `string(x)` is a big-endian uint32 length then the bytes (the SSH wire encoding), so
     /// no two different operations share an encoding, whatever bytes their paths hold. The kind
@@ -182,6 +209,7 @@ public struct HeldOperation: Equatable, Sendable {
             for resource in api.resources { writer.write(text: resource) }
             for field in [api.method, api.target, api.requestDigest] { writer.write(text: field) }
         }
+        if kind == .approvers { writer.write(text: approvers ?? "") }
         return Hex.encode(SHA256.hash(data: writer.bytes))
     }
 }

@@ -31,6 +31,8 @@ struct QueueLine: Encodable {
     var method: String?
     var target: String?
     var requestSHA256: String?
+    // approvers
+    var approvers: String?
     var cwd: QueueBytes?
     var pid: Int32?
     var exe: String?
@@ -56,7 +58,7 @@ struct QueueLine: Encodable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case seq, ts, prev, torn, event, id, digest, kind, path, path2, argv, host, port,
              provider, service, operation, region, resources, method, target, requestSHA256 = "request_sha256",
-             cwd, pid, exe, sandbox, rule,
+             approvers, cwd, pid, exe, sandbox, rule,
              requester, quorum, expires, scope, decision, signer, principal, reason,
              sigExpires = "sig_expires", signature, outcome, errno, detail
     }
@@ -142,6 +144,7 @@ struct QueueLine: Encodable {
         case .method: method = try text()
         case .target: target = try text()
         case .requestSHA256: requestSHA256 = try text()
+        case .approvers: approvers = try text()
         case .cwd: cwd = try bytes(value)
         case .pid: pid = try int32()
         case .exe: exe = try text()
@@ -190,6 +193,7 @@ struct QueueLine: Encodable {
                 target = api.target
                 requestSHA256 = api.requestDigest
             }
+            approvers = operation.approvers
             cwd = QueueBytes(operation.cwd)
             pid = request.pid
             exe = operation.exe
@@ -250,7 +254,7 @@ struct QueueLine: Encodable {
             }
             let operation = HeldOperation(
                 kind: try need(kind, "kind"), paths: [path, path2].compactMap { $0?.bytes },
-                argv: argv?.map(\.bytes), host: host, port: port, api: api, cwd: try need(cwd, "cwd").bytes, exe: try need(exe, "exe"),
+                argv: argv?.map(\.bytes), host: host, port: port, api: api, approvers: approvers, cwd: try need(cwd, "cwd").bytes, exe: try need(exe, "exe"),
                 sandbox: try need(sandbox, "sandbox"), rule: try need(rule, "rule"), expires: expires)
             try operation.validate()
             let request = Request(id: id, digest: try need(digest, "digest"), operation: operation,

@@ -27,6 +27,10 @@ public struct QueueState: Sendable {
     public let chainBreak: ChainBreak?
     /// Events that name no known request, second requests with an id already used.
     public let warnings: [QueueWarning]
+    /// The approvers list in force after the last line: the file's, or the last change approved.
+    public let approvers: AllowedSigners?
+    /// The approved changes of the approvers list, in order: each is in force from its line on.
+    public let approverChanges: [ApproversChange]
 
     /// Whether approvals can count at all.
     public var approvalsCount: Bool { chainBreak == nil }
@@ -34,11 +38,19 @@ public struct QueueState: Sendable {
     /// Folds `log` against the approvers file (nil: unreadable or absent, so no key is listed);
     /// pending requests whose expiry is past `now` are expired.
     ///
+    /// **The approvers list in force.** The file is where the list starts; the chain changes it.
+    /// A request of kind `approvers` proposes a whole new list; once the approvals of at least two
+    /// (or its quorum, if higher) of the approvers in force at each approval's line count, the
+    /// proposed list is in force from that line on, for every decision after it. Decisions before
+    /// it were counted against the list of their time and stay counted. Signatures on approvers
+    /// requests are always checked: the list in force rests on them.
+    ///
     /// An approval counts only if: it is signed; the signature reads, is in namespace `airlock` and
     /// is by a key the approvers file lists for `airlock` at the line's time; it verifies over the
     /// statement built from the request line's digest and id (never the approve line's); the line
-    /// arrived before the request expired and before its own `sig_expires`; its key has not counted
-    /// already; the request is still pending; and the chain is intact. Quorum distinct keys approve
+    /// arrived before the request expired and before its own `sig_expires`; its key, and no other
+    /// key of an approver it stands for, has not counted already; it is not the requester's; the
+    /// request is still pending; and the chain is intact. Quorum distinct keys approve
     /// the request; one valid deny denies it.
     ///
     /// Checking an Ed25519 signature costs tens of microseconds, so by default (`checks:
@@ -62,7 +74,9 @@ public struct QueueState: Sendable {
             }
         }
         let requests = firstRequests, settled = settledIDs
-        let needsCrypto: @Sendable (String) -> Bool = { id in checks == .all || !settled.contains(id) }
+        let needsCrypto: @Sendable (String) -> Bool = { id in
+            checks == .all || !settled.contains(id) || requests[id]?.operation.kind == .approvers
+        }
         // Reading and verifying signatures is the expensive part and each is independent: do it
         // up front, over all cores, then fold in order.
         let signatures = log.records.parallelMap { record -> SignatureCheck? in
@@ -80,7 +94,8 @@ public struct QueueState: Sendable {
             folder.requests[id]?.state = .expired
         }
         return QueueState(requests: folder.requests, order: folder.order, audits: folder.audits,
-                          chainBreak: log.chainBreak, warnings: folder.warnings)
+                          chainBreak: log.chainBreak, warnings: folder.warnings, approvers: folder.approvers,
+                          approverChanges: folder.changes)
     }
 }
 
@@ -114,6 +129,16 @@ private enum SignatureCheck: Sendable {
     }
 }
 
+/// An approved change of the approvers list.
+public struct ApproversChange: Sendable {
+    /// The approvers request.
+    public let id: String
+    /// The line of the approval that completed its quorum: the list is in force after it.
+    public let line: Int?
+    public let ts: Date
+    public let approvers: AllowedSigners
+}
+
 private enum Verdict {
     case counts(CountedDecision)
     case rejected(RejectedDecision)
@@ -121,7 +146,9 @@ private enum Verdict {
 
 /// The fold, one event at a time.
 private struct Folder {
-    let approvers: AllowedSigners?
+    /// The list in force at the line being folded.
+    var approvers: AllowedSigners?
+    var changes: [ApproversChange] = []
     let chainBroken: Bool
     var requests: [String: RequestState] = [:]
     var order: [String] = []
@@ -141,7 +168,9 @@ private struct Folder {
             guard requests[id] == nil else {
                 return warn(record, "second request with id \(id.debugDescription) ignored")
             }
-            requests[id] = RequestState(state: .pending, request: request, quorum: max(1, request.quorum),
+            // A change of the approvers needs two of them at least, whatever the line says.
+            let least = request.operation.kind == .approvers ? 2 : 1
+            requests[id] = RequestState(state: .pending, request: request, quorum: max(least, request.quorum),
                                         digestMatches: request.digest == request.operation.digest)
             order.append(id)
             return
@@ -163,7 +192,10 @@ private struct Folder {
             case .counts(let counted):
                 noteCounter(signature, counted)
                 state.approvals.append(counted)
-                if state.approvals.count >= state.quorum { state.state = .approved }
+                if state.approvals.count >= state.quorum {
+                    state.state = .approved
+                    if state.request.operation.kind == .approvers { changeApprovers(state.request, record) }
+                }
             }
         case .expire:
             if state.state == .pending { state.state = .expired }
@@ -179,6 +211,18 @@ private struct Folder {
             state.state = .resolved
         case .request, .audit:
             break
+        }
+    }
+
+    /// `request`'s list is in force from `record` on. `validate` read it when the line was parsed,
+    /// so it reads again; were it not to, the list in force stays and the fold says so.
+    private mutating func changeApprovers(_ request: Request, _ record: QueueRecord) {
+        do {
+            let list = try AllowedSigners(text: request.operation.approvers ?? "", file: "the approvers list of request \(request.id)")
+            approvers = list
+            changes.append(ApproversChange(id: request.id, line: record.line, ts: record.ts, approvers: list))
+        } catch {
+            warn(record, "the approvers list of request \(request.id) cannot be read (\(error)); the list in force stays")
         }
     }
 
@@ -240,8 +284,15 @@ private struct Folder {
         guard !principals.isEmpty else {
             return reject(.notListed, "\(signer) is not in \(approvers.file) for namespace airlock", signer: signer)
         }
+        if principals.contains(request.requester) {
+            return reject(.requester, "\(signer) is \(request.requester)'s key, and \(request.requester) asked for request \(request.id): a requester's own \(decision.decision.rawValue) does not count", signer: signer)
+        }
         if decision.decision == .approve, state.approvals.contains(where: { $0.signer == signer }) {
             return reject(.duplicateKey, "\(signer) already approved this request", signer: signer)
+        }
+        if decision.decision == .approve, let earlier = state.approvals.first(where: { !Set($0.principals).isDisjoint(with: principals) }) {
+            let shared = principals.filter(earlier.principals.contains).joined(separator: ",")
+            return reject(.sameApprover, "\(shared) approved this request already, with \(earlier.signer): one approver counts once, whatever keys they hold", signer: signer)
         }
         return .counts(CountedDecision(signer: signer, principals: principals, reason: decision.reason, ts: record.ts,
                                        line: record.line, signatureVerified: verified))

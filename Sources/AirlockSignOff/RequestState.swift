@@ -32,6 +32,11 @@ public enum RejectionReason: String, Sendable {
     case wrongDigest = "wrong digest"
     /// The key already counted for this request.
     case duplicateKey = "duplicate key"
+    /// Another key of the same approver (a principal they share) already counted for this request:
+    /// the quorum counts people, not keys.
+    case sameApprover = "approver already counted"
+    /// The key stands for the request's own requester, whose decision on it does not count.
+    case requester = "requester's own"
     /// It arrived when the request had already expired.
     case afterExpiry = "after expiry"
     /// It arrived after its own `sig_expires`.

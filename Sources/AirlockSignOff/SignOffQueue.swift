@@ -18,6 +18,10 @@ public protocol SignOffQueue: Sendable {
                        scope: JSONValue?, audit: Bool) throws -> Request
     /// Appends `event` (a decision's settlement: cancel, resolve, expire).
     func record(_ event: QueueEvent) throws
+    /// The lines before `startTail()` that change the approvers list (requests of kind `approvers`
+    /// and what was appended about them), folded before anything read after it: none for a file,
+    /// read from its first line; the service's, read when the sandbox connected.
+    func approverChanges() throws -> [QueueRecord]
     /// What was appended after `tail`, and the bytes read.
     func readAppended(from tail: QueueTail) throws -> (log: QueueLog, bytes: [UInt8])
     /// Whether the bytes read so far (`prefix`) are still the queue's first bytes; when not, where
@@ -34,6 +38,8 @@ extension QueueFile: SignOffQueue {
     public var location: String { path }
 
     public func startTail() throws -> QueueTail { .start }
+
+    public func approverChanges() throws -> [QueueRecord] { [] }
 
     public func appendRequest(_ operation: HeldOperation, pid: Int32, requester: String, quorum: Int,
                               scope: JSONValue?, audit: Bool) throws -> Request {

@@ -84,6 +84,9 @@ final class SignOffDesk {
     private var queueTail: QueueTail?
     private var heldRecords: [QueueRecord] = []
     private var heldIDs = Set<String>()
+    /// The requests that change the approvers list: their lines are kept with the held ones, so
+    /// the fold counts every decision against the list in force at its line.
+    private var approverChangeIDs = Set<String>()
     /// Operations whose request could not be written, as far as the desk could tell (a service
     /// that did not answer in time may still have written it): a request line for one of these
     /// that shows up later is taken up, or cancelled if the call was asked for again meanwhile.
@@ -372,8 +375,14 @@ final class SignOffDesk {
     /// Reads what was appended to the queue since the last read (the whole file the first time):
     /// a long queue is replayed once, not on every approval.
     private func readAppended() throws {
-        let tail = try queueTail ?? queue.startTail()
-        queueTail = tail
+        if queueTail == nil {
+            let tail = try queue.startTail()
+            let before = try queue.approverChanges()
+            heldRecords = before
+            approverChangeIDs = Set(before.map(\.event.requestID))
+            queueTail = tail
+        }
+        let tail = queueTail!
         let (log, bytes) = try queue.readAppended(from: tail)
         guard !bytes.isEmpty else { return }
         queuePrefix.append(bytes.prefix(log.tail.offset - tail.offset))
@@ -384,7 +393,10 @@ final class SignOffDesk {
         }
         if !unconfirmed.isEmpty { takeUpUnconfirmed(log.records) }
         heldIDs.formUnion(pending.keys)
-        heldRecords += log.records.filter { heldIDs.contains($0.event.requestID) }
+        for record in log.records {
+            if case .request(let request) = record.event, request.operation.kind == .approvers { approverChangeIDs.insert(request.id) }
+        }
+        heldRecords += log.records.filter { heldIDs.contains($0.event.requestID) || approverChangeIDs.contains($0.event.requestID) }
         queueTail = log.tail
     }
 

@@ -196,7 +196,8 @@ struct QueueCommand: ParsableCommand {
 
         func run() throws {
             try reportingErrors {
-                let r = try options.request(id)
+                let state = try options.state().1
+                let r = try options.request(id, in: state)
                 let op = r.request.operation
                 print("id:        \(r.id)")
                 print("state:     \(r.state.rawValue) (\(r.approvals.count)/\(r.quorum) approvals)")
@@ -213,6 +214,11 @@ struct QueueCommand: ParsableCommand {
                     print("process:   a request through airlock's egress proxy (the client process is not known)")
                 } else if op.kind == .connect {
                     print("process:   a connection through airlock's egress proxy (the client process is not known)")
+                } else if let proposed = op.approvers {
+                    print("the list:  \(r.state == .pending ? "against the list in force now" : "as proposed") (+ added, - removed, = kept)")
+                    for line in ApproversDiff.lines(from: r.state == .pending ? state.approvers : nil, to: proposed) {
+                        print("  \(line.terminalSafe)")
+                    }
                 } else {
                     print("process:   pid \(r.request.pid), \(op.exe), cwd \(String(decoding: op.cwd, as: UTF8.self))")
                 }
@@ -285,6 +291,11 @@ struct QueueCommand: ParsableCommand {
                 for warning in log.warnings { printError("\(options.queuePath): \(warning)") }
                 if let broken = log.chainBreak { throw CLIError("\(options.queuePath): chain broken at \(broken)") }
                 print("\(options.queuePath): \(log.records.count) events, chain intact")
+                let state = QueueState.fold(log, approvers: options.approverKeys(), now: Date(), checks: .all)
+                for change in state.approverChanges {
+                    let by = state.requests[change.id]?.approvals.map { $0.principals.joined(separator: ",") }.joined(separator: " and ") ?? "?"
+                    print("approvers list changed by request \(change.id) at line \(change.line ?? 0), approved by \(by.terminalSafe): \(change.approvers.entries.count) key(s) in force from there")
+                }
             }
         }
     }

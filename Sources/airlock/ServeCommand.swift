@@ -1,4 +1,6 @@
+import AirlockPolicy
 import AirlockService
+import AirlockSignOff
 import ArgumentParser
 import Foundation
 import Logging
@@ -9,7 +11,7 @@ struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Run the sign-off service: the queue in PostgreSQL, for sandboxes and approvers on any machine.",
-        subcommands: [Start.self, AddHost.self, AddApprover.self],
+        subcommands: [Start.self, AddHost.self, AddApprover.self, ProposeApprovers.self],
         defaultSubcommand: Start.self)
 
     struct DatabaseOption: ParsableArguments {
@@ -107,6 +109,45 @@ struct Serve: ParsableCommand {
         @Argument(help: "The approver's name.") var name: String
 
         func run() throws { try database.register(name, kind: .approver, owner: nil) }
+    }
+
+    struct ProposeApprovers: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "propose-approvers",
+            abstract: "Propose a new approvers list: a request in the chain that approvers sign like any other; once two of the approvers in force (or --quorum) approve, it is the list in force.")
+        @OptionGroup var database: DatabaseOption
+        @Argument(help: ArgumentHelp("The whole new list, an allowed_signers file.", valueName: "file")) var file: String
+        @Option(help: ArgumentHelp("The service's approvers file (its --approvers), where the list in force starts.", valueName: "file"))
+        var approvers: String
+        @Option(help: ArgumentHelp("Approvals needed (at least 2).", valueName: "n")) var quorum = 2
+        @Option(help: ArgumentHelp("How long approvers have to decide: 30m, 24h, 7d.", valueName: "duration")) var expires = "24h"
+        @Option(name: .customLong("as"), help: ArgumentHelp("Who proposes (default: your user name): their own approval of it does not count.", valueName: "name"))
+        var requester: String?
+
+        func run() throws {
+            let url = try database.url()
+            guard quorum >= 2 else { throw ValidationError("--quorum \(quorum): a change of the approvers needs at least 2 approvals") }
+            guard let seconds = Durations.commandLineSeconds(expires), seconds > 0 else {
+                throw ValidationError("--expires \(expires): not a duration such as 30m, 24h or 7d")
+            }
+            let text: String
+            do {
+                _ = try AllowedSigners(contentsOf: file)
+                text = try String(contentsOfFile: file, encoding: .utf8)
+            } catch { throw ValidationError("\(error)") }
+            let anchor: AllowedSigners
+            do { anchor = try AllowedSigners(contentsOf: approvers) } catch { throw ValidationError("--approvers \(approvers): \(error)") }
+            let operation = HeldOperation(kind: .approvers, approvers: text, cwd: [], exe: "", sandbox: "airlock serve",
+                                          rule: "approvers", expires: Date().addingTimeInterval(TimeInterval(seconds)))
+            do { try operation.validate() } catch { throw ValidationError("\(file): \(error)") }
+            let requester = requester ?? SignOffSetup.userName(), quorum = quorum
+            try runAsync {
+                let (request, inForce) = try await SignOffServer.proposeApprovers(
+                    operation, requester: requester, quorum: quorum, anchor: anchor, database: url, logger: Logger(label: "airlock-serve"))
+                print("proposed as request \(request.id), \(quorum) approvals needed by \(RFC3339.format(operation.expires)) (the proposer's own does not count):")
+                for line in ApproversDiff.lines(from: inForce, to: text) { print("  " + line) }
+            }
+        }
     }
 }
 

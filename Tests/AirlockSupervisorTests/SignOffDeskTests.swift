@@ -318,6 +318,7 @@ extension SignOffDeskTests {
         init(_ path: String) { file = QueueFile(path: path) }
         var location: String { "http://service.example/" }
         func startTail() throws -> QueueTail { .start }
+        func approverChanges() throws -> [QueueRecord] { [] }
         func appendRequest(_ operation: HeldOperation, pid: Int32, requester: String, quorum: Int, scope: JSONValue?, audit: Bool) throws -> Request {
             guard losing else { return try file.appendRequest(operation, pid: pid, requester: requester, quorum: quorum, scope: scope, audit: audit) }
             late.append(operation)
