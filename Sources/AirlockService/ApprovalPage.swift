@@ -62,9 +62,8 @@ extension SignOffService {
         }
         var object = Self.row(found)
         let op = found.request.operation
-        let approversFile = approvers()
         func who(_ signer: String) -> String {
-            approversFile?.principals(forFingerprint: signer, namespace: SSHSignature.airlockNamespace, at: Date()).joined(separator: ", ") ?? "?"
+            state.approvers?.principals(forFingerprint: signer, namespace: SSHSignature.airlockNamespace, at: Date()).joined(separator: ", ") ?? "?"
         }
         object["title"] = op.subject
         object["principal"] = approver.name
@@ -75,7 +74,9 @@ extension SignOffService {
         object["approvalCount"] = found.approvals.count
         // Only what is there: Mustache would print a nil as "nil".
         object["api"] = op.api.map { "\($0.method) \(op.host ?? "?"):\(op.port ?? 0)\($0.target)" }
-        object["process"] = op.api == nil && op.kind != .connect ? "pid \(found.request.pid), \(op.exe)" : nil
+        object["process"] = op.api == nil && op.kind != .connect && op.kind != .approvers ? "pid \(found.request.pid), \(op.exe)" : nil
+        // A new approvers list: what it changes, against the list in force while it is pending.
+        object["listChange"] = op.approvers.map { ApproversDiff.lines(from: found.state == .pending ? state.approvers : nil, to: $0).joined(separator: "\n") }
         func decision(_ d: CountedDecision) -> [String: Any] {
             var o: [String: Any] = ["signer": d.signer, "principals": who(d.signer)]
             o["reason"] = d.reason
@@ -91,7 +92,7 @@ extension SignOffService {
 
     func passkeysPage(_ request: Request) async throws -> Response {
         guard let approver = try await pageApprover(request) else { return page("signin", ["title": "Sign in"]) }
-        let listed = approvers()
+        let listed = try await folded().1.approvers
         let passkeys = try await store.passkeys(of: approver.name).map { key -> [String: Any] in
             ["id": key.id, "listed": !(listed?.principals(for: key.publicKey, namespace: SSHSignature.airlockNamespace, at: Date()).isEmpty ?? true)]
         }

@@ -70,6 +70,7 @@ enum PageTemplates {
         <dl>
         <dt>Operation</dt><dd>{{kind}} {{what}}</dd>
         {{#api}}<dt>API request</dt><dd>{{api}}</dd>{{/api}}
+        {{#listChange}}<dt>The new approvers list</dt><dd>(+ added, - removed, = kept)<pre id="list-change">{{listChange}}</pre></dd>{{/listChange}}
         <dt>Rule</dt><dd>{{rule}}</dd>
         <dt>Asked by</dt><dd>{{requester}}, sandbox {{sandbox}}{{#process}}, {{process}}{{/process}}</dd>
         <dt>Expires</dt><dd>{{expires}}</dd>
@@ -99,8 +100,8 @@ enum PageTemplates {
         {{> head}}
         <main><h1>Passkeys of {{principal}}</h1>
         <p>A passkey or security key signs your decisions in this page. After you register one, an
-        administrator adds the line it prints to the approvers file; until then its signatures count for nothing.</p>
-        <ul id="passkeys">{{#passkeys}}<li><code>{{id}}</code>: {{#listed}}in the approvers file{{/listed}}{{^listed}}not in the approvers file yet{{/listed}}</li>{{/passkeys}}
+        administrator proposes an approvers list with the line it prints (<code>airlock serve propose-approvers</code>) and two approvers approve it; until then its signatures count for nothing.</p>
+        <ul id="passkeys">{{#passkeys}}<li><code>{{id}}</code>: {{#listed}}in the approvers list{{/listed}}{{^listed}}not in the approvers list yet{{/listed}}</li>{{/passkeys}}
         {{^passkeys}}<li>none registered</li>{{/passkeys}}</ul>
         <button id="enrol">Register a passkey</button>
         <pre id="allowed-signers"></pre>
@@ -179,7 +180,7 @@ enum PageTemplates {
                     authenticator_data: b64u(r.getAuthenticatorData()), client_data_json: b64u(r.clientDataJSON),
                 });
                 document.getElementById("allowed-signers").textContent = done.allowed_signers;
-                say("Registered. It counts once an administrator adds the line above to the approvers file.", true);
+                say("Registered. It counts once the line above is in the approvers list: an administrator proposes it, two approvers approve.", true);
             } catch (error) {
                 say(`Not registered: ${error.message}`, false);
             }

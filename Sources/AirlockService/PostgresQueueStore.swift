@@ -267,8 +267,8 @@ public final class PostgresQueueStore: Sendable {
     // MARK: - Passkeys
 
     /// A WebAuthn credential an approver registered in the page. Registering it lets the page
-    /// offer it and turn its assertions into SSHSIGs; it counts only once an administrator adds
-    /// its key to the approvers file.
+    /// offer it and turn its assertions into SSHSIGs; it counts only once its key is in the
+    /// approvers list in force (the file, or a change approved in the chain).
     public struct Passkey: Sendable {
         /// The credential id, base64url.
         public var id: String

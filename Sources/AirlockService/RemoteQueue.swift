@@ -8,8 +8,9 @@ import Synchronization
 /// the host's token (`POST /v1/events`); the chain is followed from where it stood when the
 /// sandbox started by a long poll on a thread of its own (`GET /v1/events?after=SEQ&wait=…`),
 /// which keeps the lines in memory and wakes the desk through a pipe. The desk reads and checks
-/// those lines as it reads a file, and counts approvals itself against its own approvers file:
-/// the service is trusted to keep the chain, not to say what was approved.
+/// those lines as it reads a file, and counts approvals itself against its own approvers file and
+/// the changes of the list approved in the chain (read at the start, `GET /v1/approvers`): the
+/// service is trusted to keep the chain, not to say what was approved.
 ///
 /// The service out of reach: appends fail (the desk refuses the operation, saying so), the poll
 /// tries again every second from the last line it has, and held operations wait out their wait or

@@ -16,7 +16,8 @@ import Synchronization
 /// it reads anything else.
 public struct SignOffService: Sendable {
     public let store: PostgresQueueStore
-    /// The approvers' allowed_signers file, read at every decision (an edit takes effect at once).
+    /// The approvers' allowed_signers file, read at every decision: where the list in force starts;
+    /// the changes approved in the chain replace it from their line on (`QueueState.fold`).
     public let approversPath: String
     /// Where the page is served from, as browsers name it: its host is the passkeys' relying party.
     public let origin: ServiceOrigin

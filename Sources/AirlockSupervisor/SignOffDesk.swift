@@ -334,7 +334,7 @@ final class SignOffDesk {
             }
         }
         heldIDs = Set(pending.keys)
-        heldRecords.removeAll { !heldIDs.contains($0.event.requestID) }
+        heldRecords.removeAll { !heldIDs.contains($0.event.requestID) && !approverChangeIDs.contains($0.event.requestID) }
     }
 
     /// No approval can count any more (a broken or unreadable queue): every waiter is refused now,
@@ -351,7 +351,7 @@ final class SignOffDesk {
         }
         pending = [:]
         heldIDs = []
-        heldRecords = []
+        heldRecords.removeAll { !approverChangeIDs.contains($0.event.requestID) }
     }
 
     /// Carries out an approved operation for its waiters, write-ahead: the `resolve` line is written

@@ -18,8 +18,13 @@ struct PageTests {
         let ids = try ["/srv/first.db", "/srv/second.db", "/srv/third.db"].map { try s.request($0) }
         // The page's origin: WebAuthn takes a host name, not 127.0.0.1.
         let base = s.url.replacingOccurrences(of: "127.0.0.1", with: "localhost")
+        // The list in force, as the script changes it through the chain (passkeys added).
+        let list = s.root + "/list-in-force"
+        try FileManager.default.copyItem(atPath: s.approvers.allowedSigners, toPath: list)
         let run = try Subprocess([ProjectVenv.python, Self.script, "--base", base, "--alice", s.tokens["alice"]!, "--bob", s.tokens["bob"]!,
-                                  "--approvers", s.approvers.allowedSigners, "--first", ids[0], "--second", ids[1], "--third", ids[2]],
+                                  "--approvers", s.approvers.allowedSigners, "--list", list, "--airlock", try Binaries.airlock(),
+                                  "--database", s.database, "--root", s.root,
+                                  "--first", ids[0], "--second", ids[1], "--third", ids[2]],
                                  environment: ["PATH": "/usr/bin:/bin", "HOME": s.root, "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1",
                                                "PAGE_SCREENSHOTS": ProcessInfo.processInfo.environment["PAGE_SCREENSHOTS"] ?? ""],
                                  directory: s.root).wait(timeout: 240)
@@ -32,10 +37,13 @@ struct PageTests {
         #expect(try s.state(ids[2]) == "denied")
         let (exported, verified) = try s.exportAndVerify()
         #expect(verified.status == 0 && verified.stdout.contains("chain intact"), "\(verified)")
+        // Each passkey came into the list through a change in the chain, approved by alice and bob.
+        #expect(verified.stdout.components(separatedBy: "approvers list changed by request").count == 3, "\(verified)")
+        #expect(verified.stdout.contains("approved by alice and bob: 5 key(s) in force from there"), "\(verified)")
 
         // Three decisions were written (two approvals, one denial), nothing for the refusals.
         let lines = exported.lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-        let decisions = lines.filter { ["approve", "deny"].contains($0["event"] as? String ?? "") }
+        let decisions = lines.filter { ["approve", "deny"].contains($0["event"] as? String ?? "") && ids.contains($0["id"] as? String ?? "") }
         #expect(decisions.count == 3, "\(exported.stdout)")
         let digests = Dictionary(uniqueKeysWithValues: lines.filter { $0["event"] as? String == "request" }.map { ($0["id"] as! String, $0["digest"] as! String) })
         for (n, line) in decisions.enumerated() {
@@ -48,14 +56,14 @@ struct PageTests {
             let principal = n == 1 ? "bob" : "alice"
             let messageFile = s.root + "/decision-\(n).txt", otherFile = s.root + "/other-\(n).txt"
             try message.write(toFile: messageFile, atomically: true, encoding: .utf8)
-            let checked = try Subprocess(["/usr/bin/ssh-keygen", "-Y", "verify", "-f", s.approvers.allowedSigners, "-I", principal,
+            let checked = try Subprocess(["/usr/bin/ssh-keygen", "-Y", "verify", "-f", list, "-I", principal,
                                           "-n", "airlock", "-s", file], environment: ["PATH": "/usr/bin:/bin"], directory: s.root,
                                          stdin: messageFile).wait(timeout: 30)
             #expect(checked.status == 0 && checked.stdout.contains("Good \"airlock\" signature for \(principal) with ECDSA-SK key"), "\(checked)\n\(line)")
             // The oracle can fail: the same signature over the other decision is refused.
             let other = message.replacingOccurrences(of: "\n\(decision)\n", with: decision == "approve" ? "\ndeny\n" : "\napprove\n")
             try other.write(toFile: otherFile, atomically: true, encoding: .utf8)
-            let refused = try Subprocess(["/usr/bin/ssh-keygen", "-Y", "verify", "-f", s.approvers.allowedSigners, "-I", principal,
+            let refused = try Subprocess(["/usr/bin/ssh-keygen", "-Y", "verify", "-f", list, "-I", principal,
                                           "-n", "airlock", "-s", file], environment: ["PATH": "/usr/bin:/bin"], directory: s.root,
                                          stdin: otherFile).wait(timeout: 30)
             #expect(refused.status != 0, "\(refused)")

@@ -330,6 +330,62 @@ struct ServiceTests {
         #expect(rows.count == 1 && rows.first?["id"] as? String == id && rows.first?["state"] as? String == "resolved", "\(rows)")
     }
 
+    @Test("the approvers list changes only through the chain: a proposal from the administrator, approved by two approvers in force; after it the removed key is refused, the added key counts at the service and at a sandbox whose own file never listed it, and verify names the change",
+          arguments: [SandboxConfig.root])
+    func approversChangeThroughTheChain(config: SandboxConfig) throws {
+        let s = try Service()
+        func pub(_ name: String) throws -> String {
+            let fields = try String(contentsOfFile: s.approvers.key(name) + ".pub", encoding: .utf8).split(separator: " ")
+            return "\(name) namespaces=\"airlock\" \(fields[0]) \(fields[1])"
+        }
+        // bob out, mallory in.
+        let proposed = s.root + "/proposed_signers"
+        try [pub("alice"), pub("carol"), pub("mallory")].joined(separator: "\n").appending("\n").write(toFile: proposed, atomically: true, encoding: .utf8)
+        func propose(_ file: String, _ extra: [String] = []) throws -> Outcome {
+            try Service.cli(["serve", "propose-approvers", file, "--database", s.database, "--approvers", s.approvers.allowedSigners, "--as", "admin"] + extra, in: s.root)
+        }
+        let made = try propose(proposed)
+        guard made.status == 0, let id = made.stdout.split(separator: " ").dropFirst(3).first.map(String.init)?.trimmingCharacters(in: CharacterSet(charactersIn: ",")) else {
+            Issue.record("propose-approvers: \(made)"); return
+        }
+        #expect(made.stdout.contains("+ mallory ssh-ed25519 SHA256:") && made.stdout.contains("- bob ssh-ed25519 SHA256:") && made.stdout.contains("= alice"), "\(made)")
+        let again = try propose(proposed)
+        #expect(again.status != 0 && again.stderr.contains("request \(id) proposes a new approvers list already"), "\(again)")
+        #expect(try propose(proposed, ["--quorum", "1"]).stderr.contains("at least 2 approvals"))
+        #expect(try propose(s.root + "/nonexistent").status != 0)
+        // A host cannot propose one.
+        let list = String(decoding: try JSONSerialization.data(withJSONObject: try String(contentsOfFile: proposed, encoding: .utf8), options: .fragmentsAllowed), as: UTF8.self)
+        let byHost = try s.curl("POST", "/v1/events", token: s.tokens["laptop"], body: #"{"event":"request","kind":"approvers","approvers":\#(list),"cwd":"","exe":"","expires":"2099-01-01T00:00:00.000Z","pid":1,"quorum":2,"requester":"x","rule":"approvers","sandbox":"s"}"#)
+        #expect(byHost.status == 403 && byHost.body.contains("proposed by the service's administrator"), "\(byHost)")
+
+        let shown = try s.queueCLI(["queue", "show", id])
+        #expect(shown.stdout.contains("+ mallory") && shown.stdout.contains("- bob"), "\(shown)")
+        // The proposed key cannot vote itself in; one approver in force is not enough.
+        let own = try s.queueCLI(["approve", id, "--key", s.approvers.key("mallory")])
+        #expect(own.status == 1 && own.stderr.contains("not listed"), "\(own)")
+        #expect(try s.queueCLI(["approve", id, "--key", s.approvers.key("alice")]).stdout.contains("pending, 1/2 approvals"))
+        let second = try s.queueCLI(["approve", id, "--key", s.approvers.key("bob")], as: "bob")
+        #expect(second.status == 0 && second.stdout.contains("2/2 approvals"), "\(second)")
+        #expect(try s.state(id) == "resolved", "the service settles an approved change")
+
+        // A sandbox started now, its own approvers file the old one (bob, no mallory).
+        let fixture = try Fixture(config)
+        try fixture.write(fixture.workspace + "/.env", "TOKEN=precious\n")
+        let agent = try startSandbox(s, fixture, "rm .env; echo rm=$?")
+        guard let held = try pendingOrKill(s, agent) else { return }
+        let removed = try s.queueCLI(["approve", held, "--key", s.approvers.key("bob")], as: "bob")
+        #expect(removed.status == 1 && removed.stderr.contains("not listed") && removed.stderr.contains("the approvers list of request \(id)"), "\(removed)")
+        #expect(try s.queueCLI(["approve", held, "--key", s.approvers.key("alice")]).status == 0)
+        #expect(try s.queueCLI(["approve", held, "--key", s.approvers.key("mallory")]).status == 0)
+        let outcome = agent.wait(timeout: 20)
+        #expect(outcome.lines.contains("rm=0"), "the sandbox did not count mallory's approval: \(outcome)")
+        #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/.env"))
+
+        let (exported, verified) = try s.exportAndVerify()
+        #expect(exported.status == 0 && verified.status == 0, "\(verified)")
+        #expect(verified.stdout.contains("approvers list changed by request \(id) at line 3, approved by alice and bob: 3 key(s) in force from there"), "\(verified)")
+    }
+
     @Test("a sandbox asked to use a service it cannot use does not start, and says why in one line: nothing listening, an approver's token, a token the service never issued",
           arguments: [SandboxConfig.root])
     func unusableServiceRefusesToStart(config: SandboxConfig) throws {

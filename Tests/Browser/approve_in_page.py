@@ -3,8 +3,9 @@
 Run by ServiceTests (Tests/AirlockSandboxTests/PageTests.swift), which starts `airlock serve`
 on a real PostgreSQL, makes the requests, and afterwards checks the chain this leaves behind
 (`airlock queue verify`, `ssh-keygen -Y verify`). Here: alice and bob sign in with their
-approver tokens, each registers a passkey (and, as the administrator would, adds the printed
-line to the approvers file), and decide:
+approver tokens, each registers a passkey (and the administrator proposes a new approvers list
+with the printed line, which alice and bob approve with their SSH keys: the list changes in the
+chain), and decide:
 
 - alice approves FIRST, then her approval is replayed to FIRST and to SECOND: both refused;
 - a real assertion made without user verification is refused;
@@ -16,6 +17,7 @@ Prints one JSON object with what happened; exits non-zero at the first thing tha
 import argparse
 import json
 import os
+import subprocess
 import sys
 
 from playwright.sync_api import expect, sync_playwright
@@ -50,7 +52,36 @@ def sign_in(context, base, token, name):
     return page
 
 
-def enrol(page, base, approvers_file):
+def run(argv):
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    check(done.returncode == 0, f"{' '.join(argv)}: {done.stdout} {done.stderr}")
+    return done.stdout
+
+
+def admin_adds(page, args, line):
+    """The administrator's step: the list in force and `line`, proposed in the chain and approved
+    there by alice and bob with their SSH keys; the file `args.list` follows the list in force."""
+    with open(args.list) as f:
+        proposed = f.read() + line + "\n"
+    with open(args.list + ".next", "w") as f:
+        f.write(proposed)
+    made = run([args.airlock, "serve", "propose-approvers", args.list + ".next", "--database", args.database,
+                "--approvers", args.approvers, "--as", "admin"])
+    check("+ " + line.split()[0] in made, f"the proposal adds the passkey: {made}")
+    request_id = made.split()[3].rstrip(",")
+    page.goto(f"{args.base}/r/{request_id}")
+    shown = page.inner_text("#list-change")
+    check(f"+ {line.split()[0]} sk-ecdsa-sha2-nistp256@openssh.com SHA256:" in shown and "= alice ssh-ed25519" in shown,
+          f"the change's page shows what it changes: {shown}")
+    snap(page, "approvers-change")
+    for who in ("alice", "bob"):
+        run([args.airlock, "approve", request_id, "--queue", args.base, "--approvers", args.approvers,
+             "--token-file", f"{args.root}/{who}.token", "--key", f"{args.root}/approvers/{who}"])
+    os.replace(args.list + ".next", args.list)
+
+
+def enrol(page, args):
+    base = args.base
     page.goto(base + "/passkeys")
     cdp, authenticator = browser.add_authenticator(page)
     page.click("#enrol")
@@ -58,10 +89,12 @@ def enrol(page, base, approvers_file):
     line = page.inner_text("#allowed-signers").strip()
     check(line.startswith(page.inner_text("#principal") + ' namespaces="airlock" sk-ecdsa-sha2-nistp256@openssh.com '),
           f"the page prints an allowed_signers line: {line!r} / {page.inner_text('#result')!r}")
-    with open(approvers_file, "a") as f:  # the administrator's step
-        f.write(line + "\n")
     page.reload()
-    check("in the approvers file" in page.inner_text("#passkeys"), "the page shows the passkey as listed")
+    check("not in the approvers list yet" in page.inner_text("#passkeys"), f"the page shows the passkey as not listed yet: {page.inner_text('#passkeys')}")
+    admin_adds(page, page_args, line)
+    page.goto(page_args.base + "/passkeys")
+    check("in the approvers list" in page.inner_text("#passkeys") and "not in" not in page.inner_text("#passkeys"),
+          f"the page shows the passkey as listed: {page.inner_text('#passkeys')}")
     return line, cdp, authenticator
 
 
@@ -88,10 +121,16 @@ def main():
     parser.add_argument("--alice", required=True, help="alice's approver token")
     parser.add_argument("--bob", required=True, help="bob's approver token")
     parser.add_argument("--approvers", required=True, help="the service's allowed_signers file")
+    parser.add_argument("--list", required=True, help="a copy of it, which follows the list in force")
+    parser.add_argument("--airlock", required=True)
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--root", required=True, help="where the tokens (NAME.token) and keys (approvers/NAME) are")
     parser.add_argument("--first", required=True)
     parser.add_argument("--second", required=True)
     parser.add_argument("--third", required=True)
     args = parser.parse_args()
+    global page_args
+    page_args = args
     base = args.base
     out = {}
     with sync_playwright() as playwright:
@@ -102,7 +141,7 @@ def main():
         check(all(f"r-{i}" in alice.inner_html("#live") for i in (args.first, args.second, args.third)),
               f"the pending list shows the three requests: {listed}")
         snap(alice, "list")
-        out["alice_line"], cdp, authenticator = enrol(alice, base, args.approvers)
+        out["alice_line"], cdp, authenticator = enrol(alice, args)
         snap(alice, "passkeys")
 
         approval = decide(alice, base, args.first, "approve", "looked at it in the page")
@@ -143,7 +182,7 @@ def main():
         # Alice watches FIRST; bob approves it in his own browser.
         alice.goto(f"{base}/r/{args.first}")
         bob = sign_in(bob_context, base, args.bob, "bob")
-        out["bob_line"] = enrol(bob, base, args.approvers)[0]
+        out["bob_line"] = enrol(bob, args)[0]
         out["bob_approval"] = json.loads(decide(bob, base, args.first, "approve", "agreed"))
         expect(alice.locator("#state")).to_have_text("approved", timeout=30000)
         check(alice.locator("#decide").count() == 0, "the decision buttons go once the request is approved")
