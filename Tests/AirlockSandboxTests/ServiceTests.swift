@@ -330,7 +330,7 @@ struct ServiceTests {
         #expect(rows.count == 1 && rows.first?["id"] as? String == id && rows.first?["state"] as? String == "resolved", "\(rows)")
     }
 
-    @Test("the approvers list changes only through the chain: a proposal from the administrator, approved by two approvers in force; after it the removed key is refused, the added key counts at the service and at a sandbox whose own file never listed it, and verify names the change",
+    @Test("the approvers list changes only through the chain: a proposal from the administrator, approved by two approvers in force; after it the removed key is refused, the added key counts at the service, at a sandbox that held across the change and at one started after it (neither one's own file lists it), and verify names the change",
           arguments: [SandboxConfig.root])
     func approversChangeThroughTheChain(config: SandboxConfig) throws {
         let s = try Service()
@@ -338,6 +338,11 @@ struct ServiceTests {
             let fields = try String(contentsOfFile: s.approvers.key(name) + ".pub", encoding: .utf8).split(separator: " ")
             return "\(name) namespaces=\"airlock\" \(fields[0]) \(fields[1])"
         }
+        // A sandbox holding a delete while the list changes: it follows the change as it lands.
+        let running = try Fixture(config)
+        try running.write(running.workspace + "/.env", "TOKEN=precious\n")
+        let first = try startSandbox(s, running, "rm .env; echo rm=$?")
+        guard let firstHeld = try pendingOrKill(s, first) else { return }
         // bob out, mallory in.
         let proposed = s.root + "/proposed_signers"
         try [pub("alice"), pub("carol"), pub("mallory")].joined(separator: "\n").appending("\n").write(toFile: proposed, atomically: true, encoding: .utf8)
@@ -372,7 +377,12 @@ struct ServiceTests {
         let fixture = try Fixture(config)
         try fixture.write(fixture.workspace + "/.env", "TOKEN=precious\n")
         let agent = try startSandbox(s, fixture, "rm .env; echo rm=$?")
-        guard let held = try pendingOrKill(s, agent) else { return }
+        var held: String?
+        for _ in 0..<150 where held == nil {
+            held = try s.list().first { $0["state"] as? String == "pending" && $0["id"] as? String != firstHeld }?["id"] as? String
+            if held == nil { usleep(100_000) }
+        }
+        guard let held else { agent.send(SIGKILL); Issue.record("nothing held: \(agent.wait(timeout: 10))"); return }
         let removed = try s.queueCLI(["approve", held, "--key", s.approvers.key("bob")], as: "bob")
         #expect(removed.status == 1 && removed.stderr.contains("not listed") && removed.stderr.contains("the approvers list of request \(id)"), "\(removed)")
         #expect(try s.queueCLI(["approve", held, "--key", s.approvers.key("alice")]).status == 0)
@@ -380,10 +390,14 @@ struct ServiceTests {
         let outcome = agent.wait(timeout: 20)
         #expect(outcome.lines.contains("rm=0"), "the sandbox did not count mallory's approval: \(outcome)")
         #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/.env"))
+        #expect(try s.queueCLI(["approve", firstHeld, "--key", s.approvers.key("alice")]).status == 0)
+        #expect(try s.queueCLI(["approve", firstHeld, "--key", s.approvers.key("mallory")]).status == 0)
+        let firstOutcome = first.wait(timeout: 20)
+        #expect(firstOutcome.lines.contains("rm=0"), "the running sandbox did not count mallory's approval: \(firstOutcome)")
 
         let (exported, verified) = try s.exportAndVerify()
         #expect(exported.status == 0 && verified.status == 0, "\(verified)")
-        #expect(verified.stdout.contains("approvers list changed by request \(id) at line 3, approved by alice and bob: 3 key(s) in force from there"), "\(verified)")
+        #expect(verified.stdout.contains("approvers list changed by request \(id) at line 4, approved by alice and bob: 3 key(s) in force from there"), "\(verified)")
     }
 
     @Test("a sandbox asked to use a service it cannot use does not start, and says why in one line: nothing listening, an approver's token, a token the service never issued",
