@@ -349,11 +349,16 @@ public struct SignOffService: Sendable {
         guard let approvers = approvers() else {
             throw HTTPError(.serviceUnavailable, message: "\(what): the service's approvers file \(approversPath) cannot be read, so no decision can count")
         }
-        let record = try await refusingConflicts(what) {
-            try await store.append(writer: approver.name, about: id) { seq, history in
-                try Self.counts(decision, sent, fingerprint: fingerprint, sigExpires: sigExpires, id: id, seq: seq,
-                                history: history, approvers: approvers)
+        let record: QueueRecord
+        do {
+            record = try await refusingConflicts(what) {
+                try await store.append(writer: approver.name, about: id) { seq, history in
+                    try Self.counts(decision, sent, fingerprint: fingerprint, sigExpires: sigExpires, id: id, seq: seq,
+                                    history: history, approvers: approvers)
+                }
             }
+        } catch let already as AlreadyCounted {
+            return try Self.json(["seq": Int(already.record.seq), "id": id, "hash": already.record.hash, "already": true])
         }
         webhooks?.notify(record, origin: origin.value)
         await settleApproversChange(id, approvers: approvers)
@@ -380,12 +385,23 @@ public struct SignOffService: Sendable {
         }
     }
 
+    /// This key's approval of the request counts already: a retry after an answer that was lost
+    /// (the connection dropped as the line was committed) is told so, and nothing is written.
+    struct AlreadyCounted: Error {
+        var record: QueueRecord
+    }
+
     /// The decision line to append, if it counts: folded with the request's lines (and the changes
     /// of the approvers list), the new line must be counted; the fold refuses the requester's own.
+    /// An approval by a key already counted for the request is `AlreadyCounted`, not appended.
     static func counts(_ decision: Decision, _ signed: SignedBody, fingerprint: String, sigExpires: Date, id: String, seq: UInt64,
                        history: PostgresQueueStore.History, approvers: AllowedSigners) throws -> QueueEvent {
         let before = QueueState.fold(history.log, approvers: approvers, now: Date())
         guard let state = before.requests[id] else { throw PostgresQueueStore.Refusal("there is no request \(id)") }
+        if decision == .approve, let counted = state.approvals.first(where: { $0.signer == fingerprint }),
+           let line = history.log.records.first(where: { if case .approve(let d) = $0.event { d.id == id && d.signer == counted.signer && $0.ts == counted.ts } else { false } }) {
+            throw AlreadyCounted(record: line)
+        }
         let principals = before.approvers?.principals(forFingerprint: fingerprint, namespace: SSHSignature.airlockNamespace, at: Date()) ?? []
         let line = SignedDecision(id: id, digest: state.request.digest, decision: decision, signer: fingerprint,
                                   principal: principals.first, reason: signed.reason, sigExpires: sigExpires, signature: signed.signature)
@@ -409,15 +425,21 @@ public struct SignOffService: Sendable {
     struct DatabaseErrors: RouterMiddleware {
         typealias Context = BasicRequestContext
 
+        /// What a caller should do after a failure that may have come after the commit.
+        static func retry(_ request: Request) -> String {
+            request.method == .get ? "try again"
+                : "the line was not written, or its answer was lost on the way: trying again is safe (a decision counted already is answered as such)"
+        }
+
         func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
             do { return try await next(request, context) } catch let error as PSQLError {
-                throw HTTPError(.serviceUnavailable, message: "\(request.method) \(request.uri.path): the queue's database failed: \(error.serverInfo?[.message] ?? "\(error.code)"); nothing was written, try again")
+                throw HTTPError(.serviceUnavailable, message: "\(request.method) \(request.uri.path): the queue's database failed: \(error.serverInfo?[.message] ?? "\(error.code)"); \(Self.retry(request))")
             } catch let error as PostgresQueueStore.Unreachable {
-                throw HTTPError(.serviceUnavailable, message: "\(request.method) \(request.uri.path): \(error); nothing was written, try again")
+                throw HTTPError(.serviceUnavailable, message: "\(request.method) \(request.uri.path): \(error); \(Self.retry(request))")
             } catch let error as PostgresQueueStore.TooSlow {
                 throw HTTPError(.serviceUnavailable, message: "\(request.method) \(request.uri.path): \(error); nothing was written, try again")
             } catch let error as PostgresTransactionError {
-                throw HTTPError(.serviceUnavailable, message: "\(request.method) \(request.uri.path): the queue's database failed: \(String(reflecting: error).prefix(300)); nothing was written, try again")
+                throw HTTPError(.serviceUnavailable, message: "\(request.method) \(request.uri.path): the queue's database failed: \(String(reflecting: error).prefix(300)); \(Self.retry(request))")
             } catch let error as HTTPError {
                 throw error
             } catch {

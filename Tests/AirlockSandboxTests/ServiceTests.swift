@@ -113,7 +113,7 @@ struct ServiceTests {
         }
     }
 
-    @Test("a host's request is listed for approvers; approvals by alice and bob through `airlock approve --queue URL` make it approved; the host resolves it once; the exported chain verifies offline, byte for byte what the service holds")
+    @Test("a host's request is listed for approvers; approvals by alice and bob through `airlock approve --queue URL` make it approved (alice's retried approval writes nothing); the host resolves it once; the exported chain verifies offline, byte for byte what the service holds")
     func requestApproveResolveExport() throws {
         let s = try Service()
         let id = try s.request("/srv/prod.db")
@@ -123,6 +123,10 @@ struct ServiceTests {
         let first = try s.queueCLI(["approve", id, "--key", s.approvers.key("alice")])
         #expect(first.status == 0 && first.stdout.contains("pending, 1/2 approvals"), "\(first)")
         #expect(try s.state(id) == "pending")
+        // Approving again (a retry after an answer lost on the way) is told it counts already, and
+        // writes nothing (the export below has four lines).
+        let retried = try s.queueCLI(["approve", id, "--key", s.approvers.key("alice")])
+        #expect(retried.status == 0 && retried.stdout.contains("pending, 1/2 approvals"), "\(retried)")
         let second = try s.queueCLI(["approve", id, "--key", s.approvers.key("bob")], as: "bob")
         #expect(second.status == 0 && second.stdout.contains("approved, 2/2 approvals"), "\(second)")
         #expect(try s.state(id) == "approved")

@@ -6,7 +6,7 @@ runs its holds stage) it also fails when the holds stage finds any problem.
   serve.py [--airlock BIN] [--pending 10000] [--checkpoints 1000,5000] [--list-rounds 20]
            [--rounds 15] [--sandboxes 10] [--holds 5] [--approve-workers 1]
            [--restart-postgres [--outage 3]] [--check]
-           [--stages list,release,holds] [--keep] [--label TEXT]
+           [--stages list,release,page,holds] [--keep] [--label TEXT]
 
 Run as root (PostgreSQL runs as the postgres user; the sandboxes use the namespaces backend).
 
@@ -49,6 +49,12 @@ Stages:
            watching for the file to vanish from outside). Target (issue): p50 <= 100 ms from the
            approval in the page to the call returning; the page's POST returns once the line is
            committed, so the first measure above is the comparable one.
+  page     R rounds (plus a warm-up) as in release, but the deciding approval is bob's click on
+           Approve in the page: Debian's Chromium under Playwright (the $AIRLOCK_VENV python,
+           which scripts/bench uses when there is one), his passkey a virtual authenticator,
+           enrolled as a team would (the page prints its line, `airlock serve propose-approvers`
+           proposes the list with it, alice and bob approve the change with their SSH keys);
+           measured from the click to the agent's rm returning, and to the page saying so.
   holds    S sandboxes (default 10) at once, each deleting H protected files in sequence (default
            5, each rm its own held request), while two approver threads (alice, bob) poll the
            pending list and approve whatever they have not approved yet, one `airlock approve`
@@ -72,7 +78,8 @@ import tempfile, threading, time
 from datetime import datetime, timezone
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROFILES = os.path.realpath(os.path.join(HERE, "..", "..", "profiles"))
+ROOT = os.path.realpath(os.path.join(HERE, "..", ".."))
+PROFILES = os.path.join(ROOT, "profiles")
 
 # ---------------------------------------------------------------------------------------------
 # Small helpers.
@@ -544,35 +551,46 @@ class Bench:
             time.sleep(0.005)
         raise BenchError(f"nothing pending for {path} after {timeout} s")
 
+    def half_approved(self, s, conn, name):
+        """A sandbox whose rm of a protected file is held on `s`, and alice's approval of it (1 of
+        2); (agent, workspace, target, request id, seconds alice's `airlock approve` took)."""
+        ws = os.path.join(self.root, name)
+        target = os.path.join(ws, "data", "f")
+        os.makedirs(os.path.dirname(target))
+        with open(target, "w") as f:
+            f.write("precious\n")
+        script = 'echo "called $EPOCHREALTIME"; rm "$1"; rc=$?; echo "returned $EPOCHREALTIME rc=$rc"'
+        agent = self.sandbox(s, ws, script, target)
+        rid = self.wait_pending(s, conn, target, agent, ws)
+        p1, dt1 = s.approve(rid, "alice")
+        if p1.returncode != 0 or "pending, 1/2" not in p1.stdout:
+            raise BenchError(f"alice's approve of {rid}: status {p1.returncode}: {p1.stdout.strip()} {p1.stderr.strip()}")
+        return agent, ws, target, rid, dt1
+
+    def released(self, agent, ws, target, what):
+        """When the agent called rm and when rm returned (its clock), once it has ended."""
+        out, _ = agent.communicate(timeout=120)
+        m1, m2 = re.search(r"called (\S+)", out), re.search(r"returned (\S+) rc=(\d+)", out)
+        if agent.returncode != 0 or not (m1 and m2) or m2.group(2) != "0" or os.path.exists(target):
+            raise BenchError(f"{what}: the agent's rm did not go ahead: status {agent.returncode}, output {out!r}, "
+                             f"stderr {open(ws + '.stderr').read()[-800:]!r}")
+        return float(m1.group(1)), float(m2.group(1))
+
     def stage_release(self):
         a = self.args
         s = self.service("bench_release")
         conn = s.connection()
-        script = 'echo "called $EPOCHREALTIME"; rm "$1"; rc=$?; echo "returned $EPOCHREALTIME rc=$rc"'
         rounds = []  # (id, t_call, t_returned, t_bob_returned, approve seconds alice, bob)
         for i in range(a.rounds + 1):
-            ws = os.path.join(self.root, f"release{i}")
-            target = os.path.join(ws, "data", "f")
-            os.makedirs(os.path.dirname(target))
-            with open(target, "w") as f:
-                f.write("precious\n")
-            agent = self.sandbox(s, ws, script, target)
-            rid = self.wait_pending(s, conn, target, agent, ws)
-            p1, dt1 = s.approve(rid, "alice")
-            if p1.returncode != 0 or "pending, 1/2" not in p1.stdout:
-                raise BenchError(f"alice's approve of {rid}: status {p1.returncode}: {p1.stdout.strip()} {p1.stderr.strip()}")
+            agent, ws, target, rid, dt1 = self.half_approved(s, conn, f"release{i}")
             p2, dt2 = s.approve(rid, "bob")
             t_bob = time.time()
             if p2.returncode != 0:
                 raise BenchError(f"bob's approve of {rid}: status {p2.returncode}: {p2.stderr.strip()}")
-            out, _ = agent.communicate(timeout=120)
-            m1, m2 = re.search(r"called (\S+)", out), re.search(r"returned (\S+) rc=(\d+)", out)
-            if agent.returncode != 0 or not (m1 and m2) or m2.group(2) != "0" or os.path.exists(target):
-                raise BenchError(f"round {i}: the agent's rm did not go ahead: status {agent.returncode}, output {out!r}, "
-                                 f"stderr {open(ws + '.stderr').read()[-800:]!r}")
+            called, returned = self.released(agent, ws, target, f"release round {i}")
             if i == 0:
                 continue  # warm-up: caches, the first connection of the pool
-            rounds.append((rid, float(m1.group(1)), float(m2.group(1)), t_bob, dt1, dt2))
+            rounds.append((rid, called, returned, t_bob, dt1, dt2))
         conn.close()
         # The service's timestamps: the request line and the deciding (second) approval's line.
         events, verified, _ = s.export()
@@ -598,6 +616,75 @@ class Bench:
         self.row("release", f"second approval's line -> the sandbox's resolve line (both the service's clock; {len(to_resolve)} rounds)", summary(to_resolve))
         self.row("release", f"agent's rm called -> its request line on the service ({n} rounds)", summary(to_request))
         self.row("release", f"`airlock approve` command, alice and bob ({len(approve_ms)} runs)", summary(approve_ms))
+
+    # ---- Stage 2b: approve in the page (a real browser, a passkey) -> the agent's call returns.
+
+    def stage_page(self):
+        """alice approves with `airlock approve`, then bob clicks Approve in the page, his passkey a
+        virtual authenticator in Debian's Chromium (Playwright); measured from the click to the
+        agent's rm returning. bob's passkey comes into the approvers list as a team's would: a
+        change proposed in the chain and approved by alice and bob with their SSH keys."""
+        try:
+            sys.path.insert(0, os.path.join(ROOT, "Tests", "Browser"))
+            from playwright.sync_api import sync_playwright
+            import browser
+        except ImportError as e:
+            raise BenchError(f"the page stage needs Playwright (in $AIRLOCK_VENV, which scripts/test makes): {e}")
+        a = self.args
+        s = self.service("bench_page")
+        conn = s.connection()
+        base = s.url.rstrip("/").replace("127.0.0.1", "localhost")  # WebAuthn takes a host name
+        rounds = []  # (t_click, t_page_said, t_returned)
+        with sync_playwright() as playwright:
+            chromium = browser.launch(playwright)
+            page = chromium.new_context().new_page()
+            page.goto(base + "/")
+            page.fill("#token", s.tokens["bob"])
+            page.click("#signin")
+            page.wait_for_selector("#principal")
+            page.goto(base + "/passkeys")
+            browser.add_authenticator(page)
+            page.click("#enrol")
+            page.wait_for_selector("#result.ok, #result.error")
+            line = page.inner_text("#allowed-signers").strip()
+            if not line.startswith("bob "):
+                raise BenchError(f"the page registered no passkey: {page.inner_text('#result')!r}")
+            proposed = os.path.join(s.dir, "with-passkey")
+            with open(proposed, "w") as f:
+                f.write(open(self.allowed).read() + line + "\n")
+            p = subprocess.run([self.airlock, "serve", "propose-approvers", proposed, "--database", s.database,
+                                "--approvers", self.allowed, "--as", "admin"], env=self.env, cwd=s.dir,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+            if p.returncode != 0:
+                raise BenchError(f"propose-approvers: {p.stderr.strip()}")
+            change = p.stdout.split()[3].rstrip(",")
+            for who in ("alice", "bob"):
+                q, _ = s.approve(change, who)
+                if q.returncode != 0:
+                    raise BenchError(f"{who}'s approval of the change {change}: {q.stderr.strip()}")
+            for i in range(a.rounds + 1):
+                agent, ws, target, rid, _ = self.half_approved(s, conn, f"page{i}")
+                page.goto(f"{base}/r/{rid}")
+                page.wait_for_selector("#approve")
+                t_click = time.time()
+                page.click("#approve")
+                page.wait_for_selector("#result.ok, #result.error")
+                t_said = time.time()
+                result = page.inner_text("#result")
+                if not result.startswith("Approved"):
+                    raise BenchError(f"page round {i}: bob's approval of {rid} in the page: {result!r}")
+                _, returned = self.released(agent, ws, target, f"page round {i}")
+                if i:  # round 0 warms up
+                    rounds.append((t_click, t_said, returned))
+            chromium.close()
+        conn.close()
+        events, verified, _ = s.export()
+        if verified.returncode != 0:
+            self.findings.append(f"page: airlock queue verify: status {verified.returncode}: {verified.stdout.strip()[:300]}")
+        n = len(rounds)
+        self.row("page", f"bob clicks Approve in the page (passkey signs, POST) -> agent's rm returns ({n} rounds)",
+                 summary([(ret - click) * 1000 for click, _, ret in rounds]), "p50 <= 100 ms")
+        self.row("page", f"click -> the page says Approved ({n} rounds)", summary([(said - click) * 1000 for click, said, _ in rounds]))
 
     # ---- Stage 3: sustained holds with many sandboxes.
 
@@ -817,7 +904,7 @@ def main():
     ap.add_argument("--holds", type=int, default=5, help="held deletes per sandbox, in sequence")
     ap.add_argument("--approve-workers", type=int, default=1, help="`airlock approve` commands in flight per approver (holds stage)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds the holds stage may take")
-    ap.add_argument("--stages", default="list,release,holds", help="which stages, comma-separated")
+    ap.add_argument("--stages", default="list,release,page,holds", help="which stages, comma-separated")
     ap.add_argument("--restart-postgres", action="store_true",
                     help="holds stage: restart PostgreSQL once a third of the work is in the chain (agents retry refused deletes)")
     ap.add_argument("--outage", type=float, default=3, help="seconds PostgreSQL stays down with --restart-postgres")
@@ -831,9 +918,9 @@ def main():
     if os.geteuid() != 0:
         ap.error("run as root: PostgreSQL is run as the postgres user, and the sandboxes use the namespaces backend as root")
     stages = [x.strip() for x in args.stages.split(",") if x.strip()]
-    unknown = set(stages) - {"list", "release", "holds"}
+    unknown = set(stages) - {"list", "release", "page", "holds"}
     if unknown:
-        ap.error(f"unknown stages {sorted(unknown)} (list, release, holds)")
+        ap.error(f"unknown stages {sorted(unknown)} (list, release, page, holds)")
     args.airlock_label = os.path.abspath(args.airlock) + (f", {args.label}" if args.label else "")
 
     # Ctrl-C (SIGINT), SIGTERM and SIGHUP raise KeyboardInterrupt, so that the `finally` below
