@@ -385,8 +385,9 @@ public struct SignOffService: Sendable {
         }
     }
 
-    /// This key's approval of the request counts already: a retry after an answer that was lost
-    /// (the connection dropped as the line was committed) is told so, and nothing is written.
+    /// This key's approval of the request counts already, and the signature sent is good: a retry
+    /// after an answer that was lost (the connection dropped as the line was committed) is told
+    /// so, and nothing is written.
     struct AlreadyCounted: Error {
         var record: QueueRecord
     }
@@ -399,6 +400,8 @@ public struct SignOffService: Sendable {
         let before = QueueState.fold(history.log, approvers: approvers, now: Date())
         guard let state = before.requests[id] else { throw PostgresQueueStore.Refusal("there is no request \(id)") }
         if decision == .approve, let counted = state.approvals.first(where: { $0.signer == fingerprint }),
+           let statement = try? state.request.statement(decision, sigExpires: sigExpires),
+           (try? SSHSignature.parse(armored: signed.signature ?? "").verify(message: statement.message)) != nil,
            let line = history.log.records.first(where: { if case .approve(let d) = $0.event { d.id == id && d.signer == counted.signer && $0.ts == counted.ts } else { false } }) {
             throw AlreadyCounted(record: line)
         }

@@ -163,7 +163,8 @@ struct HoldTests {
         // Even root cannot write to it now: the resolve cannot be written, so the delete must not happen.
         try #require(try chattr("+i").status == 0)
         try fixture.write(fixture.workspace + "/go", "")
-        #expect(waitUntil(timeout: 10) { (try? String(contentsOfFile: fixture.workspace + "/err2", encoding: .utf8)) != nil })
+        // The shell makes err2 before rm runs: wait for what rm wrote to it.
+        #expect(waitUntil(timeout: 10) { (try? String(contentsOfFile: fixture.workspace + "/err2", encoding: .utf8))?.isEmpty == false })
         #expect(FileManager.default.fileExists(atPath: fixture.workspace + "/.env"), "deleted with no resolve on record")
         try #require(try chattr("-i").status == 0)
         try fixture.write(fixture.workspace + "/go2", "")
