@@ -58,7 +58,9 @@ Stages:
   holds    S sandboxes (default 10) at once, each deleting H protected files in sequence (default
            5, each rm its own held request), while two approver threads (alice, bob) poll the
            pending list and approve whatever they have not approved yet, one `airlock approve`
-           at a time each (--approve-workers N: N at a time), until every agent has ended.
+           at a time each (--approve-workers N: N at a time), until every agent has ended. With
+           --page-approver bob approves in the page instead, one click after the other, his
+           passkey enrolled as in the page stage before the sandboxes start.
            Reported: requests held, wall time, holds/s, the CPU airlock serve used and how busy
            the machine was (on a small machine the approvers' commands are what limits holds/s);
            then `airlock queue export` + `airlock queue verify` check the chain, and every
@@ -72,7 +74,7 @@ Stages:
 Everything started (the service, PostgreSQL, sandboxes) is stopped and the scratch directory
 removed at the end, on failure and on Ctrl-C (--keep keeps the scratch directory). A private copy of
 the binary is used (a rebuild of the original mid-run would otherwise fail commands). Python 3
-standard library only."""
+standard library only, but for Playwright in the page stage and with --page-approver."""
 import argparse, http.client, json, os, re, shutil, signal, socket, statistics, subprocess, sys
 import tempfile, threading, time
 from datetime import datetime, timezone
@@ -350,6 +352,79 @@ def request_event(path, expires):
 # The benchmark.
 
 
+class PageApprover:
+    """An approver deciding in the page: Debian's Chromium under Playwright, signed in with the
+    approver's token, a passkey (a virtual authenticator) enrolled as a team would enrol it: the
+    page prints its allowed_signers line, `airlock serve propose-approvers` proposes the list with
+    it, alice and bob approve that change with their SSH keys. Playwright's sync API is bound to
+    the thread that starts it: make, use and close one in the same thread."""
+
+    def __init__(self, bench, s, who):
+        try:
+            sys.path.insert(0, os.path.join(ROOT, "Tests", "Browser"))
+            from playwright.sync_api import sync_playwright
+            import browser
+        except ImportError as e:
+            raise BenchError(f"approving in the page needs Playwright (in $AIRLOCK_VENV, which scripts/test makes): {e}")
+        self.base = s.url.rstrip("/").replace("127.0.0.1", "localhost")  # WebAuthn takes a host name
+        self.playwright = sync_playwright().start()
+        self.chromium = browser.launch(self.playwright)
+        page = self.page = self.chromium.new_context().new_page()
+        page.goto(self.base + "/")
+        page.fill("#token", s.tokens[who])
+        page.click("#signin")
+        page.wait_for_selector("#principal")
+        page.goto(self.base + "/passkeys")
+        browser.add_authenticator(page)
+        page.click("#enrol")
+        page.wait_for_selector("#result.ok, #result.error")
+        line = page.inner_text("#allowed-signers").strip()
+        if not line.startswith(who + " "):
+            raise BenchError(f"the page registered no passkey for {who}: {page.inner_text('#result')!r}")
+        key = os.path.join(s.dir, f"{who}-passkey.pub")
+        with open(key, "w") as f:
+            f.write(" ".join(line.split()[2:]) + "\n")
+        self.fingerprint = subprocess.run(["ssh-keygen", "-l", "-f", key], stdout=subprocess.PIPE, text=True, check=True).stdout.split()[1]
+        proposed = os.path.join(s.dir, f"with-{who}-passkey")
+        with open(proposed, "w") as f:
+            f.write(open(bench.allowed).read() + line + "\n")
+        p = subprocess.run([bench.airlock, "serve", "propose-approvers", proposed, "--database", s.database,
+                            "--approvers", bench.allowed, "--as", "admin"], env=bench.env, cwd=s.dir,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+        if p.returncode != 0:
+            raise BenchError(f"propose-approvers: {p.stderr.strip()}")
+        change = p.stdout.split()[3].rstrip(",")
+        for by in ("alice", "bob"):
+            q, _ = s.approve(change, by)
+            if q.returncode != 0:
+                raise BenchError(f"{by}'s approval of the change {change}: {q.stderr.strip()}")
+
+    def approve(self, rid):
+        """Clicks Approve on request `rid`'s page; (whether the page said Approved, what it said,
+        when the click was, when the page answered). A page that does not load (the service's
+        database away: a 503) or does not answer is said, not raised."""
+        from playwright.sync_api import Error as PlaywrightError
+        t_click = t_said = time.time()
+        try:
+            response = self.page.goto(f"{self.base}/r/{rid}")
+            if response is None or response.status != 200:
+                return False, f"the page of {rid} answered {response.status if response else 'nothing'}: {self.page.inner_text('body')[:200]}", t_click, t_said
+            if self.page.locator("#approve").count() == 0:  # no longer pending
+                return False, "not pending: " + self.page.inner_text("#state"), t_click, t_said
+            t_click = time.time()
+            self.page.click("#approve")
+            self.page.wait_for_selector("#result.ok, #result.error")
+            t_said = time.time()
+            result = self.page.inner_text("#result")
+            return result.startswith("Approved"), result, t_click, t_said
+        except PlaywrightError as e:
+            return False, f"the page of {rid}: {str(e).splitlines()[0]}", t_click, time.time()
+
+    def close(self):
+        self.chromium.close()
+        self.playwright.stop()
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
@@ -624,59 +699,22 @@ class Bench:
         virtual authenticator in Debian's Chromium (Playwright); measured from the click to the
         agent's rm returning. bob's passkey comes into the approvers list as a team's would: a
         change proposed in the chain and approved by alice and bob with their SSH keys."""
-        try:
-            sys.path.insert(0, os.path.join(ROOT, "Tests", "Browser"))
-            from playwright.sync_api import sync_playwright
-            import browser
-        except ImportError as e:
-            raise BenchError(f"the page stage needs Playwright (in $AIRLOCK_VENV, which scripts/test makes): {e}")
         a = self.args
         s = self.service("bench_page")
         conn = s.connection()
-        base = s.url.rstrip("/").replace("127.0.0.1", "localhost")  # WebAuthn takes a host name
         rounds = []  # (t_click, t_page_said, t_returned)
-        with sync_playwright() as playwright:
-            chromium = browser.launch(playwright)
-            page = chromium.new_context().new_page()
-            page.goto(base + "/")
-            page.fill("#token", s.tokens["bob"])
-            page.click("#signin")
-            page.wait_for_selector("#principal")
-            page.goto(base + "/passkeys")
-            browser.add_authenticator(page)
-            page.click("#enrol")
-            page.wait_for_selector("#result.ok, #result.error")
-            line = page.inner_text("#allowed-signers").strip()
-            if not line.startswith("bob "):
-                raise BenchError(f"the page registered no passkey: {page.inner_text('#result')!r}")
-            proposed = os.path.join(s.dir, "with-passkey")
-            with open(proposed, "w") as f:
-                f.write(open(self.allowed).read() + line + "\n")
-            p = subprocess.run([self.airlock, "serve", "propose-approvers", proposed, "--database", s.database,
-                                "--approvers", self.allowed, "--as", "admin"], env=self.env, cwd=s.dir,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
-            if p.returncode != 0:
-                raise BenchError(f"propose-approvers: {p.stderr.strip()}")
-            change = p.stdout.split()[3].rstrip(",")
-            for who in ("alice", "bob"):
-                q, _ = s.approve(change, who)
-                if q.returncode != 0:
-                    raise BenchError(f"{who}'s approval of the change {change}: {q.stderr.strip()}")
+        bob = PageApprover(self, s, "bob")
+        try:
             for i in range(a.rounds + 1):
                 agent, ws, target, rid, _ = self.half_approved(s, conn, f"page{i}")
-                page.goto(f"{base}/r/{rid}")
-                page.wait_for_selector("#approve")
-                t_click = time.time()
-                page.click("#approve")
-                page.wait_for_selector("#result.ok, #result.error")
-                t_said = time.time()
-                result = page.inner_text("#result")
-                if not result.startswith("Approved"):
+                ok, result, t_click, t_said = bob.approve(rid)
+                if not ok:
                     raise BenchError(f"page round {i}: bob's approval of {rid} in the page: {result!r}")
                 _, returned = self.released(agent, ws, target, f"page round {i}")
                 if i:  # round 0 warms up
                     rounds.append((t_click, t_said, returned))
-            chromium.close()
+        finally:
+            bob.close()
         conn.close()
         events, verified, _ = s.export()
         if verified.returncode != 0:
@@ -735,26 +773,51 @@ class Bench:
             outage[0] = (outage[0][0], time.time())
             log(f"holds: PostgreSQL back after {outage[0][1] - outage[0][0]:.1f} s")
 
+        signers_of = dict(self.fingerprint)  # whose key each approver's approvals carry
+        page_ready = threading.Event()
+
         def approver(who):
-            """Approves whatever is pending and not yet approved by `who`, --approve-workers
-            `airlock approve` commands at a time (one by default)."""
+            """Approves whatever is pending and not yet approved by `who`: --approve-workers
+            `airlock approve` commands at a time (one by default), or, for --page-approver's bob,
+            one click after the other in the page."""
             conn = s.connection()
             mine = set()      # approved (or found settled already)
             in_flight = set()
             slots = threading.Semaphore(a.approve_workers)
+            page = None
+            if a.page_approver and who == "bob":
+                try:
+                    page = PageApprover(self, s, who)
+                    signers_of[who] = page.fingerprint
+                except Exception as e:
+                    with lock:
+                        failures.append(f"{who}: enrolling a passkey in the page: {e}")
+                    return
+                finally:
+                    page_ready.set()
 
             def approve(rid):
                 try:
-                    p, dt = s.approve(rid, who)
+                    if page:
+                        t_0 = time.monotonic()
+                        ok, said, _, _ = page.approve(rid)
+                        ok, dt, message = ok or "not pending" in said, time.monotonic() - t_0, said
+                    else:
+                        p, dt = s.approve(rid, who)
+                        ok, message = p.returncode == 0 or "not pending" in p.stderr, f"status {p.returncode}: {p.stderr.strip()}"
                     with lock:
                         approve_s.append(dt)
                         in_flight.discard(rid)
-                        if p.returncode == 0 or "not pending" in p.stderr:
+                        if ok:
                             mine.add(rid)
                         elif during_outage():
-                            outage_errors.append(f"{who} approve {rid}: {p.stderr.strip()[:200]}")
+                            outage_errors.append(f"{who} approve {rid}: {message[:200]}")
                         else:
-                            failures.append(f"{who} approve {rid}: status {p.returncode}: {p.stderr.strip()[:300]}")
+                            failures.append(f"{who} approve {rid}: {message[:300]}")
+                except Exception as e:  # an approver that dies would leave holds waiting for ever
+                    with lock:
+                        in_flight.discard(rid)
+                        failures.append(f"{who} approve {rid}: {type(e).__name__}: {e}")
                 finally:
                     slots.release()
 
@@ -781,16 +844,29 @@ class Bench:
                         return
                     with lock:
                         in_flight.add(rid)
-                    threading.Thread(target=approve, args=(rid,), daemon=True).start()
+                    if page:  # Playwright stays on its own thread
+                        approve(rid)
+                    else:
+                        threading.Thread(target=approve, args=(rid,), daemon=True).start()
             for _ in range(a.approve_workers):  # the last commands end
                 slots.acquire()
+            if page:
+                page.close()
 
-        approvers = [threading.Thread(target=approver, args=(who,), daemon=True) for who in ("alice", "bob")]
+        approvers = {who: threading.Thread(target=approver, args=(who,), daemon=True) for who in ("alice", "bob")}
+        if a.page_approver:
+            # bob's passkey is enrolled (a change of the list that alice and bob approve) first.
+            approvers["bob"].start()
+            page_ready.wait(180)
+            if failures:
+                raise BenchError(failures[0])
         cpu0, busy0 = cpu_seconds(s.process.pid), machine_busy()
         t0 = time.time()
         agents = [self.sandbox(s, ws, script, str(H)) for ws in workspaces]
-        for t in approvers:
-            t.start()
+        for t in approvers.values():
+            if not t.is_alive() and t.ident is None:
+                t.start()
+        approvers = list(approvers.values())
         if a.restart_postgres:
             threading.Thread(target=restarter, daemon=True).start()
         outputs = []
@@ -820,6 +896,9 @@ class Bench:
         events, verified, path = s.export()
         if verified.returncode != 0:
             problems.append(f"airlock queue verify: status {verified.returncode}: {verified.stdout.strip()[:300]}")
+        # The change of the approvers list that enrolled a passkey is not one of the holds.
+        changes = {e["id"] for e in events if e["event"] == "request" and e.get("kind") == "approvers"}
+        events = [e for e in events if e.get("id") not in changes]
         requests = [e for e in events if e["event"] == "request"]
         per = {e["id"]: {"resolve": [], "approve": []} for e in requests}
         other = {}
@@ -839,8 +918,9 @@ class Bench:
         for rid, d in per.items():
             if len(d["resolve"]) != 1 or d["resolve"][0].get("outcome") != "allowed":
                 problems.append(f"request {rid}: {len(d['resolve'])} resolve lines {[r.get('outcome') for r in d['resolve']]}, expected one 'allowed'")
+            expected_signers = signers_of.values()
             signers = {x.get("signer") for x in d["approve"]}
-            if len(d["approve"]) != 2 or signers != set(self.fingerprint.values()):
+            if len(d["approve"]) != 2 or signers != set(expected_signers):
                 problems.append(f"request {rid}: approvals {len(d['approve'])} by {len(signers)} signer(s), expected alice's and bob's")
         if len(requests) != S * H + len(late):
             problems.append(f"{len(requests)} request lines, expected {S * H}" + (f" and {len(late)} written late" if late else ""))
@@ -859,7 +939,8 @@ class Bench:
                  f"the machine's {os.cpu_count()} CPUs were {machine:.0%} busy")
         self.row("holds", f"{label}: first request line -> last resolve line (service's clock)",
                  f"{last - first:.1f} s = {len(requests) / (last - first) if last > first else float('nan'):.2f} holds/s")
-        self.row("holds", f"{label}: `airlock approve` command under load ({len(approve_s)} runs)",
+        how = "alice's `airlock approve` and bob's click in the page" if a.page_approver else "`airlock approve` command"
+        self.row("holds", f"{label}: {how} under load ({len(approve_s)} runs)",
                  f"{summary(ms(approve_s))}; each approver had a command running {sum(approve_s) / 2 / a.approve_workers / wall:.0%} of the wall time")
         if a.restart_postgres:
             if not outage or outage[0][1] is None:
@@ -908,6 +989,8 @@ def main():
     ap.add_argument("--restart-postgres", action="store_true",
                     help="holds stage: restart PostgreSQL once a third of the work is in the chain (agents retry refused deletes)")
     ap.add_argument("--outage", type=float, default=3, help="seconds PostgreSQL stays down with --restart-postgres")
+    ap.add_argument("--page-approver", action="store_true",
+                    help="in the holds stage bob approves in the page (Chromium, a passkey), alice with `airlock approve`")
     ap.add_argument("--check", action="store_true", help="exit 1 when the holds stage finds any problem (scripts/test)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory (logs, exported chains)")
     ap.add_argument("--label", help="said of the binary in the table's title (such as: debug build)")
