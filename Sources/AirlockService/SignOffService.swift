@@ -402,7 +402,7 @@ public struct SignOffService: Sendable {
         if decision == .approve, let counted = state.approvals.first(where: { $0.signer == fingerprint }),
            let statement = try? state.request.statement(decision, sigExpires: sigExpires),
            (try? SSHSignature.parse(armored: signed.signature ?? "").verify(message: statement.message)) != nil,
-           let line = history.log.records.first(where: { if case .approve(let d) = $0.event { d.id == id && d.signer == counted.signer && $0.ts == counted.ts } else { false } }) {
+           let line = history.log.records.first(where: { $0.line == counted.line }) {
             throw AlreadyCounted(record: line)
         }
         let principals = before.approvers?.principals(forFingerprint: fingerprint, namespace: SSHSignature.airlockNamespace, at: Date()) ?? []

@@ -113,16 +113,8 @@ public struct HeldOperation: Equatable, Sendable {
     /// else; a readable list with at least one key (and nothing else) for approvers.
     public func validate() throws {
         let ok: Bool
-        if kind == .approvers || approvers != nil {
-            guard kind == .approvers, let approvers, paths.isEmpty, argv == nil, host == nil, port == nil, api == nil else {
-                throw SignOffError(.invalidOperation, kind == .approvers
-                    ? "an approvers operation needs the new list and nothing else (no path, argv, host, port or API request)"
-                    : "only an approvers operation carries an approvers list")
-            }
-            guard try !AllowedSigners(text: approvers, file: "the proposed approvers list").entries.isEmpty else {
-                throw SignOffError(.invalidOperation, "the proposed approvers list has no key Airlock can verify")
-            }
-            return
+        guard approvers == nil || kind == .approvers else {
+            throw SignOffError(.invalidOperation, "only an approvers operation carries an approvers list")
         }
         let noTarget = host == nil && port == nil && api == nil
         let destination = paths.isEmpty && argv == nil && !(host ?? "").isEmpty && (host ?? "").utf8.count <= 255
@@ -134,7 +126,7 @@ public struct HeldOperation: Equatable, Sendable {
         case .connect: ok = destination && api == nil
         case .api:
             ok = destination && api.map { !$0.provider.isEmpty && !$0.operation.isEmpty && Hex.isDigest($0.requestDigest) } == true
-        case .approvers: ok = false  // checked above
+        case .approvers: ok = paths.isEmpty && argv == nil && noTarget && approvers != nil
         }
         guard ok else {
             let needs = switch kind {
@@ -143,9 +135,12 @@ public struct HeldOperation: Equatable, Sendable {
             case .connect: "a host and a port from 1 to 65535, and no path or argv"
             case .api: "a host, a port from 1 to 65535, a provider, an operation and a request digest, and no path or argv"
             case .delete, .truncate, .write: "one path"
-            case .approvers: "the new list"
+            case .approvers: "the new list, and no path, argv, host or port"
             }
             throw SignOffError(.invalidOperation, "a \(kind.rawValue) operation needs \(needs), got \(paths.count) path(s), \(argv.map { "\($0.count) argv element(s)" } ?? "no argv")\(host.map { ", host \($0.debugDescription)" } ?? "")\(port.map { ", port \($0)" } ?? "")")
+        }
+        if let approvers, try AllowedSigners(text: approvers, file: "the proposed approvers list").entries.isEmpty {
+            throw SignOffError(.invalidOperation, "the proposed approvers list has no key Airlock can verify")
         }
     }
 

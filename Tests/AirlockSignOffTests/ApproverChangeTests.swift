@@ -90,6 +90,16 @@ import Testing
         #expect(state.requests[probe.id]?.approvals.isEmpty == true && state.requests[probe.id]?.rejected.map(\.reason) == [.notListed])
     }
 
+    @Test("without an approvers file no change can come into force: nobody is listed to approve it")
+    func noApproversFileNoChange() throws {
+        let change = try proposal()
+        try decide(change, by: alice, at: 1)
+        try decide(change, by: bob, at: 2)
+        let state = QueueState.fold(try QueueReader.read(queue.path), approvers: nil, now: at(100))
+        #expect(state.approverChanges.isEmpty && state.approvers == nil)
+        #expect(state.requests[change.id]?.rejected.map(\.reason) == [.noApprovers, .noApprovers])
+    }
+
     @Test("one valid deny denies a change, and the list stays")
     func aDeniedChangeChangesNothing() throws {
         let change = try proposal()
