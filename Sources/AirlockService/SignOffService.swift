@@ -129,16 +129,21 @@ public struct SignOffService: Sendable {
         default: isRequest = false
         }
         let approvers = approvers()
-        let record = try await refusingConflicts(what) {
-            try await store.append(writer: host.name, about: isRequest ? nil : sent.requestID) { seq, history in
-                switch try QueueWire.decode(bytes, seq: seq) {
-                case .request(var r): r.requester = host.owner ?? host.name; return .request(r)
-                case .audit(var r): r.requester = host.owner ?? host.name; return .audit(r)
-                case let event:
-                    try Self.hostMay(event, history: history, host: host.name, approvers: approvers)
-                    return event
+        let record: QueueRecord
+        do {
+            record = try await refusingConflicts(what) {
+                try await store.append(writer: host.name, about: isRequest ? nil : sent.requestID) { seq, history in
+                    switch try QueueWire.decode(bytes, seq: seq) {
+                    case .request(var r): r.requester = host.owner ?? host.name; return .request(r)
+                    case .audit(var r): r.requester = host.owner ?? host.name; return .audit(r)
+                    case let event:
+                        try Self.hostMay(event, history: history, host: host.name, approvers: approvers)
+                        return event
+                    }
                 }
             }
+        } catch let already as AlreadyRecorded {
+            return try Self.json(["seq": Int(already.record.seq), "id": already.record.event.requestID, "hash": already.record.hash, "already": true])
         }
         webhooks?.notify(record, origin: origin.value)
         return try Self.json(["seq": Int(record.seq), "id": record.event.requestID, "hash": record.hash])
@@ -156,6 +161,13 @@ public struct SignOffService: Sendable {
         }
         let now = state.state.rawValue
         switch event {
+        case .resolve(let resolution) where state.state == .resolved && state.resolution?.outcome == resolution.outcome
+                                            && state.resolution?.errno == resolution.errno:
+            // The same resolve again: a sandbox whose wait for the answer ran out tries again.
+            guard let line = history.log.records.last(where: { if case .resolve(let r) = $0.event { r.id == id } else { false } }) else {
+                throw PostgresQueueStore.Refusal("request \(id) is resolved, but its resolve line is not found")
+            }
+            throw AlreadyRecorded(record: line)
         case .resolve(let resolution):
             let allowedIn: RequestState.State = switch resolution.outcome {
             case .allowed: .approved
@@ -357,7 +369,7 @@ public struct SignOffService: Sendable {
                                     history: history, approvers: approvers)
                 }
             }
-        } catch let already as AlreadyCounted {
+        } catch let already as AlreadyRecorded {
             return try Self.json(["seq": Int(already.record.seq), "id": id, "hash": already.record.hash, "already": true])
         }
         webhooks?.notify(record, origin: origin.value)
@@ -385,16 +397,17 @@ public struct SignOffService: Sendable {
         }
     }
 
-    /// This key's approval of the request counts already, and the signature sent is good: a retry
-    /// after an answer that was lost (the connection dropped as the line was committed) is told
-    /// so, and nothing is written.
-    struct AlreadyCounted: Error {
+    /// What was sent is on record already: this key's approval (its signature good), or this
+    /// host's resolve with the same outcome. A retry after an answer that was lost (the connection
+    /// dropped as the line was committed, or the caller's wait ran out just before) is told so,
+    /// and nothing is written.
+    struct AlreadyRecorded: Error {
         var record: QueueRecord
     }
 
     /// The decision line to append, if it counts: folded with the request's lines (and the changes
     /// of the approvers list), the new line must be counted; the fold refuses the requester's own.
-    /// An approval by a key already counted for the request is `AlreadyCounted`, not appended.
+    /// An approval by a key already counted for the request is `AlreadyRecorded`, not appended.
     static func counts(_ decision: Decision, _ signed: SignedBody, fingerprint: String, sigExpires: Date, id: String, seq: UInt64,
                        history: PostgresQueueStore.History, approvers: AllowedSigners) throws -> QueueEvent {
         let before = QueueState.fold(history.log, approvers: approvers, now: Date())
@@ -403,7 +416,7 @@ public struct SignOffService: Sendable {
            let statement = try? state.request.statement(decision, sigExpires: sigExpires),
            (try? SSHSignature.parse(armored: signed.signature ?? "").verify(message: statement.message)) != nil,
            let line = history.log.records.first(where: { $0.line == counted.line }) {
-            throw AlreadyCounted(record: line)
+            throw AlreadyRecorded(record: line)
         }
         let principals = before.approvers?.principals(forFingerprint: fingerprint, namespace: SSHSignature.airlockNamespace, at: Date()) ?? []
         let line = SignedDecision(id: id, digest: state.request.digest, decision: decision, signer: fingerprint,

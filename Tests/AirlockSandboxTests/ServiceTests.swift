@@ -134,8 +134,12 @@ struct ServiceTests {
         let resolve = #"{"event":"resolve","id":"\#(id)","outcome":"allowed","detail":"rm /srv/prod.db"}"#
         let resolved = try s.curl("POST", "/v1/events", token: s.tokens["laptop"], body: resolve)
         #expect(resolved.status == 200, "\(resolved)")
+        // The same resolve again (a sandbox whose wait for the answer ran out) is told it is on
+        // record, and nothing is written; another outcome is refused.
         let again = try s.curl("POST", "/v1/events", token: s.tokens["laptop"], body: resolve)
-        #expect(again.status == 409 && again.body.contains("resolved") && again.body.contains(id), "\(again)")
+        #expect(again.status == 200 && again.body.contains("\"already\":true"), "\(again)")
+        let other = try s.curl("POST", "/v1/events", token: s.tokens["laptop"], body: resolve.replacingOccurrences(of: "allowed", with: "denied"))
+        #expect(other.status == 409 && other.body.contains("resolved") && other.body.contains(id), "\(other)")
         #expect(try s.state(id) == "resolved")
 
         // The export is the chain as a file holds it: verify reads it offline, and it is exactly
@@ -258,7 +262,8 @@ struct ServiceTests {
         DispatchQueue.concurrentPerform(iterations: 8) { _ in
             if let answer = try? s.curl("POST", "/v1/events", token: s.tokens["laptop"], body: resolve) { statuses.withLock { $0.append(answer.status) } }
         }
-        #expect(statuses.withLock { $0.sorted() } == [200] + Array(repeating: 409, count: 7), "\(statuses.withLock { $0 })")
+        // Each is answered 200 (the first written, the others told it is on record); one line.
+        #expect(statuses.withLock { $0 } == Array(repeating: 200, count: 8), "\(statuses.withLock { $0 })")
         let (exported, verified) = try s.exportAndVerify()
         #expect(verified.status == 0 && verified.stdout.contains("19 events, chain intact"), "\(verified)")
         #expect(exported.lines.filter { $0.contains("\"event\":\"resolve\"") }.count == 1)
